@@ -1,0 +1,107 @@
+//! The configured catalog: which streams to read and how.
+//!
+//! Owns the rules for a valid catalog (known streams, supported sync modes, no duplicates).
+//! It must accept exactly what `discover` advertises.
+
+use crate::error::{ConnectorError, Result};
+use crate::streams;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// How a stream is synced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncMode {
+    FullRefresh,
+    Incremental,
+}
+
+/// The streams selected for a read.
+#[derive(Debug, Default)]
+pub struct Selection {
+    modes: BTreeMap<&'static str, SyncMode>,
+}
+
+impl Selection {
+    pub fn parse(json: &str) -> Result<Selection> {
+        let value: Value = serde_json::from_str(json)
+            .map_err(|e| ConnectorError::config(format!("The configured catalog is not valid JSON: {e}")))?;
+        let Some(entries) = value.get("streams").and_then(Value::as_array) else {
+            return Err(ConnectorError::config("The configured catalog must be an object with a `streams` array"));
+        };
+        let mut modes = BTreeMap::new();
+        for (i, entry) in entries.iter().enumerate() {
+            let name = entry
+                .pointer("/stream/name")
+                .and_then(Value::as_str)
+                .ok_or_else(|| ConnectorError::config(format!("Catalog entry {i} has no `stream.name`")))?;
+            let def = streams::find(name).ok_or_else(|| {
+                let known: Vec<&str> = streams::STREAMS.iter().map(|s| s.name).collect();
+                ConnectorError::config(format!(
+                    "The catalog asks for stream `{name}`, which this connector does not have (streams: {})",
+                    known.join(", ")
+                ))
+            })?;
+            let mode = match entry.get("sync_mode").and_then(Value::as_str) {
+                Some("full_refresh") => SyncMode::FullRefresh,
+                Some("incremental") if def.supports_incremental() => SyncMode::Incremental,
+                Some("incremental") => {
+                    return Err(ConnectorError::config(format!(
+                        "Stream `{name}` does not support incremental sync; use full_refresh"
+                    )));
+                }
+                other => {
+                    return Err(ConnectorError::config(format!(
+                        "Stream `{name}` has an unknown sync_mode {other:?} (expected full_refresh or incremental)"
+                    )));
+                }
+            };
+            if modes.insert(def.name, mode).is_some() {
+                return Err(ConnectorError::config(format!("The catalog lists stream `{name}` twice")));
+            }
+        }
+        Ok(Selection { modes })
+    }
+
+    pub fn is_selected(&self, stream: &str) -> bool {
+        self.modes.contains_key(stream)
+    }
+
+    pub fn mode(&self, stream: &str) -> Option<SyncMode> {
+        self.modes.get(stream).copied()
+    }
+
+    pub fn is_incremental(&self, stream: &str) -> bool {
+        self.mode(stream) == Some(SyncMode::Incremental)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.modes.keys().copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cat(entries: &str) -> String {
+        format!(r#"{{"streams":[{entries}]}}"#)
+    }
+
+    /// Valid entries are accepted; each kind of bad entry is refused with its reason.
+    #[test]
+    fn catalog_rules() {
+        let ok = Selection::parse(&cat(r#"{"stream":{"name":"media"},"sync_mode":"incremental","destination_sync_mode":"append"}"#)).unwrap();
+        assert!(ok.is_incremental("media"));
+        for (json, needle) in [
+            (cat(r#"{"stream":{"name":"Api"},"sync_mode":"full_refresh"}"#), "does not have"),
+            (cat(r#"{"stream":{"name":"users"},"sync_mode":"incremental"}"#), "does not support incremental"),
+            (cat(r#"{"stream":{"name":"users"},"sync_mode":"sometimes"}"#), "unknown sync_mode"),
+            (cat(r#"{"stream":{"name":"users"},"sync_mode":"full_refresh"},{"stream":{"name":"users"},"sync_mode":"full_refresh"}"#), "twice"),
+            ("{}".to_string(), "`streams` array"),
+            ("nope".to_string(), "not valid JSON"),
+        ] {
+            let e = Selection::parse(&json).unwrap_err();
+            assert!(e.message.contains(needle), "{json}: {}", e.message);
+        }
+    }
+}

@@ -1,0 +1,380 @@
+//! The Graph API client: URLs, GET, cursor paging, batch requests and Meta's error shapes.
+//!
+//! Owns how a Graph response is turned into JSON or a typed error, and how that error is
+//! classified for Airbyte. It does not retry, sleep or add credentials: the host's network
+//! policy does all three for every request, including the pages this client follows.
+
+use crate::config::Config;
+use crate::error::ConnectorError;
+use serde::Deserialize;
+use serde_json::Value;
+use std::time::Duration;
+
+/// Meta's documented maximum of operations per batch request.
+pub const MAX_BATCH_OPS: usize = 50;
+/// Page size asked of every edge (Meta caps it per edge).
+pub const PAGE_LIMIT: &str = "100";
+/// The permissions a Facebook-Login token needs for every stream.
+pub const REQUIRED_PERMISSIONS: &str =
+    "instagram_basic, instagram_manage_insights, pages_show_list, pages_read_engagement (and business_management if the account is managed in Business Manager)";
+
+/// The `error` object of a Graph API error response.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct GraphError {
+    pub message: String,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub code: i64,
+    pub error_subcode: Option<i64>,
+    pub is_transient: Option<bool>,
+    pub fbtrace_id: Option<String>,
+}
+
+/// Graph codes that mean "you are being throttled".
+pub const THROTTLE_CODES: &[i64] = &[4, 17, 32, 613, 80000, 80001, 80002, 80003, 80004, 80005, 80006, 80008, 80009, 80014];
+
+impl GraphError {
+    pub fn is_throttle(&self) -> bool {
+        THROTTLE_CODES.contains(&self.code)
+    }
+    pub fn is_permission(&self) -> bool {
+        self.code == 10 || self.code == 3 || (200..=299).contains(&self.code)
+    }
+    pub fn is_token(&self) -> bool {
+        matches!(self.code, 190 | 102 | 104 | 2500)
+    }
+    fn describe(&self) -> String {
+        match self.error_subcode {
+            Some(sub) => format!("Graph API error {}/{}: {}", self.code, sub, self.message),
+            None => format!("Graph API error {}: {}", self.code, self.message),
+        }
+    }
+}
+
+/// Why one API call failed.
+#[derive(Debug, Clone)]
+pub enum ApiError {
+    /// Meta answered with its error shape.
+    Graph { status: u16, error: GraphError, url: String },
+    /// A non-2xx answer that is not Meta's error shape (e.g. an HTML error page).
+    Status { status: u16, body: String, url: String },
+    /// A 2xx answer whose body is not the JSON expected.
+    Body { detail: String, url: String },
+    /// No answer: connection refused, timeout, or refused by the host's network policy.
+    Transport { detail: String, url: String },
+}
+
+impl ApiError {
+    pub fn graph(&self) -> Option<&GraphError> {
+        match self {
+            ApiError::Graph { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+
+    /// Turn the failure into what the user sees; `doing` says what the call was for.
+    pub fn into_connector(self, doing: &str) -> ConnectorError {
+        match self {
+            ApiError::Graph { status, error, url } => {
+                let detail = error.describe();
+                let internal = format!("HTTP {status} from {url}: {detail} (fbtrace_id {})", error.fbtrace_id.clone().unwrap_or_default());
+                let e = if error.is_token() {
+                    ConnectorError::config(format!(
+                        "The access token was rejected while {doing} ({detail}). It is invalid or has expired: generate a new long-lived token with the permissions {REQUIRED_PERMISSIONS} and update `access_token`."
+                    ))
+                } else if error.is_permission() {
+                    ConnectorError::config(format!(
+                        "The access token lacks a permission needed for {doing} ({detail}). The token needs {REQUIRED_PERMISSIONS}."
+                    ))
+                } else if error.code == 2635 || error.code == 12 {
+                    ConnectorError::config(format!(
+                        "Meta no longer serves the configured `api_version` ({detail}); set `api_version` to a current version."
+                    ))
+                } else if error.is_throttle() {
+                    ConnectorError::transient(format!("Meta's rate limit stopped {doing} ({detail}); the sync can be retried later."))
+                } else if error.is_transient == Some(true) || matches!(error.code, 1 | 2) || status >= 500 {
+                    ConnectorError::transient(format!("Meta had a temporary failure while {doing} ({detail})."))
+                } else {
+                    ConnectorError::system(format!("The Graph API refused {doing} ({detail})."))
+                };
+                e.with_internal(internal)
+            }
+            ApiError::Status { status, body, url } => {
+                let e = if status >= 500 || status == 429 {
+                    ConnectorError::transient(format!("The Graph API answered HTTP {status} while {doing}."))
+                } else {
+                    ConnectorError::system(format!("The Graph API answered HTTP {status} with a body that is not a Graph error while {doing}."))
+                };
+                e.with_internal(format!("HTTP {status} from {url}; body starts: {body}"))
+            }
+            ApiError::Body { detail, url } => {
+                ConnectorError::system(format!("The Graph API sent a response that is not what Meta documents while {doing}: {detail}."))
+                    .with_internal(format!("from {url}: {detail}"))
+            }
+            ApiError::Transport { detail, url } => {
+                if detail.contains("HttpRequestDenied") {
+                    ConnectorError::system(format!(
+                        "The host's network policy refused a request while {doing}: only the configured `api_base_url` may be reached."
+                    ))
+                    .with_internal(format!("request to {url} denied: {detail}"))
+                } else {
+                    ConnectorError::transient(format!("Could not reach the Graph API while {doing}: {detail}."))
+                        .with_internal(format!("request to {url} failed: {detail}"))
+                }
+            }
+        }
+    }
+}
+
+/// Remove `access_token` from a URL before it is shown anywhere.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.query_pairs().any(|(k, _)| k == "access_token") => {
+            let kept: Vec<(String, String)> = u
+                .query_pairs()
+                .map(|(k, v)| if k == "access_token" { (k.into_owned(), "REDACTED".into()) } else { (k.into_owned(), v.into_owned()) })
+                .collect();
+            u.query_pairs_mut().clear().extend_pairs(kept);
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) => "<unparseable url>".into(),
+    }
+}
+
+fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let mut s: String = text.chars().take(300).collect();
+    if text.chars().count() > 300 {
+        s.push('…');
+    }
+    s
+}
+
+/// Interpret one Graph answer (status + body) the way Meta documents it.
+pub fn parse_response(status: u16, body: &[u8], url: &str) -> Result<Value, ApiError> {
+    let parsed: Result<Value, _> = serde_json::from_slice(body);
+    if (200..300).contains(&status) {
+        return match parsed {
+            Ok(v) => match v.get("error") {
+                Some(err) => graph_error(status, err, url, body),
+                None => Ok(v),
+            },
+            Err(e) => Err(ApiError::Body {
+                detail: format!("invalid JSON ({e}); body starts: {}", excerpt(body)),
+                url: redact_url(url),
+            }),
+        };
+    }
+    match parsed.ok().and_then(|v| v.get("error").cloned()) {
+        Some(err) => graph_error(status, &err, url, body),
+        None => Err(ApiError::Status { status, body: excerpt(body), url: redact_url(url) }),
+    }
+}
+
+fn graph_error(status: u16, err: &Value, url: &str, body: &[u8]) -> Result<Value, ApiError> {
+    match serde_json::from_value::<GraphError>(err.clone()) {
+        Ok(error) => Err(ApiError::Graph { status, error, url: redact_url(url) }),
+        Err(_) => Err(ApiError::Status { status: if status < 300 { 500 } else { status }, body: excerpt(body), url: redact_url(url) }),
+    }
+}
+
+/// One page of an edge: `data` plus the absolute URL of the next page, if any.
+#[derive(Debug)]
+pub struct Page {
+    pub data: Vec<Value>,
+    pub next: Option<String>,
+}
+
+/// Split an edge response into its items and `paging.next`.
+pub fn parse_page(v: Value, url: &str) -> Result<Page, ApiError> {
+    let next = v.pointer("/paging/next").and_then(Value::as_str).map(str::to_string);
+    match v.get("data") {
+        Some(Value::Array(items)) => Ok(Page { data: items.clone(), next }),
+        _ => Err(ApiError::Body { detail: "an edge response has no `data` array".into(), url: redact_url(url) }),
+    }
+}
+
+/// The Graph API, as the guest reaches it through `wasi:http`.
+pub struct GraphClient {
+    base: String,
+    version: String,
+    client: waki::Client,
+}
+
+impl GraphClient {
+    pub fn new(config: &Config) -> Self {
+        Self { base: config.api_base_url.clone(), version: config.api_version.clone(), client: waki::Client::new() }
+    }
+
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// `{base}/{version}/{path}?{query}`.
+    pub fn url(&self, path: &str, query: &[(&str, &str)]) -> String {
+        let mut u = format!("{}/{}/{}", self.base, self.version, path);
+        if !query.is_empty() {
+            u.push('?');
+            u.push_str(&url::form_urlencoded::Serializer::new(String::new()).extend_pairs(query).finish());
+        }
+        u
+    }
+
+    /// `{version}/{path}?{query}` for a batch operation.
+    pub fn relative_url(&self, path: &str, query: &[(&str, &str)]) -> String {
+        let full = self.url(path, query);
+        full[self.base.len() + 1..].to_string()
+    }
+
+    /// GET an absolute URL and return its JSON.
+    pub fn get_url(&self, url: &str) -> Result<Value, ApiError> {
+        let response = self
+            .client
+            .get(url)
+            .connect_timeout(Duration::from_secs(30))
+            .send()
+            .map_err(|e| ApiError::Transport { detail: format!("{e:#}"), url: redact_url(url) })?;
+        let status = response.status_code();
+        let body = response.body().map_err(|e| ApiError::Transport { detail: format!("reading the body: {e:#}"), url: redact_url(url) })?;
+        parse_response(status, &body, url)
+    }
+
+    /// GET `path` under the API version.
+    pub fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<Value, ApiError> {
+        self.get_url(&self.url(path, query))
+    }
+
+    /// Walk an edge page by page, following `paging.next` until it is absent or `on_page`
+    /// returns `false`. No request is made after the last page.
+    pub fn for_each_page(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        mut on_page: impl FnMut(Vec<Value>) -> Result<bool, ConnectorError>,
+        doing: &str,
+    ) -> Result<(), ConnectorError> {
+        let mut url = self.url(path, query);
+        loop {
+            let value = self.get_url(&url).map_err(|e| e.into_connector(doing))?;
+            let page = parse_page(value, &url).map_err(|e| e.into_connector(doing))?;
+            if !on_page(page.data)? {
+                return Ok(());
+            }
+            match page.next {
+                Some(next) if next != url => url = next,
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    /// Run GET operations (relative URLs) as Graph batch requests of at most 50. Each
+    /// operation keeps its own outcome; the outer error is for the batch call itself.
+    pub fn batch(&self, relative_urls: &[String]) -> Result<Vec<Result<Value, ApiError>>, ApiError> {
+        let mut out = Vec::with_capacity(relative_urls.len());
+        for chunk in relative_urls.chunks(MAX_BATCH_OPS) {
+            out.extend(self.batch_once(chunk)?);
+        }
+        Ok(out)
+    }
+
+    fn batch_once(&self, ops: &[String]) -> Result<Vec<Result<Value, ApiError>>, ApiError> {
+        let url = format!("{}/{}/", self.base, self.version);
+        let batch: Vec<Value> = ops.iter().map(|u| serde_json::json!({"method": "GET", "relative_url": u})).collect();
+        let batch = Value::Array(batch).to_string();
+        let response = self
+            .client
+            .post(&url)
+            .connect_timeout(Duration::from_secs(30))
+            .form([("batch", batch.as_str()), ("include_headers", "false")])
+            .send()
+            .map_err(|e| ApiError::Transport { detail: format!("{e:#}"), url: url.clone() })?;
+        let status = response.status_code();
+        let body = response.body().map_err(|e| ApiError::Transport { detail: format!("reading the body: {e:#}"), url: url.clone() })?;
+        let value = parse_response(status, &body, &url)?;
+        let Value::Array(items) = value else {
+            return Err(ApiError::Body { detail: "a batch response is not a JSON array".into(), url });
+        };
+        if items.len() != ops.len() {
+            return Err(ApiError::Body {
+                detail: format!("a batch of {} operations returned {} results", ops.len(), items.len()),
+                url,
+            });
+        }
+        Ok(items.into_iter().zip(ops).map(|(item, op)| parse_batch_item(item, &format!("{}/{}", self.base, op))).collect())
+    }
+}
+
+/// One element of a batch response: `{"code": 200, "body": "<json string>"}`, or `null` when
+/// Meta could not run the operation in time (retryable).
+pub fn parse_batch_item(item: Value, url: &str) -> Result<Value, ApiError> {
+    if item.is_null() {
+        return Err(ApiError::Status { status: 503, body: "batch operation did not complete (null result)".into(), url: redact_url(url) });
+    }
+    let code = item.get("code").and_then(Value::as_u64).unwrap_or(0) as u16;
+    let body = item.get("body").and_then(Value::as_str).unwrap_or("");
+    if code == 0 {
+        return Err(ApiError::Body { detail: "a batch result has no `code`".into(), url: redact_url(url) });
+    }
+    parse_response(code, body.as_bytes(), url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::FailureType;
+
+    fn err_body(code: i64, sub: Option<i64>, msg: &str) -> Vec<u8> {
+        serde_json::json!({"error": {"message": msg, "type": "OAuthException", "code": code, "error_subcode": sub, "fbtrace_id": "X"}})
+            .to_string()
+            .into_bytes()
+    }
+
+    /// Meta's error shapes are classified the way Airbyte expects.
+    #[test]
+    fn classification() {
+        let class = |status, code, sub| {
+            parse_response(status, &err_body(code, sub, "m"), "https://g/v25.0/me").unwrap_err().into_connector("x").failure
+        };
+        assert_eq!(class(400, 190, Some(463)), FailureType::Config);
+        assert_eq!(class(400, 10, None), FailureType::Config);
+        assert_eq!(class(403, 200, None), FailureType::Config);
+        assert_eq!(class(400, 4, None), FailureType::Transient);
+        assert_eq!(class(400, 80002, None), FailureType::Transient);
+        assert_eq!(class(500, 1, None), FailureType::Transient);
+        assert_eq!(class(400, 100, Some(33)), FailureType::System);
+        let html = parse_response(502, b"<html>Bad gateway</html>", "https://g/x").unwrap_err().into_connector("x");
+        assert_eq!(html.failure, FailureType::Transient);
+        assert!(html.internal.unwrap().contains("<html>"));
+        let bad = parse_response(200, b"{\"data\": [", "https://g/x").unwrap_err().into_connector("x");
+        assert_eq!(bad.failure, FailureType::System);
+    }
+
+    /// Tokens in URLs are never shown.
+    #[test]
+    fn urls_are_redacted() {
+        assert_eq!(redact_url("https://g/v1/me?access_token=SECRET&a=1"), "https://g/v1/me?access_token=REDACTED&a=1");
+        let e = parse_response(400, &err_body(100, None, "m"), "https://g/me?access_token=SECRET").unwrap_err().into_connector("x");
+        assert!(!format!("{e:?}").contains("SECRET"));
+    }
+
+    /// Batch items carry their own status; null means "not run, retry".
+    #[test]
+    fn batch_items() {
+        let ok = serde_json::json!({"code": 200, "body": "{\"data\":[]}"});
+        assert!(parse_batch_item(ok, "u").is_ok());
+        let bad = serde_json::json!({"code": 400, "body": String::from_utf8(err_body(100, Some(2108006), "old")).unwrap()});
+        assert_eq!(parse_batch_item(bad, "u").unwrap_err().graph().unwrap().error_subcode, Some(2108006));
+        assert!(parse_batch_item(Value::Null, "u").is_err());
+    }
+
+    /// `next` is followed only when present.
+    #[test]
+    fn pages() {
+        let p = parse_page(serde_json::json!({"data": [1], "paging": {"cursors": {"after": "a"}}}), "u").unwrap();
+        assert!(p.next.is_none());
+        let p = parse_page(serde_json::json!({"data": [], "paging": {"next": "n"}}), "u").unwrap();
+        assert_eq!(p.next.as_deref(), Some("n"));
+        assert!(parse_page(serde_json::json!({"oops": 1}), "u").is_err());
+    }
+}

@@ -1,0 +1,74 @@
+//! The Instagram source connector, compiled to a `wasm32-wasip2` component.
+//!
+//! This crate owns the connector logic: config, catalog and state parsing, the Graph API
+//! client, the stream table and every stream's read. It reaches the network only through
+//! `wasi:http` (via `waki`), which the host polices, and the outside world only through the
+//! `emitter` import. It never sees the access token: the host adds it to allowed requests.
+//! It must not format Airbyte envelopes, write to stdout or sleep on rate limits (the host
+//! owns all three).
+
+pub mod catalog;
+pub mod config;
+pub mod emit;
+pub mod error;
+pub mod graph;
+pub mod metrics;
+pub mod read;
+pub mod state;
+pub mod streams;
+pub mod transform;
+
+mod bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "source-connector",
+    });
+}
+
+use bindings::exports::airbyte::connector::source::Guest;
+use bindings::airbyte::connector::types as wit;
+use error::{ConnectorError, FailureType};
+
+/// The exported component.
+#[allow(dead_code)]
+struct Connector;
+
+impl Guest for Connector {
+    fn spec() -> String {
+        streams::spec_json().to_string()
+    }
+
+    fn check(config: String) -> Result<(), wit::ConnectorError> {
+        read::check(&config).map_err(to_wit)
+    }
+
+    fn discover(config: String) -> Result<String, wit::ConnectorError> {
+        config::Config::parse(&config, chrono::Utc::now()).map_err(to_wit)?;
+        Ok(streams::catalog_json().to_string())
+    }
+
+    fn read(
+        config: String,
+        catalog: String,
+        state: Option<String>,
+    ) -> Result<(), wit::ConnectorError> {
+        read::read(&config, &catalog, state.as_deref()).map_err(to_wit)
+    }
+}
+
+fn to_wit(e: ConnectorError) -> wit::ConnectorError {
+    wit::ConnectorError {
+        failure_type: match e.failure {
+            FailureType::Config => wit::FailureType::ConfigError,
+            FailureType::System => wit::FailureType::SystemError,
+            FailureType::Transient => wit::FailureType::TransientError,
+        },
+        message: e.message,
+        internal_message: e.internal,
+        stream: e.stream,
+    }
+}
+
+// Exported only when building the component; native builds (unit tests) link without it.
+#[cfg(target_arch = "wasm32")]
+bindings::export!(Connector with_types_in bindings);

@@ -1,0 +1,276 @@
+//! Which metrics the connector asks Meta for, as data, per Graph API version.
+//!
+//! This module is the one place to edit when Meta retires or adds a metric: the API version
+//! default, the metric sets per media kind, the account insight requests and the
+//! demographic breakdowns. It also owns the run-time policy that drops a metric the API
+//! rejects for one media kind, so a retired metric never fails a stream.
+
+use crate::graph::GraphError;
+use std::collections::BTreeSet;
+
+/// The Graph API version used when the config names none.
+pub const DEFAULT_API_VERSION: &str = "v25.0";
+
+/// Media kinds with distinct insight metric sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MediaKind {
+    /// `media_product_type == REELS`.
+    Reel,
+    /// `VIDEO` in the feed.
+    FeedVideo,
+    /// Any other `VIDEO` (e.g. an old IGTV video).
+    Video,
+    /// `CAROUSEL_ALBUM` (its children have no insights).
+    Carousel,
+    /// `IMAGE` and anything not listed above.
+    Image,
+    /// A story (from the `stories` edge).
+    Story,
+}
+
+impl MediaKind {
+    /// Classify a media object by `media_type` and `media_product_type`, first rule wins.
+    pub fn of(media_type: &str, product_type: &str) -> MediaKind {
+        match (media_type, product_type) {
+            (_, "STORY") => MediaKind::Story,
+            (_, "REELS") => MediaKind::Reel,
+            ("VIDEO", "FEED") => MediaKind::FeedVideo,
+            ("VIDEO", _) => MediaKind::Video,
+            ("CAROUSEL_ALBUM", _) => MediaKind::Carousel,
+            _ => MediaKind::Image,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            MediaKind::Reel => "REELS",
+            MediaKind::FeedVideo => "VIDEO/FEED",
+            MediaKind::Video => "VIDEO",
+            MediaKind::Carousel => "CAROUSEL_ALBUM",
+            MediaKind::Image => "IMAGE",
+            MediaKind::Story => "STORY",
+        }
+    }
+}
+
+/// One time-series request of account insights: `metric=…&period=…&since&until`.
+#[derive(Debug)]
+pub struct SeriesRequest {
+    pub period: &'static str,
+    pub metrics: &'static [&'static str],
+    /// Appended to each metric name to form the record column (`reach` + `_week`).
+    pub column_suffix: &'static str,
+}
+
+/// Everything that depends on the Graph API version.
+#[derive(Debug)]
+pub struct MetricTable {
+    /// The first major version this table applies to.
+    pub since_major: u32,
+    pub media: &'static [(MediaKind, &'static [&'static str])],
+    /// Account time series, requested in windows of `SERIES_WINDOW_DAYS`.
+    pub user_series: &'static [SeriesRequest],
+    /// Metrics Meta only serves for the last 30 days.
+    pub recent_only: &'static [&'static str],
+    /// Account metrics served only as `metric_type=total_value`; asked per day.
+    pub user_totals: &'static [&'static str],
+    /// Audience demographics (`period=lifetime&metric_type=total_value`).
+    pub demographics: &'static [&'static str],
+    pub breakdowns: &'static [&'static str],
+    pub demographics_timeframe: &'static str,
+}
+
+/// Widest `since`..`until` span Meta accepts for account time series.
+pub const SERIES_WINDOW_DAYS: i64 = 30;
+/// Days Meta keeps `recent_only` metrics.
+pub const RECENT_ONLY_DAYS: i64 = 30;
+
+const USER_SERIES: &[SeriesRequest] = &[
+    SeriesRequest { period: "day", metrics: &["reach", "follower_count"], column_suffix: "" },
+    SeriesRequest { period: "week", metrics: &["reach"], column_suffix: "_week" },
+    SeriesRequest { period: "days_28", metrics: &["reach"], column_suffix: "_days_28" },
+    SeriesRequest { period: "lifetime", metrics: &["online_followers"], column_suffix: "" },
+];
+
+const DEMOGRAPHICS: &[&str] = &["follower_demographics", "engaged_audience_demographics", "reached_audience_demographics"];
+const BREAKDOWNS: &[&str] = &["age", "gender", "city", "country", "age,gender"];
+
+/// v22 and later: `views` replaces `impressions`/`plays`; reels skip rate and reposts exist.
+const V22: MetricTable = MetricTable {
+    since_major: 22,
+    media: &[
+        (
+            MediaKind::Reel,
+            &[
+                "reach", "saved", "likes", "comments", "shares", "total_interactions", "views",
+                "ig_reels_avg_watch_time", "ig_reels_video_view_total_time", "reels_skip_rate",
+            ],
+        ),
+        (MediaKind::FeedVideo, &["reach", "saved", "likes", "comments", "shares", "total_interactions", "views"]),
+        (MediaKind::Video, &["reach", "saved", "likes", "comments", "shares", "follows", "profile_visits", "views"]),
+        (
+            MediaKind::Carousel,
+            &["reach", "saved", "likes", "comments", "shares", "follows", "profile_visits", "total_interactions", "views"],
+        ),
+        (
+            MediaKind::Image,
+            &["reach", "saved", "likes", "comments", "shares", "follows", "profile_visits", "total_interactions", "views"],
+        ),
+        (
+            MediaKind::Story,
+            &["reach", "replies", "follows", "profile_visits", "shares", "total_interactions", "views", "navigation"],
+        ),
+    ],
+    user_series: USER_SERIES,
+    recent_only: &["follower_count", "online_followers"],
+    user_totals: &[
+        "views", "accounts_engaged", "total_interactions", "likes", "comments", "shares", "saves", "replies",
+        "profile_links_taps", "follows_and_unfollows", "reposts",
+    ],
+    demographics: DEMOGRAPHICS,
+    breakdowns: BREAKDOWNS,
+    demographics_timeframe: "this_month",
+};
+
+/// v21: before `views`; the sets Airbyte's connector used.
+const V21: MetricTable = MetricTable {
+    since_major: 21,
+    media: &[
+        (
+            MediaKind::Reel,
+            &["comments", "ig_reels_avg_watch_time", "ig_reels_video_view_total_time", "likes", "reach", "saved", "shares"],
+        ),
+        (MediaKind::FeedVideo, &["reach", "saved"]),
+        (MediaKind::Video, &["reach", "saved", "likes", "comments", "shares", "follows", "profile_visits"]),
+        (MediaKind::Carousel, &["reach", "saved", "shares", "follows", "profile_visits"]),
+        (MediaKind::Image, &["reach", "saved", "likes", "comments", "shares", "follows", "profile_visits"]),
+        (MediaKind::Story, &["reach", "replies", "follows", "profile_visits", "shares", "total_interactions"]),
+    ],
+    user_series: USER_SERIES,
+    recent_only: &["follower_count", "online_followers"],
+    user_totals: &[
+        "accounts_engaged", "total_interactions", "likes", "comments", "shares", "saves", "replies",
+        "profile_links_taps", "follows_and_unfollows",
+    ],
+    demographics: DEMOGRAPHICS,
+    breakdowns: BREAKDOWNS,
+    demographics_timeframe: "this_month",
+};
+
+/// Newest first.
+const TABLES: &[&MetricTable] = &[&V22, &V21];
+
+/// The table for a Graph API major version (the oldest table for anything older).
+pub fn table_for(major: u32) -> &'static MetricTable {
+    TABLES.iter().find(|t| major >= t.since_major).copied().unwrap_or(TABLES[TABLES.len() - 1])
+}
+
+impl MetricTable {
+    pub fn media_metrics(&self, kind: MediaKind) -> &'static [&'static str] {
+        self.media.iter().find(|(k, _)| *k == kind).map(|(_, m)| *m).unwrap_or(&[])
+    }
+}
+
+/// Metrics the API rejected during this read, per scope (e.g. a media kind), so later
+/// requests leave them out. Each drop is reported once by the caller.
+#[derive(Debug, Default)]
+pub struct MetricPolicy {
+    dropped: BTreeSet<(String, String)>,
+}
+
+impl MetricPolicy {
+    /// `metrics` minus the ones dropped for `scope`.
+    pub fn active<'a>(&self, scope: &str, metrics: &[&'a str]) -> Vec<&'a str> {
+        metrics.iter().copied().filter(|m| !self.dropped.contains(&(scope.to_string(), m.to_string()))).collect()
+    }
+
+    /// Record that `metric` is rejected for `scope`; true the first time.
+    pub fn drop_metric(&mut self, scope: &str, metric: &str) -> bool {
+        self.dropped.insert((scope.to_string(), metric.to_string()))
+    }
+}
+
+/// If `error` is Meta's "this metric is not supported / not valid" answer, the metric it names.
+///
+/// Meta words it several ways: `metric[2] must be one of the following values: …` (a position
+/// in the request), `does not support the views metric for this media product type`, or
+/// `The following metrics (views) should be specified with parameter metric_type=total_value`.
+pub fn rejected_metric(error: &GraphError, requested: &[&str]) -> Option<String> {
+    if error.code != 100 || error.error_subcode.is_some_and(|s| s != 0) {
+        return None;
+    }
+    let msg = error.message.as_str();
+    if let Some(pos) = msg.find("metric[") {
+        let rest = &msg[pos + 7..];
+        let index: usize = rest.split(']').next()?.parse().ok()?;
+        return requested.get(index).map(|m| m.to_string());
+    }
+    if let Some(pos) = msg.find(" metric for ") {
+        let word = msg[..pos].rsplit(' ').next()?;
+        return requested.iter().find(|m| **m == word).map(|m| m.to_string());
+    }
+    if let Some(pos) = msg.find("following metrics (") {
+        let inner = msg[pos + 19..].split(')').next()?;
+        let first = inner.split(',').next()?.trim();
+        return requested.iter().find(|m| **m == first).map(|m| m.to_string());
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(msg: &str) -> GraphError {
+        GraphError { message: msg.into(), kind: None, code: 100, error_subcode: None, is_transient: None, fbtrace_id: None }
+    }
+
+    /// The first matching rule decides the kind.
+    #[test]
+    fn media_kinds() {
+        assert_eq!(MediaKind::of("VIDEO", "REELS"), MediaKind::Reel);
+        assert_eq!(MediaKind::of("VIDEO", "FEED"), MediaKind::FeedVideo);
+        assert_eq!(MediaKind::of("VIDEO", "IGTV"), MediaKind::Video);
+        assert_eq!(MediaKind::of("CAROUSEL_ALBUM", "FEED"), MediaKind::Carousel);
+        assert_eq!(MediaKind::of("IMAGE", "FEED"), MediaKind::Image);
+        assert_eq!(MediaKind::of("IMAGE", "STORY"), MediaKind::Story);
+    }
+
+    /// Versions pick the newest table they reach.
+    #[test]
+    fn tables_by_version() {
+        assert_eq!(table_for(25).since_major, 22);
+        assert_eq!(table_for(22).since_major, 22);
+        assert_eq!(table_for(21).since_major, 21);
+        assert!(!table_for(25).media_metrics(MediaKind::Image).contains(&"impressions"));
+    }
+
+    /// Each of Meta's wordings yields the metric it rejects, and nothing else does.
+    #[test]
+    fn rejected_metric_wordings() {
+        let req = ["reach", "views", "saved"];
+        assert_eq!(rejected_metric(&err("(#100) metric[1] must be one of the following values: reach, saved"), &req).as_deref(), Some("views"));
+        assert_eq!(
+            rejected_metric(&err("(#100) The Media Insights API does not support the views metric for this media product type"), &req).as_deref(),
+            Some("views")
+        );
+        assert_eq!(
+            rejected_metric(&err("(#100) The following metrics (saved) should be specified with parameter metric_type=total_value"), &req).as_deref(),
+            Some("saved")
+        );
+        assert_eq!(rejected_metric(&err("(#100) Something else"), &req), None);
+        let mut e = err("(#100) metric[0] must be one of");
+        e.error_subcode = Some(2108006);
+        assert_eq!(rejected_metric(&e, &req), None);
+    }
+
+    /// A dropped metric disappears only for its own scope.
+    #[test]
+    fn policy_drops_per_scope() {
+        let mut p = MetricPolicy::default();
+        assert!(p.drop_metric("REELS", "views"));
+        assert!(!p.drop_metric("REELS", "views"));
+        assert_eq!(p.active("REELS", &["reach", "views"]), vec!["reach"]);
+        assert_eq!(p.active("IMAGE", &["reach", "views"]), vec!["reach", "views"]);
+    }
+}
