@@ -1,0 +1,49 @@
+//! Builds the guest component (`wasm32-wasip2`) so the host can embed it: `cargo build`,
+//! `cargo run` and `cargo test` need no separate step and the binary needs no extra file.
+//!
+//! The nested cargo uses its own target directory; sharing the outer one deadlocks on its lock.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn main() {
+    let host_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
+    let root = host_dir.parent().unwrap().to_path_buf();
+    for watched in ["guest/src", "guest/Cargo.toml", "wit", "schemas", "Cargo.lock"] {
+        println!("cargo:rerun-if-changed={}", root.join(watched).display());
+    }
+    println!("cargo:rerun-if-env-changed=SOURCE_INSTAGRAM_GUEST_WASM");
+
+    // A prebuilt component may be supplied instead (e.g. by a packaging pipeline).
+    if let Ok(prebuilt) = std::env::var("SOURCE_INSTAGRAM_GUEST_WASM") {
+        println!("cargo:rustc-env=GUEST_WASM={prebuilt}");
+        return;
+    }
+
+    let target_dir = root.join("target").join("guest-build");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(&root)
+        .args(["build", "--locked", "-p", "source-instagram-guest", "--target", "wasm32-wasip2", "--profile", "guest"])
+        .arg("--target-dir")
+        .arg(&target_dir);
+    // Do not leak the outer build's settings into the wasm build.
+    for var in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "RUSTC_WORKSPACE_WRAPPER"] {
+        cmd.env_remove(var);
+    }
+    let status = cmd.status().expect("failed to run cargo to build the guest component");
+    if !status.success() {
+        let installed = Command::new("rustup")
+            .args(["target", "list", "--installed"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).contains("wasm32-wasip2"))
+            .unwrap_or(true);
+        if !installed {
+            panic!("building the guest component needs the wasm32-wasip2 target: run `rustup target add wasm32-wasip2`");
+        }
+        panic!("building the guest component (source-instagram-guest for wasm32-wasip2) failed; see the errors above");
+    }
+    let wasm = target_dir.join("wasm32-wasip2").join("guest").join("source_instagram_guest.wasm");
+    assert!(wasm.exists(), "the guest build did not produce {}", wasm.display());
+    println!("cargo:rustc-env=GUEST_WASM={}", wasm.display());
+}

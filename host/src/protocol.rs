@@ -1,0 +1,226 @@
+//! The Airbyte protocol on stdout: one AirbyteMessage JSON object per line.
+//!
+//! Owns message envelopes, `emitted_at`, framing, per-stream counts and secret redaction: every
+//! line passes through `Output::line`, which replaces any configured secret before writing.
+//! Nothing else in the host may write to stdout.
+
+use serde_json::{json, value::RawValue, Value};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+/// Airbyte failure types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureType {
+    Config,
+    System,
+    Transient,
+}
+
+impl FailureType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureType::Config => "config_error",
+            FailureType::System => "system_error",
+            FailureType::Transient => "transient_error",
+        }
+    }
+}
+
+/// What the user sees when something fails.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub failure_type: FailureType,
+    pub message: String,
+    pub internal: Option<String>,
+    pub stream: Option<String>,
+}
+
+impl Failure {
+    pub fn config(message: impl Into<String>) -> Self {
+        Self { failure_type: FailureType::Config, message: message.into(), internal: None, stream: None }
+    }
+    pub fn system(message: impl Into<String>, internal: impl Into<String>) -> Self {
+        Self { failure_type: FailureType::System, message: message.into(), internal: Some(internal.into()), stream: None }
+    }
+}
+
+struct Inner {
+    sink: Box<dyn Write + Send>,
+    secrets: Vec<String>,
+    records: BTreeMap<String, u64>,
+}
+
+/// The protocol writer, shared by the guest's emitter, the network policy and the CLI.
+#[derive(Clone)]
+pub struct Output {
+    inner: Arc<Mutex<Inner>>,
+}
+
+/// Milliseconds since the Unix epoch (real time, for `emitted_at`).
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+impl Output {
+    pub fn new(sink: Box<dyn Write + Send>) -> Self {
+        Self { inner: Arc::new(Mutex::new(Inner { sink, secrets: Vec::new(), records: BTreeMap::new() })) }
+    }
+
+    pub fn stdout() -> Self {
+        Self::new(Box::new(std::io::stdout()))
+    }
+
+    /// Never print `secret` (replaced by `**********` wherever it appears).
+    pub fn add_secret(&self, secret: &str) {
+        if secret.len() >= 4 {
+            let mut inner = self.inner.lock().unwrap();
+            inner.secrets.push(secret.to_string());
+            // Its JSON-escaped form too, in case it contains characters JSON escapes.
+            let escaped = serde_json::to_string(secret).unwrap();
+            inner.secrets.push(escaped[1..escaped.len() - 1].to_string());
+        }
+    }
+
+    /// Records written per stream so far.
+    pub fn record_counts(&self) -> BTreeMap<String, u64> {
+        self.inner.lock().unwrap().records.clone()
+    }
+
+    /// Write one message line (redacted).
+    fn line(&self, mut text: String) {
+        let mut inner = self.inner.lock().unwrap();
+        for s in &inner.secrets {
+            if text.contains(s.as_str()) {
+                text = text.replace(s.as_str(), "**********");
+            }
+        }
+        text.push('\n');
+        // A closed stdout (e.g. `| head`) must not crash the host.
+        let _ = inner.sink.write_all(text.as_bytes());
+    }
+
+    fn message(&self, v: Value) {
+        self.line(v.to_string());
+    }
+
+    pub fn flush(&self) {
+        let _ = self.inner.lock().unwrap().sink.flush();
+    }
+
+    /// A RECORD; `data` must be a JSON object.
+    pub fn record(&self, stream: &str, data: &str) -> Result<(), String> {
+        let raw: &RawValue = serde_json::from_str(data).map_err(|e| format!("record of {stream} is not JSON: {e}"))?;
+        if !raw.get().trim_start().starts_with('{') {
+            return Err(format!("record of {stream} is not a JSON object"));
+        }
+        let line = format!(
+            r#"{{"type":"RECORD","record":{{"stream":{},"data":{},"emitted_at":{}}}}}"#,
+            Value::String(stream.into()),
+            raw.get(),
+            now_ms()
+        );
+        self.line(line);
+        *self.inner.lock().unwrap().records.entry(stream.to_string()).or_default() += 1;
+        Ok(())
+    }
+
+    /// A per-stream STATE with `sourceStats.recordCount`.
+    pub fn state(&self, stream: &str, state: &str, record_count: u64) -> Result<(), String> {
+        let state: Value = serde_json::from_str(state).map_err(|e| format!("state of {stream} is not JSON: {e}"))?;
+        self.message(json!({
+            "type": "STATE",
+            "state": {
+                "type": "STREAM",
+                "stream": {"stream_descriptor": {"name": stream}, "stream_state": state},
+                "sourceStats": {"recordCount": record_count as f64},
+            }
+        }));
+        self.flush();
+        Ok(())
+    }
+
+    pub fn log(&self, level: &str, message: &str) {
+        self.message(json!({"type": "LOG", "log": {"level": level, "message": message}}));
+    }
+
+    pub fn stream_status(&self, stream: &str, status: &str) {
+        self.message(json!({
+            "type": "TRACE",
+            "trace": {"type": "STREAM_STATUS", "emitted_at": now_ms(),
+                      "stream_status": {"stream_descriptor": {"name": stream}, "status": status}}
+        }));
+    }
+
+    pub fn estimate(&self, stream: &str, rows: u64) {
+        self.message(json!({
+            "type": "TRACE",
+            "trace": {"type": "ESTIMATE", "emitted_at": now_ms(),
+                      "estimate": {"name": stream, "type": "STREAM", "row_estimate": rows}}
+        }));
+    }
+
+    pub fn error(&self, failure: &Failure) {
+        let mut error = json!({"message": failure.message, "failure_type": failure.failure_type.as_str()});
+        if let Some(internal) = &failure.internal {
+            error["internal_message"] = json!(internal);
+        }
+        if let Some(stream) = &failure.stream {
+            error["stream_descriptor"] = json!({"name": stream});
+        }
+        self.message(json!({"type": "TRACE", "trace": {"type": "ERROR", "emitted_at": now_ms(), "error": error}}));
+        self.flush();
+    }
+
+    pub fn spec(&self, spec: Value) {
+        self.message(json!({"type": "SPEC", "spec": spec}));
+    }
+
+    pub fn catalog(&self, catalog: Value) {
+        self.message(json!({"type": "CATALOG", "catalog": catalog}));
+    }
+
+    pub fn connection_status(&self, succeeded: bool, message: Option<&str>) {
+        let mut status = json!({"status": if succeeded { "SUCCEEDED" } else { "FAILED" }});
+        if let Some(m) = message {
+            status["message"] = json!(m);
+        }
+        self.message(json!({"type": "CONNECTION_STATUS", "connectionStatus": status}));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+    impl Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Secrets are replaced in every message, records are framed and counted.
+    #[test]
+    fn redacts_and_frames() {
+        let buf = Buf::default();
+        let out = Output::new(Box::new(buf.clone()));
+        out.add_secret("s3cr3t-token");
+        out.log("INFO", "token is s3cr3t-token");
+        out.record("users", r#"{"id":"1","note":"s3cr3t-token"}"#).unwrap();
+        assert!(out.record("users", "[1]").is_err());
+        assert!(out.record("users", "{").is_err());
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert!(!text.contains("s3cr3t-token"));
+        for line in text.lines() {
+            let v: Value = serde_json::from_str(line).unwrap();
+            assert!(v["type"].is_string());
+        }
+        assert_eq!(out.record_counts()["users"], 1);
+    }
+}

@@ -1,0 +1,98 @@
+//! The host's view of the user's config file: the secret and the network origin.
+//!
+//! Owns reading the config file, taking the access token out (the guest gets the config
+//! without it) and deriving the allow-listed origin from `api_base_url`. Everything else in
+//! the config is the guest's to validate.
+
+use crate::network::Origin;
+use crate::protocol::Failure;
+use serde_json::Value;
+use std::path::Path;
+
+/// Default Graph API host (kept equal to the guest's default).
+pub const DEFAULT_API_BASE_URL: &str = "https://graph.facebook.com";
+
+/// Fields that are secrets or only meaningful to the platform's OAuth flow.
+const HOST_ONLY_FIELDS: &[&str] = &["access_token", "client_id", "client_secret"];
+
+/// A config file split into what the host keeps and what the guest sees.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub token: String,
+    pub origin: Origin,
+    /// The config JSON without secrets.
+    pub guest_config: String,
+}
+
+/// Read a JSON file named by a CLI flag; failures are `config_error`s naming the file.
+pub fn read_json_file(path: &Path, what: &str) -> Result<Value, Failure> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::config(format!("Could not read the {what} file {}: {e}", path.display())))?;
+    serde_json::from_str(&text)
+        .map_err(|e| Failure::config(format!("The {what} file {} is not valid JSON: {e}", path.display())))
+}
+
+impl Settings {
+    pub fn load(path: &Path) -> Result<Settings, Failure> {
+        Settings::from_value(read_json_file(path, "config")?)
+    }
+
+    pub fn from_value(value: Value) -> Result<Settings, Failure> {
+        let Value::Object(mut obj) = value else {
+            return Err(Failure::config("The configuration must be a JSON object"));
+        };
+        let token = match obj.get("access_token") {
+            Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
+            Some(Value::String(_)) => return Err(Failure::config("Invalid configuration: `access_token` is empty")),
+            Some(Value::Null) | None => {
+                return Err(Failure::config("Invalid configuration: `access_token` is required (a Facebook or Instagram access token)"));
+            }
+            Some(_) => return Err(Failure::config("Invalid configuration: `access_token` must be a string")),
+        };
+        let base = match obj.get("api_base_url") {
+            None | Some(Value::Null) => DEFAULT_API_BASE_URL.to_string(),
+            Some(Value::String(s)) if s.trim().is_empty() => DEFAULT_API_BASE_URL.to_string(),
+            Some(Value::String(s)) => s.trim().to_string(),
+            Some(_) => return Err(Failure::config("Invalid configuration: `api_base_url` must be a string")),
+        };
+        let origin = Origin::of_url(&base)
+            .filter(|o| o.scheme == "https" || o.scheme == "http")
+            .ok_or_else(|| Failure::config(format!("Invalid configuration: `api_base_url` must be an http(s) URL, got {base:?}")))?;
+        for field in HOST_ONLY_FIELDS {
+            obj.remove(*field);
+        }
+        Ok(Settings { token, origin, guest_config: Value::Object(obj).to_string() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The token never reaches the guest's config; the origin follows `api_base_url`.
+    #[test]
+    fn token_is_kept_by_the_host() {
+        let s = Settings::from_value(json!({"access_token": "T0KEN", "api_base_url": "http://127.0.0.1:9/"})).unwrap();
+        assert_eq!(s.token, "T0KEN");
+        assert!(!s.guest_config.contains("T0KEN"));
+        assert_eq!(s.origin.to_string(), "http://127.0.0.1:9");
+        let d = Settings::from_value(json!({"access_token": "T0KEN"})).unwrap();
+        assert_eq!(d.origin.to_string(), "https://graph.facebook.com:443");
+    }
+
+    /// Each bad token or URL names the field.
+    #[test]
+    fn bad_settings() {
+        for (v, field) in [
+            (json!({}), "access_token"),
+            (json!({"access_token": ""}), "access_token"),
+            (json!({"access_token": 5}), "access_token"),
+            (json!({"access_token": "t", "api_base_url": "ftp://x"}), "api_base_url"),
+            (json!({"access_token": "t", "api_base_url": "nope"}), "api_base_url"),
+            (json!([]), "JSON object"),
+        ] {
+            assert!(Settings::from_value(v).unwrap_err().message.contains(field));
+        }
+    }
+}
