@@ -1,0 +1,387 @@
+//! Graph API semantics for one authenticated call: routing to nodes and
+//! edges, `fields=` selection and expansion, and delegation to paging and
+//! insights. Transport concerns (HTTP, auth, faults, usage headers, batch
+//! envelopes, the request log) live in [`crate::server`].
+//!
+//! Routes (all `GET`):
+//! - `me`, `me/accounts` (pages, paged; `summary=true` adds `total_count`)
+//! - `{page-id}` (fields `id,name,category,instagram_business_account{...}`)
+//! - `{ig-user-id}`, `{ig-user-id}/media`, `{ig-user-id}/stories`, `{ig-user-id}/insights`
+//! - `{media-id}` (post, carousel child or story), `{media-id}/insights`, `{carousel-id}/children`
+//!
+//! Anything else answers 100 / 33 ("Unsupported get request…").
+
+use serde_json::{Map, Value, json};
+
+use crate::dataset::{Account, Dataset, Media, MediaProductType, ObjectRef, Page, volatile_token};
+use crate::fields::{FieldSelection, parse_fields};
+use crate::graph_error::GraphError;
+use crate::insights;
+use crate::paging::{LinkBuilder, paged_response};
+use crate::request::GraphCall;
+
+/// Server-wide settings the API layer needs.
+pub(crate) struct ApiContext<'a> {
+    pub dataset: &'a Dataset,
+    pub base_url: &'a str,
+    pub page_size_cap: usize,
+}
+
+const IG_USER_FIELDS: &[&str] = &[
+    "biography",
+    "followers_count",
+    "follows_count",
+    "has_profile_pic",
+    "id",
+    "ig_id",
+    "is_published",
+    "legacy_instagram_user_id",
+    "media_count",
+    "name",
+    "profile_picture_url",
+    "shopping_product_tag_eligibility",
+    "username",
+    "website",
+];
+
+const MEDIA_FIELDS: &[&str] = &[
+    "alt_text",
+    "boost_eligibility_info",
+    "caption",
+    "children",
+    "collaborators",
+    "comments_count",
+    "copyright_check_information",
+    "id",
+    "ig_id",
+    "is_comment_enabled",
+    "is_shared_to_feed",
+    "legacy_instagram_media_id",
+    "like_count",
+    "media_product_type",
+    "media_type",
+    "media_url",
+    "owner",
+    "permalink",
+    "shortcode",
+    "thumbnail_url",
+    "timestamp",
+    "username",
+    "view_count",
+];
+
+const PAGE_FIELDS: &[&str] = &[
+    "access_token",
+    "category",
+    "category_list",
+    "fan_count",
+    "id",
+    "instagram_business_account",
+    "link",
+    "name",
+    "tasks",
+];
+
+const USER_FIELDS: &[&str] = &[
+    "email",
+    "first_name",
+    "id",
+    "last_name",
+    "name",
+    "short_name",
+];
+
+/// Answers one authenticated, fault-free call.
+pub(crate) fn answer(ctx: &ApiContext<'_>, call: &GraphCall) -> Result<Value, GraphError> {
+    let ds = ctx.dataset;
+    let segments = &call.path.segments;
+    let method = call.method.to_ascii_uppercase();
+    let Some(first) = segments.first() else {
+        return Err(GraphError::unsupported_request(&method, ""));
+    };
+    let object = if first == "me" {
+        Some(ObjectRef::Me)
+    } else {
+        ds.lookup(first)
+    };
+    let Some(object) = object else {
+        return Err(GraphError::unsupported_request(&method, first));
+    };
+    if method != "GET" || segments.len() > 2 {
+        return Err(GraphError::unsupported_request(&method, first));
+    }
+    let selection = match call.params.get("fields").filter(|f| !f.trim().is_empty()) {
+        Some(raw) => Some(parse_fields(raw)?),
+        None => None,
+    };
+    let selection = selection.as_deref();
+    let links = LinkBuilder {
+        base_url: ctx.base_url,
+        call,
+    };
+
+    match (object, segments.get(1).map(String::as_str)) {
+        (ObjectRef::Me, None) => {
+            let (id, name) = ds.me();
+            render(
+                selection,
+                &["id", "name"],
+                USER_FIELDS,
+                "User",
+                |field, _| match field {
+                    "id" => Some(json!(id)),
+                    "name" => Some(json!(name)),
+                    _ => None,
+                },
+            )
+        }
+        (ObjectRef::Me, Some("accounts")) => {
+            let items = ds
+                .pages()
+                .iter()
+                .map(|p| render_page(ctx, call, p, selection, &["name", "category", "id"]))
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut extra = Vec::new();
+            if call.params.get("summary") == Some("true") {
+                extra.push(("summary", json!({ "total_count": ds.pages().len() })));
+            }
+            paged_response(items, &links, ctx.page_size_cap, extra)
+        }
+        (ObjectRef::Page(p), None) => {
+            render_page(ctx, call, &ds.pages()[p], selection, &["name", "id"])
+        }
+        (ObjectRef::IgUser(a), None) => render_ig_user(call, &ds.accounts()[a], selection),
+        (ObjectRef::IgUser(a), Some("media")) => {
+            let items = ds.accounts()[a]
+                .media
+                .iter()
+                .map(|m| render_media(call, m, selection))
+                .collect::<Result<Vec<_>, _>>()?;
+            paged_response(items, &links, ctx.page_size_cap, Vec::new())
+        }
+        (ObjectRef::IgUser(a), Some("stories")) => {
+            let items = ds.accounts()[a]
+                .stories
+                .iter()
+                .map(|m| render_media(call, m, selection))
+                .collect::<Result<Vec<_>, _>>()?;
+            paged_response(items, &links, ctx.page_size_cap, Vec::new())
+        }
+        (ObjectRef::IgUser(a), Some("insights")) => {
+            insights::account_insights(ds, &ds.accounts()[a], &call.params, &links)
+        }
+        (ObjectRef::Post { .. } | ObjectRef::Child { .. } | ObjectRef::Story { .. }, edge) => {
+            let media = ds.media(first).expect("indexed media exists");
+            match edge {
+                None => render_media(call, media, selection),
+                Some("insights") => insights::media_insights(ds, media, &call.params),
+                Some("children") if media.is_carousel() => {
+                    let items = media
+                        .children
+                        .iter()
+                        .map(|c| render_media(call, c, selection))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    paged_response(items, &links, ctx.page_size_cap, Vec::new())
+                }
+                Some(_) => Err(GraphError::unsupported_request(&method, first)),
+            }
+        }
+        _ => Err(GraphError::unsupported_request(&method, first)),
+    }
+}
+
+/// Renders a node: the requested fields (or `defaults`), `id` always included,
+/// unknown field names rejected, fields without a value omitted.
+fn render(
+    selection: Option<&[FieldSelection]>,
+    defaults: &[&str],
+    universe: &[&str],
+    node_type: &str,
+    mut value_of: impl FnMut(&str, Option<&[FieldSelection]>) -> Option<Value>,
+) -> Result<Value, GraphError> {
+    let default_selection: Vec<FieldSelection> = defaults
+        .iter()
+        .map(|name| FieldSelection {
+            name: name.to_string(),
+            sub_fields: None,
+        })
+        .collect();
+    let selection = selection.unwrap_or(&default_selection);
+    let mut out = Map::new();
+    if let Some(id) = value_of("id", None) {
+        out.insert("id".into(), id);
+    }
+    for field in selection {
+        if !universe.contains(&field.name.as_str()) {
+            return Err(GraphError::nonexisting_field(&field.name, node_type));
+        }
+        if field.name == "id" {
+            continue;
+        }
+        if let Some(value) = value_of(&field.name, field.sub_fields.as_deref()) {
+            out.insert(field.name.clone(), value);
+        }
+    }
+    Ok(Value::Object(out))
+}
+
+fn render_page(
+    ctx: &ApiContext<'_>,
+    call: &GraphCall,
+    page: &Page,
+    selection: Option<&[FieldSelection]>,
+    defaults: &[&str],
+) -> Result<Value, GraphError> {
+    let mut nested_error = None;
+    let rendered = render(
+        selection,
+        defaults,
+        PAGE_FIELDS,
+        "Page",
+        |field, sub| match field {
+            "id" => Some(json!(page.id)),
+            "name" => Some(json!(page.name)),
+            "category" => Some(json!(page.category)),
+            "link" => Some(json!(format!("https://www.facebook.com/{}", page.id))),
+            "tasks" => Some(json!([
+                "ADVERTISE",
+                "ANALYZE",
+                "CREATE_CONTENT",
+                "MESSAGING",
+                "MODERATE",
+                "MANAGE"
+            ])),
+            "instagram_business_account" => {
+                let account = ctx.dataset.account(page.ig_user_id.as_deref()?)?;
+                match render_ig_user(call, account, sub) {
+                    Ok(v) => Some(v),
+                    Err(e) => {
+                        nested_error = Some(e);
+                        None
+                    }
+                }
+            }
+            _ => None,
+        },
+    )?;
+    match nested_error {
+        Some(e) => Err(e),
+        None => Ok(rendered),
+    }
+}
+
+fn render_ig_user(
+    call: &GraphCall,
+    account: &Account,
+    selection: Option<&[FieldSelection]>,
+) -> Result<Value, GraphError> {
+    render(
+        selection,
+        &["id"],
+        IG_USER_FIELDS,
+        "ShadowIGUser",
+        |field, _| match field {
+            "id" => Some(json!(account.ig_user_id)),
+            "ig_id" => Some(json!(account.ig_id)),
+            "username" => Some(json!(account.username)),
+            "name" => Some(json!(account.name)),
+            "biography" => Some(json!(account.biography)),
+            "website" => Some(json!(account.website)),
+            "followers_count" => Some(json!(account.followers_count)),
+            "follows_count" => Some(json!(account.follows_count)),
+            "media_count" => Some(json!(account.media.len())),
+            "has_profile_pic" => Some(json!(true)),
+            "is_published" => Some(json!(true)),
+            "profile_picture_url" => {
+                let ccb = volatile_token(call.serial, &account.ig_user_id, 2);
+                let ccb = format!(
+                    "{}-{}",
+                    (ccb.as_bytes()[0] % 9) + 1,
+                    (ccb.as_bytes()[1] % 9) + 1
+                );
+                Some(json!(account.profile_picture_url_served(&ccb)))
+            }
+            _ => None,
+        },
+    )
+}
+
+fn render_media(
+    call: &GraphCall,
+    media: &Media,
+    selection: Option<&[FieldSelection]>,
+) -> Result<Value, GraphError> {
+    let mut nested_error = None;
+    let rendered = render(
+        selection,
+        &["id"],
+        MEDIA_FIELDS,
+        "ShadowIGMedia",
+        |field, sub| match field {
+            "id" => Some(json!(media.id)),
+            "ig_id" => Some(json!(media.ig_id)),
+            "caption" => media.caption.as_ref().map(|c| json!(c)),
+            "comments_count" => media.comments_count.map(|c| json!(c)),
+            "like_count" => media.like_count.map(|c| json!(c)),
+            "is_comment_enabled" => media.is_comment_enabled.map(|c| json!(c)),
+            "is_shared_to_feed" => {
+                (media.product_type == MediaProductType::Reels).then_some(Value::Bool(true))
+            }
+            "media_type" => Some(json!(media.media_type.as_str())),
+            "media_product_type" => Some(json!(media.product_type.as_str())),
+            "media_url" => Some(json!(media.media_url_served(&volatile_token(
+                call.serial,
+                &media.id,
+                12
+            )))),
+            "thumbnail_url" => media.thumbnail_url.as_ref().map(|u| json!(u)),
+            "permalink" => Some(json!(media.permalink)),
+            "shortcode" => Some(json!(media.shortcode)),
+            "timestamp" => Some(json!(media.timestamp_graph())),
+            "username" => Some(json!(media.username)),
+            "owner" => {
+                let owner_fields: &[&str] = &["id", "username"];
+                let mut owner = Map::new();
+                owner.insert("id".into(), json!(media.owner_id));
+                if let Some(sub) = sub {
+                    for f in sub {
+                        match f.name.as_str() {
+                            "id" => {}
+                            "username" => {
+                                owner.insert("username".into(), json!(media.username));
+                            }
+                            other if !owner_fields.contains(&other) => {
+                                nested_error =
+                                    Some(GraphError::nonexisting_field(other, "ShadowIGUser"));
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                Some(Value::Object(owner))
+            }
+            "children" if media.is_carousel() => {
+                let children: Result<Vec<Value>, GraphError> = media
+                    .children
+                    .iter()
+                    .map(|child| match sub {
+                        Some(sub) => render_media(call, child, Some(sub)),
+                        None => Ok(json!({ "id": child.id })),
+                    })
+                    .collect();
+                match children {
+                    Ok(data) => Some(json!({ "data": data })),
+                    Err(e) => {
+                        nested_error = Some(e);
+                        None
+                    }
+                }
+            }
+            _ => None,
+        },
+    )?;
+    match nested_error {
+        Some(e) => Err(e),
+        None => Ok(rendered),
+    }
+}

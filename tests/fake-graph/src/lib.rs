@@ -1,0 +1,46 @@
+//! A fake Meta Graph API server for the Instagram source connector.
+//!
+//! It serves a deterministic generated dataset ([`Dataset`], built from a
+//! [`DatasetSpec`]) on `127.0.0.1` with Meta's documented response and error
+//! shapes: `me/accounts`, IG users, media, carousel children, stories, media
+//! and account insights, cursor paging, field selection and expansion, batch
+//! requests, usage headers, and deterministic fault injection ([`FaultPlan`]).
+//!
+//! It is used by end-to-end tests that run the real connector against it, by
+//! the connector's `demo` command (in-process sandbox), and by benchmarks.
+//!
+//! ```no_run
+//! use fake_graph::{Dataset, DatasetSpec, FakeGraph, FakeOptions};
+//! let graph = FakeGraph::start(Dataset::generate(&DatasetSpec::small()), FakeOptions::default()).unwrap();
+//! println!("{}/v24.0/me/accounts  (token {})", graph.base_url(), graph.token());
+//! ```
+//!
+//! Modules:
+//! - [`dataset`]: the generated world and its id scheme;
+//! - [`insights`]: metric catalogues, insight values and insights responses;
+//! - [`faults`]: fault plans and the usage/throttling model;
+//! - `server`: HTTP, auth, batch, usage headers, request log;
+//! - `api`: routing, nodes, edges and field selection;
+//! - `paging`, `fields`, `request`, `graph_error`, `stable_hash`: helpers.
+
+pub mod dataset;
+pub mod faults;
+pub mod insights;
+
+mod api;
+mod fields;
+mod graph_error;
+mod paging;
+mod request;
+mod server;
+mod stable_hash;
+
+pub use dataset::{
+    Account, Dataset, DatasetCounts, DatasetSpec, GRAPH_TIME_FORMAT, Media, MediaFlags, MediaKind,
+    MediaProductType, MediaRole, MediaType, Page, day_end_time,
+};
+pub use faults::{FaultPlan, ForcedError, FractionFault, SlowFault, UsageModel};
+pub use graph_error::{ErrorDetails, GraphError};
+pub use paging::DEFAULT_PAGE_SIZE;
+pub use request::{LATEST_VERSION, OLDEST_VERSION};
+pub use server::{EXPIRED_TOKEN, FakeGraph, FakeOptions, MAX_BATCH_OPERATIONS, RecordedRequest};

@@ -1,0 +1,767 @@
+//! The HTTP side: listening on 127.0.0.1, one thread per request, access-token
+//! checks, batch envelopes, fault injection, usage headers, added latency and
+//! the request log. What a call *means* is delegated to [`crate::api`].
+//!
+//! Every response, errors included, carries `X-App-Usage`; responses about an
+//! IG user or its objects also carry `X-Business-Use-Case-Usage` (a batch
+//! envelope carries one entry per IG user its operations touched).
+
+use std::collections::BTreeMap;
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use chrono::{Duration as ChronoDuration, FixedOffset};
+use serde_json::{Value, json};
+
+use crate::api::{self, ApiContext};
+use crate::dataset::Dataset;
+use crate::faults::{FaultPlan, FaultState, InjectedFailure, UsageNumbers, UsageSnapshot};
+use crate::graph_error::{GraphError, fbtrace_id};
+use crate::request::{GraphCall, GraphPath, LATEST_VERSION, Params};
+
+/// Maximum number of operations in one batch request.
+pub const MAX_BATCH_OPERATIONS: usize = 50;
+
+/// The token that is answered with "session has expired" (190 / 463).
+pub const EXPIRED_TOKEN: &str = "expired-token";
+
+/// How the server behaves, beyond the dataset.
+#[derive(Clone, Debug)]
+pub struct FakeOptions {
+    /// Added to every response (a batch counts once).
+    pub latency: Duration,
+    /// Largest `limit` honoured on edges (Meta caps edges; default 100).
+    pub page_size_cap: usize,
+    pub faults: FaultPlan,
+    /// Port to bind on 127.0.0.1; 0 (default) picks an ephemeral one.
+    pub port: u16,
+}
+
+impl Default for FakeOptions {
+    fn default() -> Self {
+        FakeOptions {
+            latency: Duration::ZERO,
+            page_size_cap: 100,
+            faults: FaultPlan::none(),
+            port: 0,
+        }
+    }
+}
+
+/// One HTTP request the server received, with the status it answered.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordedRequest {
+    pub method: String,
+    /// Path as received, without the query (trailing slash kept).
+    pub path: String,
+    /// Decoded URL query parameters, in order (form fields are in `body`).
+    pub query: Vec<(String, String)>,
+    pub headers: Vec<(String, String)>,
+    /// HTTP status answered; 0 while the request is still being served.
+    pub status: u16,
+    /// 0 for non-batch requests; the number of operations for a batch.
+    pub batch_ops: usize,
+    /// Raw request body (the form of a batch request).
+    pub body: String,
+    /// When the request arrived.
+    pub received_at: Instant,
+    /// Time from arrival to response (including latency); zero while in flight.
+    pub duration: Duration,
+}
+
+impl RecordedRequest {
+    /// First header with this name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// First query parameter with this name.
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn is_batch(&self) -> bool {
+        self.batch_ops > 0 || (self.method == "POST" && self.body.contains("batch="))
+    }
+
+    /// The `relative_url` of each operation of a batch request (empty otherwise).
+    pub fn batch_relative_urls(&self) -> Vec<String> {
+        let form = form_or_json(&self.body);
+        let Some(batch) = form.get("batch") else {
+            return Vec::new();
+        };
+        let Ok(Value::Array(ops)) = serde_json::from_str::<Value>(batch) else {
+            return Vec::new();
+        };
+        ops.iter()
+            .filter_map(|op| op.get("relative_url")?.as_str().map(str::to_string))
+            .collect()
+    }
+}
+
+struct Shared {
+    dataset: Arc<Dataset>,
+    base_url: String,
+    latency: Duration,
+    page_size_cap: usize,
+    faults: FaultState,
+    log: Mutex<Vec<RecordedRequest>>,
+    serial: AtomicU64,
+}
+
+/// A running fake Graph API server. Stops when dropped.
+pub struct FakeGraph {
+    shared: Arc<Shared>,
+    server: Arc<tiny_http::Server>,
+    acceptor: Option<JoinHandle<()>>,
+}
+
+impl FakeGraph {
+    /// Binds 127.0.0.1 (ephemeral port unless `options.port` is set) and serves
+    /// `dataset` until dropped.
+    pub fn start(dataset: Dataset, options: FakeOptions) -> io::Result<FakeGraph> {
+        let server =
+            tiny_http::Server::http(("127.0.0.1", options.port)).map_err(io::Error::other)?;
+        let port = server
+            .server_addr()
+            .to_ip()
+            .map(|a| a.port())
+            .ok_or_else(|| io::Error::other("fake-graph: not listening on an IP socket"))?;
+        let server = Arc::new(server);
+        let shared = Arc::new(Shared {
+            dataset: Arc::new(dataset),
+            base_url: format!("http://127.0.0.1:{port}"),
+            latency: options.latency,
+            page_size_cap: options.page_size_cap.max(1),
+            faults: FaultState::new(options.faults),
+            log: Mutex::new(Vec::new()),
+            serial: AtomicU64::new(0),
+        });
+        let acceptor = {
+            let server = Arc::clone(&server);
+            let shared = Arc::clone(&shared);
+            thread::Builder::new()
+                .name("fake-graph-accept".into())
+                .spawn(move || {
+                    for request in server.incoming_requests() {
+                        let shared = Arc::clone(&shared);
+                        let spawned = thread::Builder::new()
+                            .name("fake-graph-request".into())
+                            .spawn(move || serve(&shared, request));
+                        if let Err(e) = spawned {
+                            eprintln!("fake-graph: cannot spawn a request thread: {e}");
+                        }
+                    }
+                })?
+        };
+        Ok(FakeGraph {
+            shared,
+            server,
+            acceptor: Some(acceptor),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT` (no trailing slash).
+    pub fn base_url(&self) -> String {
+        self.shared.base_url.clone()
+    }
+
+    /// `base_url` + `path_and_query` (which should start with `/`).
+    pub fn url(&self, path_and_query: &str) -> String {
+        format!("{}{}", self.shared.base_url, path_and_query)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.shared
+            .base_url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// The dataset's valid access token.
+    pub fn token(&self) -> &str {
+        self.shared.dataset.token()
+    }
+
+    pub fn dataset(&self) -> &Dataset {
+        &self.shared.dataset
+    }
+
+    /// Every HTTP request received so far, in arrival order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.log.lock().unwrap().clone()
+    }
+
+    /// Empties the request log (fault and usage counters are kept).
+    pub fn clear_requests(&self) {
+        self.shared.log.lock().unwrap().clear();
+    }
+}
+
+impl Drop for FakeGraph {
+    fn drop(&mut self) {
+        self.server.unblock();
+        if let Some(acceptor) = self.acceptor.take() {
+            let _ = acceptor.join();
+        }
+    }
+}
+
+/// What to send back for one HTTP request.
+struct HttpReply {
+    status: u16,
+    content_type: &'static str,
+    body: String,
+    headers: Vec<(String, String)>,
+    batch_ops: usize,
+    delay: Duration,
+}
+
+const JSON_CONTENT_TYPE: &str = "application/json; charset=UTF-8";
+const HTML_CONTENT_TYPE: &str = "text/html; charset=utf-8";
+/// Content type Meta reports inside batch operation headers.
+const BATCH_OP_CONTENT_TYPE: &str = "text/javascript; charset=UTF-8";
+
+fn serve(shared: &Shared, mut request: tiny_http::Request) {
+    let received_at = Instant::now();
+    let method = request.method().as_str().to_ascii_uppercase();
+    let raw_url = request.url().to_string();
+    let (raw_path, raw_query) = raw_url.split_once('?').unwrap_or((raw_url.as_str(), ""));
+    let query = Params::parse(raw_query);
+    let headers: Vec<(String, String)> = request
+        .headers()
+        .iter()
+        .map(|h| {
+            (
+                h.field.as_str().as_str().to_string(),
+                h.value.as_str().to_string(),
+            )
+        })
+        .collect();
+    let mut body_bytes = Vec::new();
+    let _ = request.as_reader().read_to_end(&mut body_bytes);
+    let body = String::from_utf8_lossy(&body_bytes).into_owned();
+
+    let log_index = {
+        let mut log = shared.log.lock().unwrap();
+        log.push(RecordedRequest {
+            method: method.clone(),
+            path: raw_path.to_string(),
+            query: query.0.clone(),
+            headers: headers.clone(),
+            status: 0,
+            batch_ops: 0,
+            body: body.clone(),
+            received_at,
+            duration: Duration::ZERO,
+        });
+        log.len() - 1
+    };
+
+    let serial = shared.serial.fetch_add(1, Ordering::Relaxed);
+    let reply = route(shared, &method, raw_path, query, &headers, &body, serial);
+    let wait = shared.latency + reply.delay;
+    if !wait.is_zero() {
+        thread::sleep(wait);
+    }
+
+    let mut response =
+        tiny_http::Response::from_data(reply.body.into_bytes()).with_status_code(reply.status);
+    let mut add_header = |name: &str, value: &str| {
+        if let Ok(h) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
+            response.add_header(h);
+        }
+    };
+    add_header("Content-Type", reply.content_type);
+    for (name, value) in &reply.headers {
+        add_header(name, value);
+    }
+    // Complete the log entry before answering, so a client that got its
+    // response always finds the final status in `requests()`.
+    {
+        let mut log = shared.log.lock().unwrap();
+        // The log may have been cleared meanwhile; only update our own entry.
+        if let Some(entry) = log
+            .get_mut(log_index)
+            .filter(|e| e.received_at == received_at && e.path == raw_path)
+        {
+            entry.status = reply.status;
+            entry.batch_ops = reply.batch_ops;
+            entry.duration = received_at.elapsed();
+        }
+    }
+    let _ = request.respond(response);
+}
+
+/// Where the access token came from.
+struct Token {
+    value: Option<String>,
+    in_query: bool,
+}
+
+fn bearer_token(headers: &[(String, String)]) -> Option<String> {
+    let value = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))?
+        .1
+        .trim();
+    let (scheme, token) = value.split_once(' ')?;
+    (scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("oauth"))
+        .then(|| token.trim().to_string())
+}
+
+fn check_token(ds: &Dataset, token: Option<&str>) -> Result<(), GraphError> {
+    match token {
+        None | Some("") => Err(GraphError::missing_token()),
+        Some(EXPIRED_TOKEN) => {
+            let pdt = FixedOffset::west_opt(7 * 3600).unwrap();
+            let now = ds.now().with_timezone(&pdt);
+            let expired = (ds.now() - ChronoDuration::days(2)).with_timezone(&pdt);
+            let expired = expired.date_naive().and_hms_opt(10, 0, 0).unwrap();
+            let format = "%A, %d-%b-%y %H:%M:%S PDT";
+            Err(GraphError::expired_token(
+                &expired.format(format).to_string(),
+                &now.format(format).to_string(),
+            ))
+        }
+        Some(t) if t == ds.token() => Ok(()),
+        Some(_) => Err(GraphError::invalid_token()),
+    }
+}
+
+fn route(
+    shared: &Shared,
+    method: &str,
+    raw_path: &str,
+    query: Params,
+    headers: &[(String, String)],
+    body: &str,
+    serial: u64,
+) -> HttpReply {
+    let is_batch_path = raw_path.split('/').filter(|s| !s.is_empty()).count() <= 1
+        && GraphPath::parse(raw_path, LATEST_VERSION)
+            .map(|p| p.segments.is_empty())
+            .unwrap_or(true);
+    if method == "POST" && is_batch_path {
+        return serve_batch(shared, raw_path, query, headers, body, serial);
+    }
+
+    // A plain call. POST form fields count as parameters.
+    let mut params = query;
+    let query_token = params.get("access_token").map(str::to_string);
+    if method == "POST" {
+        params.0.extend(form_or_json(body).0);
+    }
+    let token = match bearer_token(headers) {
+        Some(t) => Token {
+            value: Some(t),
+            in_query: false,
+        },
+        None => Token {
+            in_query: query_token.is_some(),
+            value: params.get("access_token").map(str::to_string),
+        },
+    };
+    let path = match GraphPath::parse(raw_path, LATEST_VERSION) {
+        Ok(p) => p,
+        Err(e) => {
+            let key = format!("{method} {raw_path}");
+            return error_reply(shared, &e, &key, None);
+        }
+    };
+    let call = GraphCall {
+        method: method.to_string(),
+        path,
+        params,
+        body: if method == "POST" {
+            body.to_string()
+        } else {
+            String::new()
+        },
+        token_in_query: token.in_query,
+        serial,
+    };
+    let outcome = answer_call(shared, &call, token.value.as_deref());
+    let mut headers = usage_headers(&outcome.usage);
+    headers.push(("facebook-api-version".into(), call.path.version.clone()));
+    headers.push(("x-fb-trace-id".into(), fbtrace_id(&call.key())));
+    headers.extend(outcome.extra_headers);
+    HttpReply {
+        status: outcome.status,
+        content_type: outcome.content_type,
+        body: outcome.body,
+        headers,
+        batch_ops: 0,
+        delay: outcome.delay,
+    }
+}
+
+/// The result of one call (plain or batch operation).
+struct CallOutcome {
+    status: u16,
+    content_type: &'static str,
+    body: String,
+    usage: UsageSnapshot,
+    delay: Duration,
+    extra_headers: Vec<(String, String)>,
+    /// The call's API version, when its path parsed.
+    version: Option<String>,
+}
+
+/// Authenticates, applies faults and usage, and answers one call.
+fn answer_call(shared: &Shared, call: &GraphCall, token: Option<&str>) -> CallOutcome {
+    let ds = &shared.dataset;
+    let key = call.key();
+    let subject = call
+        .path
+        .segments
+        .first()
+        .and_then(|id| ds.owner_account(id))
+        .map(|a| a.ig_user_id.clone());
+
+    if let Err(e) = check_token(ds, token) {
+        let (app, accounts) = shared.faults.peek_usage(subject.as_slice());
+        let usage = UsageSnapshot {
+            app,
+            account: accounts.into_iter().next(),
+        };
+        let auth_header = format!(
+            "OAuth \"Facebook Platform\" \"{}\" \"{}\"",
+            if e.code == 2500 {
+                "invalid_request"
+            } else {
+                "invalid_token"
+            },
+            e.message.replace('"', "'")
+        );
+        return CallOutcome {
+            status: e.http_status,
+            content_type: JSON_CONTENT_TYPE,
+            body: e.to_body(&fbtrace_id(&key)).to_string(),
+            usage,
+            delay: Duration::ZERO,
+            extra_headers: vec![("WWW-Authenticate".into(), auth_header)],
+            version: Some(call.path.version.clone()),
+        };
+    }
+
+    let verdict = shared
+        .faults
+        .on_call(&key, &call.path.versionless(), subject.as_deref());
+    let (status, content_type, body) = match verdict.failure {
+        Some(InjectedFailure::Graph(e)) => (
+            e.http_status,
+            JSON_CONTENT_TYPE,
+            e.to_body(&fbtrace_id(&key)).to_string(),
+        ),
+        Some(InjectedFailure::Raw { status, body }) => {
+            let content_type = if body.trim_start().starts_with('{') {
+                JSON_CONTENT_TYPE
+            } else {
+                HTML_CONTENT_TYPE
+            };
+            (status, content_type, body)
+        }
+        None => {
+            let ctx = ApiContext {
+                dataset: ds,
+                base_url: &shared.base_url,
+                page_size_cap: shared.page_size_cap,
+            };
+            match api::answer(&ctx, call) {
+                Ok(value) => (200, JSON_CONTENT_TYPE, value.to_string()),
+                Err(e) => (
+                    e.http_status,
+                    JSON_CONTENT_TYPE,
+                    e.to_body(&fbtrace_id(&key)).to_string(),
+                ),
+            }
+        }
+    };
+    CallOutcome {
+        status,
+        content_type,
+        body,
+        usage: verdict.usage,
+        delay: verdict.delay,
+        extra_headers: Vec::new(),
+        version: Some(call.path.version.clone()),
+    }
+}
+
+fn error_reply(
+    shared: &Shared,
+    error: &GraphError,
+    key: &str,
+    batch_ops: Option<usize>,
+) -> HttpReply {
+    let (app, _) = shared.faults.peek_usage(&[]);
+    let mut headers = usage_headers(&UsageSnapshot { app, account: None });
+    headers.push(("x-fb-trace-id".into(), fbtrace_id(key)));
+    HttpReply {
+        status: error.http_status,
+        content_type: JSON_CONTENT_TYPE,
+        body: error.to_body(&fbtrace_id(key)).to_string(),
+        headers,
+        batch_ops: batch_ops.unwrap_or(0),
+        delay: Duration::ZERO,
+    }
+}
+
+fn usage_headers(usage: &UsageSnapshot) -> Vec<(String, String)> {
+    let mut headers = vec![("X-App-Usage".to_string(), app_usage_json(&usage.app))];
+    if let Some((id, numbers)) = &usage.account {
+        headers.push((
+            "X-Business-Use-Case-Usage".into(),
+            buc_usage_json(&[(id.clone(), *numbers)]),
+        ));
+    }
+    headers
+}
+
+fn app_usage_json(n: &UsageNumbers) -> String {
+    json!({ "call_count": n.call_count, "total_cputime": n.total_cputime, "total_time": n.total_time }).to_string()
+}
+
+fn buc_usage_json(accounts: &[(String, UsageNumbers)]) -> String {
+    let mut map = serde_json::Map::new();
+    for (id, n) in accounts {
+        map.insert(
+            id.clone(),
+            json!([{
+                "type": "instagram",
+                "call_count": n.call_count,
+                "total_cputime": n.total_cputime,
+                "total_time": n.total_time,
+                "estimated_time_to_regain_access": n.estimated_time_to_regain_access,
+            }]),
+        );
+    }
+    Value::Object(map).to_string()
+}
+
+/// Parses a form-urlencoded body, or a JSON object body (values that are not
+/// strings are kept as their JSON text).
+fn form_or_json(body: &str) -> Params {
+    let trimmed = body.trim_start();
+    if trimmed.starts_with('{')
+        && let Ok(Value::Object(map)) = serde_json::from_str::<Value>(trimmed)
+    {
+        return Params(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let v = match v {
+                        Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    (k, v)
+                })
+                .collect(),
+        );
+    }
+    Params::parse(body)
+}
+
+/// `POST /` or `POST /{version}` with `batch=[...]`.
+fn serve_batch(
+    shared: &Shared,
+    raw_path: &str,
+    query: Params,
+    headers: &[(String, String)],
+    body: &str,
+    serial: u64,
+) -> HttpReply {
+    let envelope_key = format!("POST {raw_path}\n{body}");
+    let version = match GraphPath::parse(raw_path, LATEST_VERSION) {
+        Ok(p) => p.version,
+        Err(e) => return error_reply(shared, &e, &envelope_key, None),
+    };
+    let form = form_or_json(body);
+    let batch_raw = form
+        .get("batch")
+        .or_else(|| query.get("batch"))
+        .map(str::to_string);
+    let include_headers = form
+        .get("include_headers")
+        .or_else(|| query.get("include_headers"))
+        != Some("false");
+    let batch_token = bearer_token(headers)
+        .or_else(|| query.get("access_token").map(str::to_string))
+        .or_else(|| form.get("access_token").map(str::to_string));
+
+    if let Some(InjectedFailure::Raw { status, body }) = shared.faults.forced_for("/") {
+        let (app, _) = shared.faults.peek_usage(&[]);
+        let content_type = if body.trim_start().starts_with('{') {
+            JSON_CONTENT_TYPE
+        } else {
+            HTML_CONTENT_TYPE
+        };
+        return HttpReply {
+            status,
+            content_type,
+            body,
+            headers: usage_headers(&UsageSnapshot { app, account: None }),
+            batch_ops: 0,
+            delay: Duration::ZERO,
+        };
+    }
+
+    let Some(batch_raw) = batch_raw else {
+        return error_reply(
+            shared,
+            &GraphError::invalid_parameter("The parameter batch is required"),
+            &envelope_key,
+            None,
+        );
+    };
+    let ops = match serde_json::from_str::<Value>(&batch_raw) {
+        Ok(Value::Array(ops)) => ops,
+        _ => {
+            let e = GraphError::invalid_parameter(
+                "The parameter batch must be a JSON-encoded array of requests",
+            );
+            return error_reply(shared, &e, &envelope_key, None);
+        }
+    };
+    if ops.len() > MAX_BATCH_OPERATIONS {
+        return error_reply(
+            shared,
+            &GraphError::batch_too_large(MAX_BATCH_OPERATIONS),
+            &envelope_key,
+            Some(ops.len()),
+        );
+    }
+    // The batch needs a token unless every operation brings its own.
+    let op_has_token = |op: &Value| {
+        op.get("relative_url")
+            .and_then(Value::as_str)
+            .and_then(|u| u.split_once('?'))
+            .is_some_and(|(_, q)| Params::parse(q).has("access_token"))
+    };
+    match batch_token.as_deref() {
+        None if !ops.iter().all(op_has_token) => {
+            return error_reply(
+                shared,
+                &GraphError::missing_token(),
+                &envelope_key,
+                Some(ops.len()),
+            );
+        }
+        Some(t) => {
+            if let Err(e) = check_token(&shared.dataset, Some(t)) {
+                return error_reply(shared, &e, &envelope_key, Some(ops.len()));
+            }
+        }
+        None => {}
+    }
+
+    let mut results = Vec::with_capacity(ops.len());
+    let mut accounts: BTreeMap<String, UsageNumbers> = BTreeMap::new();
+    let mut delay = Duration::ZERO;
+    let mut last_app = None;
+    for (index, op) in ops.iter().enumerate() {
+        let op_serial = serial.wrapping_mul(1000).wrapping_add(index as u64);
+        let outcome = batch_operation(shared, op, &version, batch_token.as_deref(), op_serial);
+        delay = delay.max(outcome.delay);
+        last_app = Some(outcome.usage.app);
+        if let Some((id, numbers)) = &outcome.usage.account {
+            accounts.insert(id.clone(), *numbers);
+        }
+        let mut result = serde_json::Map::new();
+        result.insert("code".into(), json!(outcome.status));
+        if include_headers {
+            let mut op_headers = vec![
+                json!({ "name": "Content-Type", "value": if outcome.content_type == JSON_CONTENT_TYPE { BATCH_OP_CONTENT_TYPE } else { outcome.content_type } }),
+                json!({ "name": "Cache-Control", "value": "private, no-cache, no-store, must-revalidate" }),
+                json!({ "name": "facebook-api-version", "value": outcome.version.as_deref().unwrap_or(&version) }),
+            ];
+            for (name, value) in usage_headers(&outcome.usage) {
+                op_headers.push(json!({ "name": name, "value": value }));
+            }
+            result.insert("headers".into(), Value::Array(op_headers));
+        }
+        result.insert("body".into(), json!(outcome.body));
+        results.push(Value::Object(result));
+    }
+
+    let app = last_app.unwrap_or_else(|| shared.faults.peek_usage(&[]).0);
+    let mut headers = vec![("X-App-Usage".to_string(), app_usage_json(&app))];
+    if !accounts.is_empty() {
+        let list: Vec<(String, UsageNumbers)> = accounts.into_iter().collect();
+        headers.push(("X-Business-Use-Case-Usage".into(), buc_usage_json(&list)));
+    }
+    headers.push(("facebook-api-version".into(), version));
+    headers.push(("x-fb-trace-id".into(), fbtrace_id(&envelope_key)));
+    HttpReply {
+        status: 200,
+        content_type: JSON_CONTENT_TYPE,
+        body: Value::Array(results).to_string(),
+        headers,
+        batch_ops: ops.len(),
+        delay,
+    }
+}
+
+/// One operation of a batch, answered like a plain call.
+fn batch_operation(
+    shared: &Shared,
+    op: &Value,
+    version: &str,
+    batch_token: Option<&str>,
+    serial: u64,
+) -> CallOutcome {
+    let fail = |e: GraphError, key: &str| {
+        let (app, _) = shared.faults.peek_usage(&[]);
+        CallOutcome {
+            status: e.http_status,
+            content_type: JSON_CONTENT_TYPE,
+            body: e.to_body(&fbtrace_id(key)).to_string(),
+            usage: UsageSnapshot { app, account: None },
+            delay: Duration::ZERO,
+            extra_headers: Vec::new(),
+            version: None,
+        }
+    };
+    let Some(relative_url) = op.get("relative_url").and_then(Value::as_str) else {
+        return fail(
+            GraphError::invalid_parameter("Each batch operation must have a relative_url"),
+            &op.to_string(),
+        );
+    };
+    let method = op
+        .get("method")
+        .and_then(Value::as_str)
+        .unwrap_or("GET")
+        .to_ascii_uppercase();
+    let (path, query) = relative_url.split_once('?').unwrap_or((relative_url, ""));
+    let params = Params::parse(query);
+    let path = match GraphPath::parse(path, version) {
+        Ok(p) => p,
+        Err(e) => return fail(e, relative_url),
+    };
+    let op_token = params.get("access_token").map(str::to_string);
+    let call = GraphCall {
+        method,
+        path,
+        token_in_query: op_token.is_some(),
+        params,
+        body: op
+            .get("body")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+        serial,
+    };
+    answer_call(shared, &call, op_token.as_deref().or(batch_token))
+}
