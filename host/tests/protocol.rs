@@ -1,0 +1,169 @@
+//! The Airbyte command contract, end to end: the real binary, the real component, the fake
+//! Graph API. Every stdout line of every run is checked to be an AirbyteMessage and to hold
+//! no access token (see `common::run`).
+
+mod common;
+
+use common::*;
+use fake_graph::DatasetSpec;
+use serde_json::{json, Value};
+
+/// `spec` prints one SPEC whose token field is a secret, and needs no config or network.
+#[test]
+fn spec_is_one_message_with_a_secret_token() {
+    let r = run(&["spec"], None, "no-secret-here");
+    assert_eq!(r.code, 0);
+    assert_eq!(r.messages.len(), 1);
+    let spec = &r.messages[0]["spec"]["connectionSpecification"];
+    assert_eq!(spec["properties"]["access_token"]["airbyte_secret"], true);
+    assert_eq!(spec["required"], json!(["access_token"]));
+}
+
+/// `discover` gives each of the seven streams its schema, sync modes, keys and cursor.
+#[test]
+fn discover_describes_every_stream() {
+    let sb = Sandbox::start(DatasetSpec::small());
+    let r = sb.run(&["discover", "--config", &sb.config(json!({}))]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let streams = r.of_type("CATALOG")[0]["catalog"]["streams"].as_array().unwrap().clone();
+    let names: Vec<&str> = streams.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    let mut expected = ALL_STREAMS.to_vec();
+    expected.sort();
+    assert_eq!(sorted, expected);
+    let by_name = |n: &str| streams.iter().find(|s| s["name"] == n).unwrap().clone();
+    for s in &streams {
+        assert_eq!(s["json_schema"], schema(s["name"].as_str().unwrap()), "{} schema", s["name"]);
+        assert!(!s["source_defined_primary_key"].as_array().unwrap().is_empty(), "{} has a primary key", s["name"]);
+    }
+    assert_eq!(by_name("user_insights")["source_defined_primary_key"], json!([["business_account_id"], ["date"]]));
+    assert_eq!(by_name("user_insights")["default_cursor_field"], json!(["date"]));
+    assert_eq!(by_name("user_insights")["supported_sync_modes"], json!(["full_refresh", "incremental"]));
+    assert_eq!(by_name("media")["default_cursor_field"], json!(["timestamp"]));
+    assert_eq!(by_name("story_insights")["source_defined_primary_key"], json!([["id"]]));
+    assert_eq!(by_name("users")["supported_sync_modes"], json!(["full_refresh"]));
+    assert_eq!(
+        by_name("user_lifetime_insights")["source_defined_primary_key"],
+        json!([["business_account_id"], ["breakdown"], ["metric"]])
+    );
+}
+
+/// `check` succeeds with a good token and fails (exit 0, FAILED) with a bad one, naming the
+/// token problem without printing the token.
+#[test]
+fn check_succeeds_and_fails_cleanly() {
+    let sb = Sandbox::start(DatasetSpec::small());
+    let ok = sb.run(&["check", "--config", &sb.config(json!({}))]);
+    assert_eq!(ok.code, 0);
+    assert_eq!(ok.connection_status()["status"], "SUCCEEDED");
+
+    let bad_token = "wrong-token-4f9c2a";
+    let cfg = sb.config(json!({"access_token": bad_token}));
+    let bad = run(&["check", "--config", &cfg], Some(&sb.now), bad_token);
+    assert_eq!(bad.code, 0);
+    let status = bad.connection_status();
+    assert_eq!(status["status"], "FAILED");
+    let msg = status["message"].as_str().unwrap();
+    assert!(msg.contains("access token") && msg.contains("190"), "{msg}");
+
+    let missing = sb.run(&["check", "--config", "/nonexistent/config.json"]);
+    assert_eq!(missing.code, 0);
+    assert_eq!(missing.connection_status()["status"], "FAILED");
+    assert!(missing.connection_status()["message"].as_str().unwrap().contains("/nonexistent/config.json"));
+
+    let no_token = sb.run(&["check", "--config", &sb.file("nt.json", &json!({"api_base_url": sb.fake.base_url()}))]);
+    assert_eq!(no_token.connection_status()["status"], "FAILED");
+    assert!(no_token.connection_status()["message"].as_str().unwrap().contains("access_token"));
+}
+
+/// A read with a rejected token ends with a config_error TRACE that names the token
+/// problem, a non-zero exit, and no token anywhere.
+#[test]
+fn read_with_bad_token_is_a_config_error() {
+    let sb = Sandbox::start(DatasetSpec::small());
+    let bad_token = "expired-or-wrong-77a1";
+    let cfg = sb.config(json!({"access_token": bad_token}));
+    let r = run(&["read", "--config", &cfg, "--catalog", &sb.catalog(&["users"])], Some(&sb.now), bad_token);
+    assert_ne!(r.code, 0);
+    let e = r.error().expect("a TRACE ERROR");
+    assert_eq!(e["failure_type"], "config_error");
+    assert!(e["message"].as_str().unwrap().contains("access token"), "{e}");
+    assert!(r.all_records().is_empty());
+}
+
+/// `users` yields exactly one record per business account; pages without one are skipped.
+#[test]
+fn users_one_record_per_business_account() {
+    let sb = Sandbox::start(DatasetSpec::small());
+    let pages = sb.dataset().pages().len();
+    let accounts = sb.dataset().accounts().to_vec();
+    assert!(pages > accounts.len(), "the dataset has a page without an Instagram account");
+    let r = sb.read(&sb.config(json!({})), &sb.catalog(&["users"]), None);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let users = r.records("users");
+    assert_eq!(users.len(), accounts.len());
+    for a in &accounts {
+        let u = users.iter().find(|u| u["id"] == a.ig_user_id.as_str()).expect("a record per account");
+        assert_eq!(u["page_id"], a.page_id.as_str());
+        assert_eq!(u["business_account_id"], a.ig_user_id.as_str());
+        assert_eq!(u["username"], a.username.as_str());
+        assert!(!u["profile_picture_url"].as_str().unwrap().contains("ccb="), "volatile ccb removed");
+    }
+    // Only the account list and one request per user node.
+    assert_eq!(sb.fake.requests().len(), 1 + accounts.len());
+}
+
+/// `account_ids` restricts the read; an id the token cannot see is a config error naming it.
+#[test]
+fn account_ids_select_accounts() {
+    let sb = Sandbox::start(DatasetSpec::small());
+    let first = sb.dataset().accounts()[0].ig_user_id.clone();
+    let r = sb.read(&sb.config(json!({"account_ids": [first]})), &sb.catalog(&["users"]), None);
+    assert_eq!(r.records("users").len(), 1);
+    let r = sb.read(&sb.config(json!({"account_ids": ["99999"]})), &sb.catalog(&["users"]), None);
+    let e = r.error().unwrap();
+    assert_eq!(e["failure_type"], "config_error");
+    assert!(e["message"].as_str().unwrap().contains("99999"));
+}
+
+/// Bad config, catalog and state inputs are config errors with a message naming the problem.
+#[test]
+fn bad_inputs_are_config_errors() {
+    let sb = Sandbox::start(DatasetSpec::small());
+    let good_cfg = sb.config(json!({}));
+    let good_cat = sb.catalog(&["users"]);
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (vec![sb.config(json!({"start_date": "yesterday"})), good_cat.clone()], "start_date"),
+        (vec![sb.config(json!({"start_date": "2099-01-01T00:00:00Z"})), good_cat.clone()], "future"),
+        (vec![sb.config(json!({"api_version": "latest"})), good_cat.clone()], "api_version"),
+        (vec![good_cfg.clone(), sb.catalog(&["Api"])], "Api"),
+        (vec![good_cfg.clone(), sb.catalog(&["users:incremental"])], "incremental"),
+        (vec![good_cfg.clone(), sb.file("cat.json", &json!({"nope": 1}))], "streams"),
+        (vec![good_cfg.clone(), "/nonexistent/catalog.json".into()], "catalog"),
+    ];
+    for (files, needle) in cases {
+        let r = sb.run(&["read", "--config", &files[0], "--catalog", &files[1]]);
+        assert_ne!(r.code, 0, "{needle}");
+        let e = r.error().unwrap_or_else(|| panic!("{needle}: no error in {}", r.stdout));
+        assert_eq!(e["failure_type"], "config_error", "{needle}: {e}");
+        assert!(e["message"].as_str().unwrap().contains(needle), "{needle}: {e}");
+    }
+    let bad_states: Vec<(Value, &str)> = vec![
+        (json!("just a string"), "state"),
+        (json!([{"type": "STREAM", "stream": {"stream_descriptor": {"name": "user_insights"}, "stream_state": {"states": [{"cursor": {"date": "soon"}}]}}}]), "user_insights"),
+        (json!([{"type": "GLOBAL", "global": {}}]), "GLOBAL"),
+    ];
+    let cat = sb.catalog(&["user_insights:incremental"]);
+    for (state, needle) in bad_states {
+        let r = sb.read(&good_cfg, &cat, Some(&state));
+        assert_ne!(r.code, 0);
+        let e = r.error().unwrap();
+        assert_eq!(e["failure_type"], "config_error", "{e}");
+        assert!(e["message"].as_str().unwrap().contains(needle), "{needle}: {e}");
+        assert!(r.all_records().is_empty(), "nothing is read on a bad state");
+    }
+    // An empty state array is valid.
+    let r = sb.read(&good_cfg, &good_cat, Some(&json!([])));
+    assert_eq!(r.code, 0);
+}
