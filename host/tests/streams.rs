@@ -271,3 +271,31 @@ fn start_date_limits_history() {
         assert!(m["timestamp"].as_str().unwrap() >= start.format("%Y-%m-%dT%H:%M:%S+00:00").to_string().as_str());
     }
 }
+
+/// When Meta retires a metric, it is dropped for each media kind (logged once per kind) and
+/// every other metric and record stays.
+#[test]
+fn retired_metric_is_dropped_not_fatal() {
+    let sb = Sandbox::start_with(
+        DatasetSpec::small(),
+        fake_graph::FakeOptions { retired_metrics: vec!["views".into()], ..Default::default() },
+    );
+    let r = sb.read(&sb.config(json!({})), &sb.catalog(&["media_insights", "story_insights"]), None);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let clean = Sandbox::start(DatasetSpec::small());
+    let baseline = clean.read(&clean.config(json!({})), &clean.catalog(&["media_insights", "story_insights"]), None);
+    for stream in ["media_insights", "story_insights"] {
+        assert_eq!(r.records(stream).len(), baseline.records(stream).len(), "{stream}");
+        assert!(r.records(stream).iter().all(|x| x.get("views").is_none() && x["reach"].is_number()), "{stream}");
+    }
+    let warnings: Vec<String> = r
+        .of_type("LOG")
+        .into_iter()
+        .filter_map(|l| l["log"]["message"].as_str())
+        .filter(|m| m.contains("`views`"))
+        .map(str::to_string)
+        .collect();
+    assert!(!warnings.is_empty());
+    let unique: BTreeSet<&String> = warnings.iter().collect();
+    assert_eq!(unique.len(), warnings.len(), "each kind is logged once: {warnings:#?}");
+}

@@ -23,8 +23,11 @@ use crate::request::GraphCall;
 /// Server-wide settings the API layer needs.
 pub(crate) struct ApiContext<'a> {
     pub dataset: &'a Dataset,
+    /// Base of absolute paging links.
     pub base_url: &'a str,
     pub page_size_cap: usize,
+    /// Metrics rejected as unknown (retired by Meta).
+    pub retired_metrics: &'a [String],
 }
 
 const IG_USER_FIELDS: &[&str] = &[
@@ -174,7 +177,7 @@ pub(crate) fn answer(ctx: &ApiContext<'_>, call: &GraphCall) -> Result<Value, Gr
             let media = ds.media(first).expect("indexed media exists");
             match edge {
                 None => render_media(call, media, selection),
-                Some("insights") => insights::media_insights(ds, media, &call.params),
+                Some("insights") => insights::media_insights(ds, media, &call.params, ctx.retired_metrics),
                 Some("children") if media.is_carousel() => {
                     let items = media
                         .children

@@ -201,11 +201,13 @@ pub(crate) fn media_insights(
     ds: &Dataset,
     media: &Media,
     params: &Params,
+    retired: &[String],
 ) -> Result<Value, GraphError> {
     let metrics = requested_metrics(params)?;
     for (position, metric) in metrics.iter().enumerate() {
-        if !MEDIA_METRICS.contains(&metric.as_str()) {
-            return Err(unknown_metric(position, MEDIA_METRICS));
+        if !MEDIA_METRICS.contains(&metric.as_str()) || retired.contains(metric) {
+            let valid: Vec<&str> = MEDIA_METRICS.iter().copied().filter(|m| !retired.iter().any(|r| r == m)).collect();
+            return Err(unknown_metric(position, &valid));
         }
     }
     let kind = media.kind();

@@ -38,6 +38,12 @@ pub struct FakeOptions {
     pub faults: FaultPlan,
     /// Port to bind on 127.0.0.1; 0 (default) picks an ephemeral one.
     pub port: u16,
+    /// Metrics Meta has retired since the dataset was made: media insights requests naming
+    /// them fail like any unknown metric (code 100, `metric[i] must be one of …`).
+    pub retired_metrics: Vec<String>,
+    /// Base of the absolute `paging.next`/`previous` links (default: this server's URL).
+    /// Tests point it at another origin to model a hostile or misdirected link.
+    pub paging_base_url: Option<String>,
 }
 
 impl Default for FakeOptions {
@@ -47,6 +53,8 @@ impl Default for FakeOptions {
             page_size_cap: 100,
             faults: FaultPlan::none(),
             port: 0,
+            retired_metrics: Vec::new(),
+            paging_base_url: None,
         }
     }
 }
@@ -113,6 +121,8 @@ struct Shared {
     base_url: String,
     latency: Duration,
     page_size_cap: usize,
+    retired_metrics: Vec<String>,
+    paging_base_url: Option<String>,
     faults: FaultState,
     log: Mutex<Vec<RecordedRequest>>,
     serial: AtomicU64,
@@ -142,6 +152,8 @@ impl FakeGraph {
             base_url: format!("http://127.0.0.1:{port}"),
             latency: options.latency,
             page_size_cap: options.page_size_cap.max(1),
+            retired_metrics: options.retired_metrics.clone(),
+            paging_base_url: options.paging_base_url.clone(),
             faults: FaultState::new(options.faults),
             log: Mutex::new(Vec::new()),
             serial: AtomicU64::new(0),
@@ -476,8 +488,9 @@ fn answer_call(shared: &Shared, call: &GraphCall, token: Option<&str>) -> CallOu
         None => {
             let ctx = ApiContext {
                 dataset: ds,
-                base_url: &shared.base_url,
+                base_url: shared.paging_base_url.as_deref().unwrap_or(&shared.base_url),
                 page_size_cap: shared.page_size_cap,
+                retired_metrics: &shared.retired_metrics,
             };
             match api::answer(&ctx, call) {
                 Ok(value) => (200, JSON_CONTENT_TYPE, value.to_string()),
