@@ -1,4 +1,4 @@
-//! Builds the guest component (`wasm32-wasip2`) so the host can embed it: `cargo build`,
+//! Builds the guest component (`wasm32-wasip2`, plus the hostile test component) so the host can embed it: `cargo build`,
 //! `cargo run` and `cargo test` need no separate step and the binary needs no extra file.
 //!
 //! The nested cargo uses its own target directory; sharing the outer one deadlocks on its lock.
@@ -9,7 +9,7 @@ use std::process::Command;
 fn main() {
     let host_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = host_dir.parent().unwrap().to_path_buf();
-    for watched in ["guest/src", "guest/Cargo.toml", "wit", "schemas", "Cargo.lock"] {
+    for watched in ["guest/src", "guest/Cargo.toml", "tests/hostile-guest", "wit", "schemas", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
     println!("cargo:rerun-if-env-changed=SOURCE_INSTAGRAM_GUEST_WASM");
@@ -17,6 +17,7 @@ fn main() {
     // A prebuilt component may be supplied instead (e.g. by a packaging pipeline).
     if let Ok(prebuilt) = std::env::var("SOURCE_INSTAGRAM_GUEST_WASM") {
         println!("cargo:rustc-env=GUEST_WASM={prebuilt}");
+        println!("cargo:rustc-env=HOSTILE_GUEST_WASM=");
         return;
     }
 
@@ -24,7 +25,7 @@ fn main() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&root)
-        .args(["build", "--locked", "-p", "source-instagram-guest", "--target", "wasm32-wasip2", "--profile", "guest"])
+        .args(["build", "--locked", "-p", "source-instagram-guest", "-p", "hostile-guest", "--target", "wasm32-wasip2", "--profile", "guest"])
         .arg("--target-dir")
         .arg(&target_dir);
     // Do not leak the outer build's settings into the wasm build.
@@ -43,7 +44,10 @@ fn main() {
         }
         panic!("building the guest component (source-instagram-guest for wasm32-wasip2) failed; see the errors above");
     }
-    let wasm = target_dir.join("wasm32-wasip2").join("guest").join("source_instagram_guest.wasm");
+    let out = target_dir.join("wasm32-wasip2").join("guest");
+    let wasm = out.join("source_instagram_guest.wasm");
     assert!(wasm.exists(), "the guest build did not produce {}", wasm.display());
     println!("cargo:rustc-env=GUEST_WASM={}", wasm.display());
+    // The misbehaving test component (for the sandbox tests only; not embedded).
+    println!("cargo:rustc-env=HOSTILE_GUEST_WASM={}", out.join("hostile_guest.wasm").display());
 }

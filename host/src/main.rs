@@ -4,6 +4,7 @@
 //! and what each outcome means: exit codes, CONNECTION_STATUS versus TRACE ERROR, and how a
 //! guest error or trap is reported. Only AirbyteMessages go to stdout (see `protocol`).
 
+mod clock;
 mod demo;
 mod network;
 mod protocol;
@@ -130,8 +131,10 @@ fn from_trap(e: wasmtime::Error) -> Failure {
     let detail = format!("{e:?}");
     let message = match e.downcast_ref::<wasmtime::Trap>() {
         Some(wasmtime::Trap::Interrupt) => "The connector exceeded its execution deadline and was stopped".to_string(),
+        _ if detail.contains("growing memory") || detail.contains("memory allocation") => {
+            "The connector component ran out of its memory limit and was stopped".to_string()
+        }
         Some(trap) => format!("The connector component crashed ({trap})"),
-        None if detail.contains("memory") => "The connector component ran out of its memory limit".to_string(),
         None => "The connector component failed unexpectedly".to_string(),
     };
     Failure::system(message, detail)
@@ -146,17 +149,21 @@ async fn instance(
     let policy = match settings {
         Some(s) => {
             output.add_secret(&s.token);
-            NetworkPolicy::new(s.origin.clone(), Some(s.token.clone()), output.clone())
+            let pacing = network::Pacing { slow_from: s.usage_slowdown_percent, ..network::Pacing::default() };
+            let limits = network::RetryLimits { max_total_wait: s.max_rate_limit_wait, ..network::RetryLimits::default() };
+            let limiter = network::Limiter::new(pacing, limits, clock::Clock::from_env());
+            NetworkPolicy::new(s.origin.clone(), Some(s.token.clone()), output.clone(), limiter)
         }
         // No config (spec): no network at all.
         None => NetworkPolicy::new(
             network::Origin { scheme: "none".into(), host: "none".into(), port: 0 },
             None,
             output.clone(),
+            network::Limiter::new(network::Pacing::default(), network::RetryLimits::default(), clock::Clock::real()),
         ),
     };
     runtime
-        .instantiate(policy, output.clone(), &Limits::default(), now)
+        .instantiate(policy, output.clone(), &Limits::from_env(), now)
         .await
         .map_err(|e| Failure::system("Could not start the connector component", format!("{e:#}")))
 }

@@ -49,6 +49,8 @@ struct Inner {
     sink: Box<dyn Write + Send>,
     secrets: Vec<String>,
     records: BTreeMap<String, u64>,
+    /// Streams STARTED and not yet COMPLETE/INCOMPLETE.
+    active: std::collections::BTreeSet<String>,
 }
 
 /// The protocol writer, shared by the guest's emitter, the network policy and the CLI.
@@ -64,7 +66,7 @@ pub fn now_ms() -> i64 {
 
 impl Output {
     pub fn new(sink: Box<dyn Write + Send>) -> Self {
-        Self { inner: Arc::new(Mutex::new(Inner { sink, secrets: Vec::new(), records: BTreeMap::new() })) }
+        Self { inner: Arc::new(Mutex::new(Inner { sink, secrets: Vec::new(), records: BTreeMap::new(), active: Default::default() })) }
     }
 
     pub fn stdout() -> Self {
@@ -145,11 +147,38 @@ impl Output {
     }
 
     pub fn stream_status(&self, stream: &str, status: &str) {
+        {
+            let mut inner = self.inner.lock().unwrap();
+            match status {
+                "STARTED" => {
+                    inner.active.insert(stream.to_string());
+                }
+                "COMPLETE" | "INCOMPLETE" => {
+                    inner.active.remove(stream);
+                }
+                _ => {}
+            }
+        }
         self.message(json!({
             "type": "TRACE",
             "trace": {"type": "STREAM_STATUS", "emitted_at": now_ms(),
                       "stream_status": {"stream_descriptor": {"name": stream}, "status": status}}
         }));
+    }
+
+    /// RUNNING with reason RATE_LIMITED for every active stream; `quota_reset` is when the
+    /// wait ends (ms since the epoch).
+    pub fn rate_limited(&self, quota_reset_ms: i64) {
+        let active: Vec<String> = self.inner.lock().unwrap().active.iter().cloned().collect();
+        for stream in active {
+            self.message(json!({
+                "type": "TRACE",
+                "trace": {"type": "STREAM_STATUS", "emitted_at": now_ms(),
+                          "stream_status": {"stream_descriptor": {"name": stream}, "status": "RUNNING",
+                                            "reasons": [{"type": "RATE_LIMITED", "rate_limited": {"quota_reset": quota_reset_ms}}]}}
+            }));
+        }
+        self.flush();
     }
 
     pub fn estimate(&self, stream: &str, rows: u64) {

@@ -40,6 +40,22 @@ pub struct Limits {
     pub deadline: Duration,
 }
 
+impl Limits {
+    /// Defaults, overridden by `SOURCE_INSTAGRAM_MEMORY_MB` and `SOURCE_INSTAGRAM_DEADLINE_SECS`
+    /// (operator settings, not user config).
+    pub fn from_env() -> Limits {
+        let mut l = Limits::default();
+        let num = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<f64>().ok()).filter(|v| *v > 0.0);
+        if let Some(mb) = num("SOURCE_INSTAGRAM_MEMORY_MB") {
+            l.memory_bytes = (mb * 1048576.0) as usize;
+        }
+        if let Some(secs) = num("SOURCE_INSTAGRAM_DEADLINE_SECS") {
+            l.deadline = Duration::from_secs_f64(secs);
+        }
+        l
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Self { memory_bytes: 512 << 20, deadline: Duration::from_secs(24 * 3600) }

@@ -22,6 +22,10 @@ pub struct Settings {
     pub origin: Origin,
     /// The config JSON without secrets.
     pub guest_config: String,
+    /// Cap on the total time a read waits on rate limits.
+    pub max_rate_limit_wait: std::time::Duration,
+    /// Usage percentage from which requests are spaced out.
+    pub usage_slowdown_percent: f64,
 }
 
 /// Read a JSON file named by a CLI flag; failures are `config_error`s naming the file.
@@ -58,10 +62,28 @@ impl Settings {
         let origin = Origin::of_url(&base)
             .filter(|o| o.scheme == "https" || o.scheme == "http")
             .ok_or_else(|| Failure::config(format!("Invalid configuration: `api_base_url` must be an http(s) URL, got {base:?}")))?;
+        let number = |field: &str, default: f64, min: f64, max: f64| -> Result<f64, Failure> {
+            match obj.get(field) {
+                None | Some(Value::Null) => Ok(default),
+                Some(Value::Number(n)) => match n.as_f64() {
+                    Some(v) if (min..=max).contains(&v) => Ok(v),
+                    _ => Err(Failure::config(format!("Invalid configuration: `{field}` must be a number from {min} to {max}"))),
+                },
+                Some(_) => Err(Failure::config(format!("Invalid configuration: `{field}` must be a number"))),
+            }
+        };
+        let max_wait_minutes = number("rate_limit_max_wait_minutes", 60.0, 0.0, 1440.0)?;
+        let usage_slowdown_percent = number("usage_slowdown_percent", 75.0, 1.0, 95.0)?;
         for field in HOST_ONLY_FIELDS {
             obj.remove(*field);
         }
-        Ok(Settings { token, origin, guest_config: Value::Object(obj).to_string() })
+        Ok(Settings {
+            token,
+            origin,
+            guest_config: Value::Object(obj).to_string(),
+            max_rate_limit_wait: std::time::Duration::from_secs_f64(max_wait_minutes * 60.0),
+            usage_slowdown_percent,
+        })
     }
 }
 

@@ -39,3 +39,43 @@ fn token_is_added_by_the_host() {
         assert!(!q.body.contains(&sb.token));
     }
 }
+
+fn hostile(mode: serde_json::Value, env: &[(&str, &str)]) -> Run {
+    let sb = Sandbox::start(DatasetSpec::small());
+    let mut cfg = mode;
+    cfg["access_token"] = json!(sb.token);
+    cfg["api_base_url"] = json!(sb.fake.base_url());
+    let cfg = sb.file("hostile.json", &cfg);
+    let cat = sb.file("cat.json", &json!({"streams": []}));
+    run_env(&["--component", env!("HOSTILE_GUEST_WASM"), "read", "--config", &cfg, "--catalog", &cat], None, &sb.token, env)
+}
+
+/// Each hostile component is stopped by its own limit, with its own clear system_error.
+#[test]
+fn hostile_components_are_contained() {
+    let busy = hostile(json!({"mode": "busy-loop"}), &[("SOURCE_INSTAGRAM_DEADLINE_SECS", "1")]);
+    assert_ne!(busy.code, 0);
+    let e = busy.error().unwrap();
+    assert_eq!(e["failure_type"], "system_error");
+    assert!(e["message"].as_str().unwrap().contains("execution deadline"), "{e}");
+
+    let hog = hostile(json!({"mode": "memory"}), &[("SOURCE_INSTAGRAM_MEMORY_MB", "64")]);
+    assert_ne!(hog.code, 0);
+    let e = hog.error().unwrap();
+    assert_eq!(e["failure_type"], "system_error");
+    assert!(e["message"].as_str().unwrap().contains("memory limit"), "{e}");
+
+    let elsewhere = Sandbox::start(DatasetSpec::small());
+    let sneaky = hostile(json!({"mode": "other-host", "target": elsewhere.fake.base_url() + "/v25.0/me"}), &[]);
+    assert_ne!(sneaky.code, 0);
+    assert!(elsewhere.fake.requests().is_empty(), "the other host was reached");
+    let e = sneaky.error().unwrap();
+    assert!(e["message"].as_str().unwrap().contains("HttpRequestDenied"), "{e}");
+    assert!(sneaky.of_type("LOG").iter().any(|l| l["log"]["message"].as_str().unwrap().contains("Network policy refused")));
+
+    let crash = hostile(json!({"mode": "panic"}), &[]);
+    assert_ne!(crash.code, 0);
+    let e = crash.error().unwrap();
+    assert_eq!(e["failure_type"], "system_error");
+    assert!(e["message"].as_str().unwrap().contains("crashed"), "{e}");
+}

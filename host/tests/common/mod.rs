@@ -116,8 +116,17 @@ pub fn assert_airbyte_message(m: &Value) {
 /// must appear nowhere.
 pub fn run(args: &[&str], now: Option<&str>, secret: &str) -> Run {
     warm_cache();
+    run_env(args, now, secret, &[("SOURCE_INSTAGRAM_TIME_SCALE", "60000")])
+}
+
+/// `run` with extra environment variables.
+pub fn run_env(args: &[&str], now: Option<&str>, secret: &str, env: &[(&str, &str)]) -> Run {
+    warm_cache();
     let mut cmd = Command::new(BIN);
     cmd.args(args).env("SOURCE_INSTAGRAM_CACHE_DIR", cache_dir());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
     if let Some(now) = now {
         cmd.env("SOURCE_INSTAGRAM_FAKE_NOW", now);
     }

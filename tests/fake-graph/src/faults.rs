@@ -58,6 +58,9 @@ pub struct UsageModel {
     pub throttle_calls: u32,
     /// `estimated_time_to_regain_access` (minutes) reported while throttled.
     pub regain_minutes: u32,
+    /// A gauge idle for this long (real time) drops back to 0 %, as Meta's rolling window
+    /// recovers when a client pauses. `None`: usage never recovers by itself.
+    pub recover_after: Option<std::time::Duration>,
 }
 
 impl Default for UsageModel {
@@ -69,6 +72,7 @@ impl Default for UsageModel {
             account_percent_per_call: 0.001,
             throttle_calls: 0,
             regain_minutes: 1,
+            recover_after: None,
         }
     }
 }
@@ -296,6 +300,7 @@ impl UsageNumbers {
 struct Gauge {
     calls: u64,
     throttled_remaining: u32,
+    last_call: Option<std::time::Instant>,
 }
 
 #[derive(Default)]
@@ -467,6 +472,14 @@ impl FaultState {
 /// One call on a gauge: returns the numbers after it; at 100 % the gauge enters
 /// its throttled phase (the returned numbers then carry a regain time).
 fn advance(gauge: &mut Gauge, percent_per_call: f64, model: &UsageModel) -> UsageNumbers {
+    let now = std::time::Instant::now();
+    if let (Some(idle), Some(last)) = (model.recover_after, gauge.last_call)
+        && now.duration_since(last) >= idle
+    {
+        gauge.calls = 0;
+        gauge.throttled_remaining = 0;
+    }
+    gauge.last_call = Some(now);
     if gauge.throttled_remaining > 0 {
         gauge.throttled_remaining -= 1;
         if gauge.throttled_remaining == 0 {

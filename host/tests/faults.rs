@@ -1,0 +1,96 @@
+//! Network failure semantics, end to end: throttling, transient failures and usage near the
+//! limit are handled by the host (with a sped-up clock), so the guest sees clean answers.
+
+mod common;
+
+use common::*;
+use fake_graph::{DatasetSpec, FakeOptions, FaultPlan, GraphError, UsageModel};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+fn records_without_time(r: &Run) -> Vec<Value> {
+    r.all_records()
+        .into_iter()
+        .map(|m| json!({"stream": m["record"]["stream"], "data": m["record"]["data"]}))
+        .collect()
+}
+
+fn rate_limited_statuses(r: &Run) -> usize {
+    r.of_type("TRACE")
+        .into_iter()
+        .filter(|t| t["trace"]["stream_status"]["status"] == "RUNNING" && t["trace"]["stream_status"]["reasons"][0]["type"] == "RATE_LIMITED")
+        .count()
+}
+
+/// With 5 % of calls throttled and 2 % failing transiently (the same calls on every run,
+/// inside batches too), a full read emits exactly the records of a clean read and exits 0.
+#[test]
+fn throttles_and_transient_failures_lose_nothing() {
+    let clean = Sandbox::start(DatasetSpec::small());
+    let baseline = clean.read(&clean.config(json!({})), &clean.catalog(ALL_STREAMS), None);
+    assert_eq!(baseline.code, 0);
+
+    let faults = FaultPlan::throttle(0.05, 11).combine(FaultPlan::transient(0.02, 12));
+    let sb = Sandbox::start_with(DatasetSpec::small(), FakeOptions { faults, ..FakeOptions::default() });
+    let r = sb.read(&sb.config(json!({})), &sb.catalog(ALL_STREAMS), None);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert_eq!(records_without_time(&r), records_without_time(&baseline));
+    let (calls, clean_calls) = (sb.fake.requests().len(), clean.fake.requests().len());
+    assert!(calls > clean_calls, "failures were injected and retried ({calls} vs {clean_calls} requests)");
+    assert!(rate_limited_statuses(&r) > 0, "waiting on throttles is reported as RATE_LIMITED");
+    let logs: Vec<&str> = r.of_type("LOG").into_iter().filter_map(|l| l["log"]["message"].as_str()).collect();
+    assert!(logs.iter().any(|l| l.contains("throttled")), "{logs:#?}");
+}
+
+/// Usage headers climbing toward 100 % make the host pause before Meta throttles: no
+/// request is ever refused, and the pause is logged and reported as RATE_LIMITED.
+#[test]
+fn usage_near_the_limit_pauses_before_throttling() {
+    let usage = UsageModel {
+        account_percent_per_call: 9.0,
+        throttle_calls: 3,
+        regain_minutes: 1,
+        recover_after: Some(Duration::from_millis(40)),
+        ..UsageModel::default()
+    };
+    let sb = Sandbox::start_with(
+        DatasetSpec::small(),
+        FakeOptions { page_size_cap: 1, faults: FaultPlan::none().with_usage(usage), ..FakeOptions::default() },
+    );
+    let args_cfg = sb.config(json!({}));
+    let cat = sb.catalog(&["media"]);
+    // 1000× faster: a 2-minute pause takes 120 ms, longer than the fake's 40 ms recovery.
+    let r = run_env(&["read", "--config", &args_cfg, "--catalog", &cat], Some(&sb.now), &sb.token, &[("SOURCE_INSTAGRAM_TIME_SCALE", "1000")]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let posts: usize = sb.dataset().accounts().iter().map(|a| a.media.len()).sum();
+    assert_eq!(r.records("media").len(), posts);
+    let refused: Vec<_> = sb.fake.requests().into_iter().filter(|q| q.status != 200).collect();
+    assert!(refused.is_empty(), "throttled before pausing: {refused:?}");
+    let pauses = r.of_type("LOG").into_iter().filter(|l| l["log"]["message"].as_str().unwrap().contains("pausing requests")).count();
+    assert!(pauses >= 1, "{}", r.stdout);
+    assert!(rate_limited_statuses(&r) >= 1);
+}
+
+/// A throttle that outlasts the configured cap ends the read with a transient_error, after
+/// the state of the work already done.
+#[test]
+fn throttle_beyond_the_cap_ends_with_state_and_transient_error() {
+    let second = DatasetSpec::small();
+    let data = fake_graph::Dataset::generate(&second);
+    let ig2 = data.accounts()[1].ig_user_id.clone();
+    let faults = FaultPlan::none().force_graph_error(&format!("/{ig2}/media"), &GraphError::throttled(80002));
+    let sb = Sandbox::start_with(second, FakeOptions { faults, ..FakeOptions::default() });
+    let r = sb.read(&sb.config(json!({"rate_limit_max_wait_minutes": 5})), &sb.catalog(&["users", "media"]), None);
+    assert_ne!(r.code, 0);
+    let e = r.error().expect("a TRACE ERROR");
+    assert_eq!(e["failure_type"], "transient_error", "{e}");
+    assert!(e["message"].as_str().unwrap().contains("rate limit"), "{e}");
+    // The first account was read and checkpointed before the error.
+    let states = r.of_type("STATE");
+    assert!(states.iter().any(|s| s["state"]["stream"]["stream_descriptor"]["name"] == "media"));
+    let error_pos = r.messages.iter().position(|m| m["type"] == "TRACE" && m["trace"]["type"] == "ERROR").unwrap();
+    let last_state = r.messages.iter().rposition(|m| m["type"] == "STATE").unwrap();
+    assert!(last_state < error_pos);
+    assert!(rate_limited_statuses(&r) >= 1);
+    assert!(r.of_type("LOG").iter().any(|l| l["log"]["message"].as_str().unwrap().contains("cap")));
+}
