@@ -226,6 +226,9 @@ impl Run {
         }
     }
 
+    /// The media edge, page by page (newest first). Each page's media records and its media
+    /// insights are emitted and checkpointed before the next page is fetched; the cursor only
+    /// moves once the account is done, so a resume never skips older posts.
     fn read_media(&mut self, account: &Account) -> Result<()> {
         let media_cutoff = self.media_cutoff(MEDIA, &self.media_cursors.clone(), account);
         let insights_cutoff = self.media_cutoff(MEDIA_INSIGHTS, &self.media_insights_cursors.clone(), account);
@@ -237,78 +240,70 @@ impl Run {
             (Some(c), Some(t)) => t >= c,
             (Some(_), None) => true,
         };
-
-        let fields = streams::media_fields();
-        let mut targets = Vec::new();
-        let mut newest: Option<DateTime<Utc>> = None;
-        let mut media_records = Vec::new();
         let doing = format!("reading the media of Instagram account {}", account.ig_id);
-        self.client
-            .for_each_page(
-                &format!("{}/media", account.ig_id),
-                &[("fields", fields.as_str()), ("limit", PAGE_LIMIT)],
-                |items| {
-                    let mut page_oldest: Option<DateTime<Utc>> = None;
-                    for item in items {
-                        let Value::Object(mut media) = item else {
-                            return Err(ConnectorError::system("The media edge returned an item that is not an object"));
-                        };
-                        let Some(id) = media.get("id").and_then(Value::as_str).map(str::to_string) else {
-                            return Err(ConnectorError::system("The media edge returned an item without `id`")
-                                .with_internal(Value::Object(media).to_string()));
-                        };
-                        let ts = media.get("timestamp").and_then(Value::as_str).and_then(parse_timestamp);
-                        if let Some(t) = ts {
-                            newest = Some(newest.map_or(t, |n: DateTime<Utc>| n.max(t)));
-                            page_oldest = Some(page_oldest.map_or(t, |o: DateTime<Utc>| o.min(t)));
-                        }
-                        transform::clean_object(&mut media);
-                        inline_children(&mut media);
-                        Self::enrich(&mut media, account);
-                        let media_type = media.get("media_type").and_then(Value::as_str).unwrap_or("").to_string();
-                        let product = media.get("media_product_type").and_then(Value::as_str).unwrap_or("").to_string();
-                        if self.wants(MEDIA_INSIGHTS) && keep(insights_cutoff, ts) {
-                            let mut extra = Map::new();
-                            for k in ["media_type", "media_product_type", "timestamp"] {
-                                if let Some(v) = media.get(k) {
-                                    extra.insert(k.into(), v.clone());
-                                }
-                            }
-                            targets.push(InsightTarget { id: id.clone(), kind: MediaKind::of(&media_type, &product), extra });
-                        }
-                        if self.wants(MEDIA) && keep(media_cutoff, ts) {
-                            media_records.push(Value::Object(media));
+        let fields = streams::media_fields();
+        let mut url = self.client.url(&format!("{}/media", account.ig_id), &[("fields", fields.as_str()), ("limit", PAGE_LIMIT)]);
+        let mut newest: Option<DateTime<Utc>> = None;
+        let edge_stream = if self.wants(MEDIA) { MEDIA } else { MEDIA_INSIGHTS };
+        loop {
+            let page = self.client.get_page(&url).map_err(|e| e.into_connector(&doing).in_stream(edge_stream))?;
+            let mut page_oldest: Option<DateTime<Utc>> = None;
+            let mut targets = Vec::new();
+            for item in page.data {
+                let Value::Object(mut media) = item else {
+                    return Err(ConnectorError::system("The media edge returned an item that is not an object").in_stream(edge_stream));
+                };
+                let Some(id) = media.get("id").and_then(Value::as_str).map(str::to_string) else {
+                    return Err(ConnectorError::system("The media edge returned an item without `id`")
+                        .with_internal(Value::Object(media).to_string())
+                        .in_stream(edge_stream));
+                };
+                let ts = media.get("timestamp").and_then(Value::as_str).and_then(parse_timestamp);
+                if let Some(t) = ts {
+                    newest = Some(newest.map_or(t, |n| n.max(t)));
+                    page_oldest = Some(page_oldest.map_or(t, |o| o.min(t)));
+                }
+                transform::clean_object(&mut media);
+                inline_children(&mut media);
+                Self::enrich(&mut media, account);
+                let media_type = media.get("media_type").and_then(Value::as_str).unwrap_or("").to_string();
+                let product = media.get("media_product_type").and_then(Value::as_str).unwrap_or("").to_string();
+                if self.wants(MEDIA_INSIGHTS) && keep(insights_cutoff, ts) {
+                    let mut extra = Map::new();
+                    for k in ["media_type", "media_product_type", "timestamp"] {
+                        if let Some(v) = media.get(k) {
+                            extra.insert(k.into(), v.clone());
                         }
                     }
-                    // The edge is newest first: once a page reaches past the cutoff, stop.
-                    Ok(match (stop_before, page_oldest) {
-                        (Some(cut), Some(oldest)) => oldest >= cut,
-                        _ => true,
-                    })
-                },
-                &doing,
-            )
-            .map_err(|e| e.in_stream(if self.wants(MEDIA) { MEDIA } else { MEDIA_INSIGHTS }))?;
-
-        if self.wants(MEDIA) {
-            for r in &media_records {
-                self.record(MEDIA, r);
+                    targets.push(InsightTarget { id: id.clone(), kind: MediaKind::of(&media_type, &product), extra });
+                }
+                if self.wants(MEDIA) && keep(media_cutoff, ts) {
+                    self.record(MEDIA, &Value::Object(media));
+                }
             }
-            if let Some(t) = newest {
-                self.media_cursors.advance(&account.ig_id, t);
+            // The edge is newest first: once a page reaches past the cutoff, stop.
+            let past_cutoff = matches!((stop_before, page_oldest), (Some(cut), Some(oldest)) if oldest < cut);
+            let last = past_cutoff || page.next.is_none();
+            if self.wants(MEDIA) {
+                if let (true, Some(t)) = (last, newest) {
+                    self.media_cursors.advance(&account.ig_id, t);
+                }
+                let s = self.media_cursors.to_state("timestamp");
+                self.checkpoint(MEDIA, s);
             }
-            let s = self.media_cursors.to_state("timestamp");
-            self.checkpoint(MEDIA, s);
+            if self.wants(MEDIA_INSIGHTS) {
+                self.read_insights(MEDIA_INSIGHTS, account, targets).map_err(|e| e.in_stream(MEDIA_INSIGHTS))?;
+                if let (true, Some(t)) = (last, newest) {
+                    self.media_insights_cursors.advance(&account.ig_id, t);
+                }
+                let s = self.media_insights_cursors.to_state("timestamp");
+                self.checkpoint(MEDIA_INSIGHTS, s);
+            }
+            match page.next {
+                Some(next) if !last && next != url => url = next,
+                _ => return Ok(()),
+            }
         }
-        if self.wants(MEDIA_INSIGHTS) {
-            self.read_insights(MEDIA_INSIGHTS, account, targets).map_err(|e| e.in_stream(MEDIA_INSIGHTS))?;
-            if let Some(t) = newest {
-                self.media_insights_cursors.advance(&account.ig_id, t);
-            }
-            let s = self.media_insights_cursors.to_state("timestamp");
-            self.checkpoint(MEDIA_INSIGHTS, s);
-        }
-        Ok(())
     }
 
     fn read_stories(&mut self, account: &Account) -> Result<()> {

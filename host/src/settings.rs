@@ -36,12 +36,41 @@ pub fn read_json_file(path: &Path, what: &str) -> Result<Value, Failure> {
         .map_err(|e| Failure::config(format!("The {what} file {} is not valid JSON: {e}", path.display())))
 }
 
+/// The connection specification the config must satisfy (also what `spec` prints).
+const SPEC_SCHEMA: &str = include_str!("../../schemas/spec.json");
+
+/// Check the config against `schemas/spec.json`; the first violations name their fields.
+fn validate_against_spec(config: &Value) -> Result<(), Failure> {
+    static VALIDATOR: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
+    let validator = VALIDATOR.get_or_init(|| {
+        let schema: Value = serde_json::from_str(SPEC_SCHEMA).expect("spec.json is valid JSON");
+        jsonschema::validator_for(&schema).expect("spec.json is a valid JSON schema")
+    });
+    let problems: Vec<String> = validator
+        .iter_errors(config)
+        .take(3)
+        .map(|e| {
+            let path = e.instance_path.to_string();
+            let field = path.trim_start_matches('/').replace('/', ".");
+            // Never echo the token's value.
+            let detail = if field.starts_with("access_token") { "is not a valid token string".to_string() } else { e.to_string() };
+            if field.is_empty() { detail } else { format!("`{field}`: {detail}") }
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::config(format!("Invalid configuration: {}", problems.join("; "))))
+    }
+}
+
 impl Settings {
     pub fn load(path: &Path) -> Result<Settings, Failure> {
         Settings::from_value(read_json_file(path, "config")?)
     }
 
     pub fn from_value(value: Value) -> Result<Settings, Failure> {
+        validate_against_spec(&value)?;
         let Value::Object(mut obj) = value else {
             return Err(Failure::config("The configuration must be a JSON object"));
         };
@@ -112,7 +141,7 @@ mod tests {
             (json!({"access_token": 5}), "access_token"),
             (json!({"access_token": "t", "api_base_url": "ftp://x"}), "api_base_url"),
             (json!({"access_token": "t", "api_base_url": "nope"}), "api_base_url"),
-            (json!([]), "JSON object"),
+            (json!([]), "object"),
         ] {
             assert!(Settings::from_value(v).unwrap_err().message.contains(field));
         }

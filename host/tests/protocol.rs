@@ -167,3 +167,55 @@ fn bad_inputs_are_config_errors() {
     let r = sb.read(&good_cfg, &good_cat, Some(&json!([])));
     assert_eq!(r.code, 0);
 }
+
+/// Answers that are not what Meta documents are retried when they may be transient, and
+/// then fail with the right failure type, a clear message and what was received (never the
+/// token, even when the API echoes it).
+#[test]
+fn bad_api_responses_fail_clearly() {
+    use fake_graph::{FakeOptions, FaultPlan};
+    let spec = DatasetSpec::small();
+    let ig = fake_graph::Dataset::generate(&spec).accounts()[0].ig_user_id.clone();
+    let token = spec.token.clone();
+    let perm = r#"{"error":{"message":"(#10) Application does not have permission for this action","type":"OAuthException","code":10,"fbtrace_id":"x"}}"#;
+    let echo = format!(r#"{{"error":{{"message":"Invalid OAuth access token {token}","type":"OAuthException","code":190,"fbtrace_id":"x"}}}}"#);
+    // (path, status, body, catalog, failure type, message needle, internal needle)
+    let cases: Vec<(String, u16, String, &str, &str, &str, &str)> = vec![
+        ("/me/accounts".into(), 200, "<html>oops</html>".into(), "users", "system_error", "not what Meta documents", "<html>oops"),
+        ("/me/accounts".into(), 200, r#"{"data":"nope"}"#.into(), "users", "system_error", "not what Meta documents", "data"),
+        ("/me/accounts".into(), 200, r#"{"data":[{"id":"1""#.into(), "users", "system_error", "not what Meta documents", "invalid JSON"),
+        (format!("/{ig}/media"), 200, r#"{"data":[{"caption":"no id"}]}"#.into(), "media", "system_error", "without `id`", "no id"),
+        ("/me/accounts".into(), 403, perm.into(), "users", "config_error", "instagram_basic", "(#10)"),
+        ("/me/accounts".into(), 502, "<html>Bad gateway</html>".into(), "users", "transient_error", "HTTP 502", "Bad gateway"),
+        ("/me/accounts".into(), 400, echo, "users", "config_error", "access token", "190"),
+    ];
+    for (path, status, body, stream, failure, needle, internal) in cases {
+        let faults = FaultPlan::none().force_error(&path, status, body.clone());
+        let sb = Sandbox::start_with(DatasetSpec::small(), FakeOptions { faults, ..FakeOptions::default() });
+        let r = sb.read(&sb.config(json!({})), &sb.catalog(&[stream]), None);
+        assert_ne!(r.code, 0, "{path} {status}");
+        let e = r.error().unwrap_or_else(|| panic!("{path} {status}: no error: {}", r.stdout));
+        assert_eq!(e["failure_type"], failure, "{path} {status} {body}: {e}");
+        assert!(e["message"].as_str().unwrap().contains(needle), "{path} {status}: {e}");
+        assert!(e["internal_message"].as_str().unwrap_or("").contains(internal), "{path} {status}: {e}");
+    }
+}
+
+/// Each parent page of media is checkpointed, and an incremental read stops paging the
+/// (newest-first) media edge once it is past the cursor minus the lookback.
+#[test]
+fn media_pages_are_checkpointed_and_incremental_stops_early() {
+    use fake_graph::FakeOptions;
+    let sb = Sandbox::start_with(DatasetSpec::small(), FakeOptions { page_size_cap: 2, ..FakeOptions::default() });
+    let cfg = sb.config(json!({}));
+    let cat = sb.catalog(&["media:incremental"]);
+    let first = sb.read(&cfg, &cat, None);
+    assert_eq!(first.code, 0);
+    let pages_first = sb.fake.requests().iter().filter(|q| q.path.ends_with("/media")).count();
+    let states = first.of_type("STATE").len();
+    assert_eq!(states, pages_first, "one checkpoint per page of media");
+    let second = sb.read(&cfg, &cat, Some(&first.final_state()));
+    assert_eq!(second.code, 0);
+    let pages_second = sb.fake.requests().iter().filter(|q| q.path.ends_with("/media")).count() - pages_first;
+    assert!(pages_second < pages_first, "the second read pages less ({pages_second} vs {pages_first})");
+}
