@@ -29,6 +29,8 @@ pub struct Config {
     pub insights_lookback_days: i64,
     /// Days of `media` re-read before the cursor on each incremental sync.
     pub media_lookback_days: i64,
+    /// Requests in flight at once (Airbyte's `num_workers`).
+    pub num_workers: usize,
 }
 
 fn field_error(field: &str, problem: impl std::fmt::Display) -> ConnectorError {
@@ -116,6 +118,7 @@ impl Config {
             api_base_url,
             insights_lookback_days: integer("insights_lookback_days", 2, 28)?,
             media_lookback_days: integer("media_lookback_days", 7, 90)?,
+            num_workers: integer("num_workers", 4, 40)?.max(1) as usize,
         })
     }
 

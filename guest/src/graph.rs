@@ -6,6 +6,7 @@
 
 use crate::config::Config;
 use crate::error::ConnectorError;
+use crate::http;
 use serde::Deserialize;
 use serde_json::Value;
 use std::time::Duration;
@@ -200,11 +201,13 @@ pub struct GraphClient {
     base: String,
     version: String,
     client: waki::Client,
+    /// Requests in flight at once for groups (`num_workers`).
+    in_flight: usize,
 }
 
 impl GraphClient {
     pub fn new(config: &Config) -> Self {
-        Self { base: config.api_base_url.clone(), version: config.api_version.clone(), client: waki::Client::new() }
+        Self { base: config.api_base_url.clone(), version: config.api_version.clone(), client: waki::Client::new(), in_flight: config.num_workers }
     }
 
     pub fn version(&self) -> &str {
@@ -273,40 +276,57 @@ impl GraphClient {
         }
     }
 
-    /// Run GET operations (relative URLs) as Graph batch requests of at most 50. Each
-    /// operation keeps its own outcome; the outer error is for the batch call itself.
+    /// Run GET operations (relative URLs) as Graph batch requests of at most 50, several
+    /// batches in flight at once. Each operation keeps its own outcome; the outer error is
+    /// for a batch call itself.
     pub fn batch(&self, relative_urls: &[String]) -> Result<Vec<Result<Value, ApiError>>, ApiError> {
+        let url = format!("{}/{}/", self.base, self.version);
+        let chunks: Vec<&[String]> = relative_urls.chunks(MAX_BATCH_OPS).collect();
+        let requests: Vec<http::Request> = chunks
+            .iter()
+            .map(|ops| {
+                let batch: Vec<Value> = ops.iter().map(|u| serde_json::json!({"method": "GET", "relative_url": u})).collect();
+                let body = url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("batch", &Value::Array(batch).to_string())
+                    .append_pair("include_headers", "false")
+                    .finish();
+                http::Request {
+                    method: http::Method::Post,
+                    url: url.clone(),
+                    body: Some(("application/x-www-form-urlencoded", body.into_bytes())),
+                }
+            })
+            .collect();
         let mut out = Vec::with_capacity(relative_urls.len());
-        for chunk in relative_urls.chunks(MAX_BATCH_OPS) {
-            out.extend(self.batch_once(chunk)?);
+        for (ops, answer) in chunks.iter().zip(http::send_all(&requests, self.in_flight)) {
+            let answer = answer.map_err(|detail| ApiError::Transport { detail, url: url.clone() })?;
+            let value = parse_response(answer.status, &answer.body, &url)?;
+            let Value::Array(items) = value else {
+                return Err(ApiError::Body { detail: "a batch response is not a JSON array".into(), url });
+            };
+            if items.len() != ops.len() {
+                return Err(ApiError::Body {
+                    detail: format!("a batch of {} operations returned {} results", ops.len(), items.len()),
+                    url,
+                });
+            }
+            out.extend(items.into_iter().zip(ops.iter()).map(|(item, op)| parse_batch_item(item, &format!("{}/{}", self.base, op))));
         }
         Ok(out)
     }
 
-    fn batch_once(&self, ops: &[String]) -> Result<Vec<Result<Value, ApiError>>, ApiError> {
-        let url = format!("{}/{}/", self.base, self.version);
-        let batch: Vec<Value> = ops.iter().map(|u| serde_json::json!({"method": "GET", "relative_url": u})).collect();
-        let batch = Value::Array(batch).to_string();
-        let response = self
-            .client
-            .post(&url)
-            .connect_timeout(Duration::from_secs(30))
-            .form([("batch", batch.as_str()), ("include_headers", "false")])
-            .send()
-            .map_err(|e| ApiError::Transport { detail: format!("{e:#}"), url: url.clone() })?;
-        let status = response.status_code();
-        let body = response.body().map_err(|e| ApiError::Transport { detail: format!("reading the body: {e:#}"), url: url.clone() })?;
-        let value = parse_response(status, &body, &url)?;
-        let Value::Array(items) = value else {
-            return Err(ApiError::Body { detail: "a batch response is not a JSON array".into(), url });
-        };
-        if items.len() != ops.len() {
-            return Err(ApiError::Body {
-                detail: format!("a batch of {} operations returned {} results", ops.len(), items.len()),
-                url,
-            });
-        }
-        Ok(items.into_iter().zip(ops).map(|(item, op)| parse_batch_item(item, &format!("{}/{}", self.base, op))).collect())
+    /// GET several absolute URLs at once; answers in order.
+    pub fn get_many(&self, urls: &[String]) -> Vec<Result<Value, ApiError>> {
+        let requests: Vec<http::Request> =
+            urls.iter().map(|u| http::Request { method: http::Method::Get, url: u.clone(), body: None }).collect();
+        http::send_all(&requests, self.in_flight)
+            .into_iter()
+            .zip(urls)
+            .map(|(answer, url)| match answer {
+                Ok(r) => parse_response(r.status, &r.body, url),
+                Err(detail) => Err(ApiError::Transport { detail, url: redact_url(url) }),
+            })
+            .collect()
     }
 }
 

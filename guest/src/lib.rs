@@ -12,6 +12,7 @@ pub mod config;
 pub mod emit;
 pub mod error;
 pub mod graph;
+pub mod http;
 pub mod metrics;
 pub mod read;
 pub mod state;
