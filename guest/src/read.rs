@@ -24,6 +24,8 @@ use std::collections::BTreeMap;
 pub struct Account {
     pub page_id: String,
     pub ig_id: String,
+    /// `media_count` of the IG user, when Meta sent it (for progress estimates).
+    pub media_count: Option<u64>,
 }
 
 /// Rounds of re-asking insights after Meta rejected a metric or did not run an operation.
@@ -45,7 +47,7 @@ pub fn list_accounts(client: &GraphClient, config: &Config) -> Result<Vec<Accoun
     let mut pages_seen = 0usize;
     client.for_each_page(
         "me/accounts",
-        &[("fields", "id,instagram_business_account"), ("limit", PAGE_LIMIT)],
+        &[("fields", "id,instagram_business_account{id,media_count}"), ("limit", PAGE_LIMIT)],
         |items| {
             for page in items {
                 pages_seen += 1;
@@ -53,9 +55,11 @@ pub fn list_accounts(client: &GraphClient, config: &Config) -> Result<Vec<Accoun
                     ConnectorError::system("The Graph API listed a Facebook Page without an `id`")
                         .with_internal(format!("page object: {page}"))
                 })?;
-                if let Some(ig_id) = page.get("instagram_business_account").and_then(id_of) {
+                let ig = page.get("instagram_business_account");
+                if let Some(ig_id) = ig.and_then(id_of) {
                     if !accounts.iter().any(|a: &Account| a.ig_id == ig_id) {
-                        accounts.push(Account { page_id, ig_id });
+                        let media_count = ig.and_then(|i| i.get("media_count")).and_then(Value::as_u64);
+                        accounts.push(Account { page_id, ig_id, media_count });
                     }
                 }
             }
@@ -164,6 +168,13 @@ impl Run {
     fn read_all(&mut self) -> Result<()> {
         let accounts = list_accounts(&self.client, &self.config)?;
         emit::info(&format!("Reading {} Instagram account(s)", accounts.len()));
+        // A full read of the media edge yields `media_count` posts per account.
+        let counts: Option<u64> = accounts.iter().map(|a| a.media_count).sum();
+        for stream in [MEDIA, MEDIA_INSIGHTS] {
+            if let (true, Some(n)) = (self.wants(stream) && !self.selection.is_incremental(stream) && self.config.start_date.is_none(), counts) {
+                emit::estimate(stream, n);
+            }
+        }
         for account in &accounts {
             self.read_account(account)?;
         }

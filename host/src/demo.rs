@@ -5,6 +5,7 @@
 //! Owns only the sandbox set-up; the read itself is the same code path as `read`.
 
 use crate::protocol::Output;
+use crate::commands::{self, RunEnv};
 use crate::runtime::Runtime;
 use crate::settings::Settings;
 use fake_graph::{Dataset, DatasetSpec, FakeGraph, FakeOptions};
@@ -30,7 +31,7 @@ pub fn full_catalog(catalog: &Value) -> Value {
     json!({ "streams": streams })
 }
 
-pub async fn run(runtime: &Runtime, dataset: &str, summary_only: bool) -> ExitCode {
+pub async fn run(runtime: &Runtime, dataset: &str, summary_only: bool, env: &RunEnv) -> ExitCode {
     let Some(spec) = DatasetSpec::named(dataset) else {
         eprintln!("unknown dataset {dataset:?} (choose small, demo or bench)");
         return ExitCode::from(2);
@@ -57,9 +58,10 @@ pub async fn run(runtime: &Runtime, dataset: &str, summary_only: bool) -> ExitCo
         }
     };
     let output = if summary_only { Output::new(Box::new(std::io::sink())) } else { Output::stdout() };
-    let catalog = full_catalog(&crate::streams_catalog(runtime, &output, &settings).await.unwrap_or_default());
+    let env = RunEnv { now: Some(now), ..env.clone() };
+    let catalog = full_catalog(&commands::discover(runtime, &output, &settings, &env).await.unwrap_or_default());
     let started = std::time::Instant::now();
-    let result = crate::read_with(runtime, &output, &settings, &catalog.to_string(), None, Some(now)).await;
+    let (result, _) = commands::read(runtime, &output, &settings, &catalog.to_string(), None, &env).await;
     output.flush();
     let elapsed = started.elapsed();
     let requests = fake.requests();
@@ -68,6 +70,8 @@ pub async fn run(runtime: &Runtime, dataset: &str, summary_only: bool) -> ExitCo
     for (stream, count) in output.record_counts() {
         let _ = writeln!(err, "  {stream:<24} {count:>6} records");
     }
+    let [sent, retried, throttled, paused, denied] = env.limiters.totals();
+    let _ = writeln!(err, "  host network policy: {sent} sent, {retried} retried, {throttled} throttled, {paused} paused, {denied} refused");
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {

@@ -1,21 +1,22 @@
 //! `source-instagram`: runs the Instagram connector component and speaks the Airbyte protocol.
 //!
-//! Owns the command line (exactly Airbyte's `spec`, `check`, `discover`, `read`, plus `demo`)
-//! and what each outcome means: exit codes, CONNECTION_STATUS versus TRACE ERROR, and how a
-//! guest error or trap is reported. Only AirbyteMessages go to stdout (see `protocol`).
+//! Owns the command line: exactly Airbyte's `spec`, `check`, `discover`, `read`, plus `demo`
+//! (the built-in sandbox) and `run-many` (many tenants in one process). What each command
+//! does and means lives in `commands`; only AirbyteMessages go to stdout (see `protocol`).
 
 mod clock;
+mod commands;
 mod demo;
 mod network;
 mod protocol;
 mod runtime;
 mod settings;
+mod tenants;
 
 use clap::{Parser, Subcommand};
-use network::NetworkPolicy;
-use protocol::{Failure, FailureType, Output};
-use runtime::{ConnectorError, Limits, Runtime, WitFailureType};
-use serde_json::Value;
+use commands::RunEnv;
+use protocol::{Failure, Output};
+use runtime::Runtime;
 use settings::Settings;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -63,11 +64,25 @@ enum Command {
         #[arg(long)]
         summary_only: bool,
     },
+    /// Run many jobs (check or read, each with its own config, catalog, state and limits) in
+    /// one process, each in its own sandboxed instance.
+    RunMany {
+        /// JSON lines, one job each: {"id", "command": "check"|"read", "config", "catalog",
+        /// "state", "component", "memory_mb", "deadline_secs", "max_output_mb"}.
+        #[arg(long, value_name = "FILE")]
+        jobs: PathBuf,
+        /// Each job's messages go to DIR/<id>.jsonl; results to DIR/summary.json.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Jobs running at once.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let output = Output::stdout();
+    let output = Output::stdout().with_progress_from_env();
     let tokio = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -77,32 +92,43 @@ fn main() -> ExitCode {
     };
     let code = tokio.block_on(run(cli, output.clone()));
     output.flush();
+    output.finish_progress();
     code
-}
-
-/// A deterministic "now" for the guest (`SOURCE_INSTAGRAM_FAKE_NOW`, RFC 3339); tests and the
-/// sandbox use it so incremental windows are reproducible.
-fn fixed_now() -> Option<chrono::DateTime<chrono::Utc>> {
-    let text = std::env::var("SOURCE_INSTAGRAM_FAKE_NOW").ok()?;
-    chrono::DateTime::parse_from_rfc3339(&text).ok().map(|t| t.with_timezone(&chrono::Utc))
 }
 
 async fn run(cli: Cli, output: Output) -> ExitCode {
     let runtime = match Runtime::load(cli.component.as_deref()) {
-        Ok(r) => r,
+        Ok(r) => std::sync::Arc::new(r),
         Err(e) => {
             output.error(&Failure::system("Could not load the connector component", format!("{e:#}")));
             return ExitCode::FAILURE;
         }
     };
+    let env = RunEnv::from_env();
     let outcome = match cli.command {
-        Command::Spec => spec(&runtime, &output).await,
-        Command::Check { config } => return check(&runtime, &output, &config).await,
-        Command::Discover { config } => discover(&runtime, &output, &config).await,
-        Command::Read { config, catalog, state } => {
-            read(&runtime, &output, &config, &catalog, state.as_deref(), fixed_now()).await
+        Command::Spec => commands::spec(&runtime, &output, &env).await,
+        Command::Check { config } => {
+            let (code, _) = commands::check(&runtime, &output, Settings::load(&config), &env).await;
+            return ExitCode::from(code as u8);
         }
-        Command::Demo { dataset, summary_only } => return demo::run(&runtime, &dataset, summary_only).await,
+        Command::Discover { config } => async {
+            let settings = Settings::load(&config)?;
+            output.catalog(commands::discover(&runtime, &output, &settings, &env).await?);
+            Ok(())
+        }
+        .await,
+        Command::Read { config, catalog, state } => async {
+            let settings = Settings::load(&config)?;
+            let catalog = settings::read_json_file(&catalog, "catalog")?.to_string();
+            let state = match state {
+                Some(p) => Some(settings::read_json_file(&p, "state")?.to_string()),
+                None => None,
+            };
+            commands::read(&runtime, &output, &settings, &catalog, state.as_deref(), &env).await.0
+        }
+        .await,
+        Command::Demo { dataset, summary_only } => return demo::run(&runtime, &dataset, summary_only, &env).await,
+        Command::RunMany { jobs, out, concurrency } => return tenants::run_many(runtime, &jobs, &out, concurrency, &env).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -111,162 +137,4 @@ async fn run(cli: Cli, output: Output) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn from_guest(e: ConnectorError) -> Failure {
-    Failure {
-        failure_type: match e.failure_type {
-            WitFailureType::ConfigError => FailureType::Config,
-            WitFailureType::SystemError => FailureType::System,
-            WitFailureType::TransientError => FailureType::Transient,
-        },
-        message: e.message,
-        internal: e.internal_message,
-        stream: e.stream,
-    }
-}
-
-/// A trap (crash, deadline, memory limit) of the guest, as the user sees it.
-fn from_trap(e: wasmtime::Error) -> Failure {
-    let detail = format!("{e:?}");
-    let message = match e.downcast_ref::<wasmtime::Trap>() {
-        Some(wasmtime::Trap::Interrupt) => "The connector exceeded its execution deadline and was stopped".to_string(),
-        _ if detail.contains("growing memory") || detail.contains("memory allocation") => {
-            "The connector component ran out of its memory limit and was stopped".to_string()
-        }
-        Some(trap) => format!("The connector component crashed ({trap})"),
-        None => "The connector component failed unexpectedly".to_string(),
-    };
-    Failure::system(message, detail)
-}
-
-async fn instance(
-    runtime: &Runtime,
-    output: &Output,
-    settings: Option<&Settings>,
-    now: Option<chrono::DateTime<chrono::Utc>>,
-) -> Result<(wasmtime::Store<runtime::GuestState>, runtime::SourceConnector), Failure> {
-    let policy = match settings {
-        Some(s) => {
-            output.add_secret(&s.token);
-            let pacing = network::Pacing { slow_from: s.usage_slowdown_percent, ..network::Pacing::default() };
-            let limits = network::RetryLimits { max_total_wait: s.max_rate_limit_wait, ..network::RetryLimits::default() };
-            let limiter = network::Limiter::new(pacing, limits, clock::Clock::from_env());
-            NetworkPolicy::new(s.origin.clone(), Some(s.token.clone()), output.clone(), limiter)
-        }
-        // No config (spec): no network at all.
-        None => NetworkPolicy::new(
-            network::Origin { scheme: "none".into(), host: "none".into(), port: 0 },
-            None,
-            output.clone(),
-            network::Limiter::new(network::Pacing::default(), network::RetryLimits::default(), clock::Clock::real()),
-        ),
-    };
-    runtime
-        .instantiate(policy, output.clone(), &Limits::from_env(), now)
-        .await
-        .map_err(|e| Failure::system("Could not start the connector component", format!("{e:#}")))
-}
-
-async fn spec(runtime: &Runtime, output: &Output) -> Result<(), Failure> {
-    let (mut store, conn) = instance(runtime, output, None, None).await?;
-    let spec = conn.airbyte_connector_source().call_spec(&mut store).await.map_err(from_trap)?;
-    let spec: Value = serde_json::from_str(&spec).map_err(|e| Failure::system("The connector returned an invalid spec", e.to_string()))?;
-    output.spec(spec);
-    Ok(())
-}
-
-async fn check(runtime: &Runtime, output: &Output, config: &std::path::Path) -> ExitCode {
-    let settings = match Settings::load(config) {
-        Ok(s) => s,
-        Err(f) => {
-            output.connection_status(false, Some(&f.message));
-            return ExitCode::SUCCESS;
-        }
-    };
-    let result = async {
-        let (mut store, conn) = instance(runtime, output, Some(&settings), fixed_now()).await?;
-        conn.airbyte_connector_source().call_check(&mut store, &settings.guest_config).await.map_err(from_trap)
-    }
-    .await;
-    match result {
-        Ok(Ok(())) => {
-            output.connection_status(true, None);
-            ExitCode::SUCCESS
-        }
-        Ok(Err(e)) => {
-            let failure = from_guest(e);
-            if failure.failure_type == FailureType::Config {
-                output.connection_status(false, Some(&failure.message));
-                ExitCode::SUCCESS
-            } else {
-                output.error(&failure);
-                ExitCode::FAILURE
-            }
-        }
-        Err(failure) => {
-            output.error(&failure);
-            ExitCode::FAILURE
-        }
-    }
-}
-
-async fn discover(runtime: &Runtime, output: &Output, config: &std::path::Path) -> Result<(), Failure> {
-    let settings = Settings::load(config)?;
-    let (mut store, conn) = instance(runtime, output, Some(&settings), fixed_now()).await?;
-    let catalog = conn
-        .airbyte_connector_source()
-        .call_discover(&mut store, &settings.guest_config)
-        .await
-        .map_err(from_trap)?
-        .map_err(from_guest)?;
-    let catalog: Value =
-        serde_json::from_str(&catalog).map_err(|e| Failure::system("The connector returned an invalid catalog", e.to_string()))?;
-    output.catalog(catalog);
-    Ok(())
-}
-
-/// The catalog the component advertises (for the sandbox's configured catalog).
-pub(crate) async fn streams_catalog(runtime: &Runtime, output: &Output, settings: &Settings) -> Result<Value, Failure> {
-    let (mut store, conn) = instance(runtime, output, Some(settings), None).await?;
-    let catalog = conn
-        .airbyte_connector_source()
-        .call_discover(&mut store, &settings.guest_config)
-        .await
-        .map_err(from_trap)?
-        .map_err(from_guest)?;
-    serde_json::from_str(&catalog).map_err(|e| Failure::system("The connector returned an invalid catalog", e.to_string()))
-}
-
-pub(crate) async fn read(
-    runtime: &Runtime,
-    output: &Output,
-    config: &std::path::Path,
-    catalog: &std::path::Path,
-    state: Option<&std::path::Path>,
-    now: Option<chrono::DateTime<chrono::Utc>>,
-) -> Result<(), Failure> {
-    let settings = Settings::load(config)?;
-    let catalog = settings::read_json_file(catalog, "catalog")?.to_string();
-    let state = match state {
-        Some(p) => Some(settings::read_json_file(p, "state")?.to_string()),
-        None => None,
-    };
-    read_with(runtime, output, &settings, &catalog, state.as_deref(), now).await
-}
-
-pub(crate) async fn read_with(
-    runtime: &Runtime,
-    output: &Output,
-    settings: &Settings,
-    catalog: &str,
-    state: Option<&str>,
-    now: Option<chrono::DateTime<chrono::Utc>>,
-) -> Result<(), Failure> {
-    let (mut store, conn) = instance(runtime, output, Some(settings), now).await?;
-    conn.airbyte_connector_source()
-        .call_read(&mut store, &settings.guest_config, catalog, state)
-        .await
-        .map_err(from_trap)?
-        .map_err(from_guest)
 }

@@ -45,12 +45,43 @@ impl Failure {
     }
 }
 
+/// Text of the error a guest gets (as a trap) once its output passes its limit.
+pub const OUTPUT_LIMIT_MARKER: &str = "output limit exceeded";
+
 struct Inner {
     sink: Box<dyn Write + Send>,
     secrets: Vec<String>,
     records: BTreeMap<String, u64>,
     /// Streams STARTED and not yet COMPLETE/INCOMPLETE.
     active: std::collections::BTreeSet<String>,
+    /// A one-line human progress display on stderr (never stdout), when enabled.
+    progress: Option<Progress>,
+    /// Bytes this output may write (a tenant's cap); `None` = unlimited.
+    limit: Option<u64>,
+    written: u64,
+    exceeded: bool,
+}
+
+/// The stderr progress line's timing.
+struct Progress {
+    started: std::time::Instant,
+    drawn: Option<std::time::Instant>,
+}
+
+impl Inner {
+    /// Redraw the progress line (at most ~6 times a second unless `force`).
+    fn draw_progress(&mut self, force: bool) {
+        let Some(p) = &mut self.progress else { return };
+        if !force && p.drawn.is_some_and(|d| d.elapsed() < std::time::Duration::from_millis(150)) {
+            return;
+        }
+        p.drawn = Some(std::time::Instant::now());
+        let counts: Vec<String> = self.records.iter().map(|(s, n)| format!("{s} {n}")).collect();
+        let line = format!("\r\x1b[2Kread {:.1} s: {}", p.started.elapsed().as_secs_f64(), if counts.is_empty() { "starting…".into() } else { counts.join(" · ") });
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(line.as_bytes());
+        let _ = err.flush();
+    }
 }
 
 /// The protocol writer, shared by the guest's emitter, the network policy and the CLI.
@@ -66,11 +97,47 @@ pub fn now_ms() -> i64 {
 
 impl Output {
     pub fn new(sink: Box<dyn Write + Send>) -> Self {
-        Self { inner: Arc::new(Mutex::new(Inner { sink, secrets: Vec::new(), records: BTreeMap::new(), active: Default::default() })) }
+        Self { inner: Arc::new(Mutex::new(Inner { sink, secrets: Vec::new(), records: BTreeMap::new(), active: Default::default(), progress: None, limit: None, written: 0, exceeded: false })) }
     }
 
     pub fn stdout() -> Self {
         Self::new(Box::new(std::io::stdout()))
+    }
+
+    /// Stop writing after `bytes` (the writer then reports `exceeded`).
+    pub fn with_limit(self, bytes: u64) -> Self {
+        self.inner.lock().unwrap().limit = Some(bytes);
+        self
+    }
+
+    /// Whether the output limit was reached (later messages were dropped).
+    pub fn exceeded(&self) -> bool {
+        self.inner.lock().unwrap().exceeded
+    }
+
+    /// Show a progress line on stderr: when stderr is a terminal, unless
+    /// `SOURCE_INSTAGRAM_PROGRESS=0`; `=1` forces it on.
+    pub fn with_progress_from_env(self) -> Self {
+        use std::io::IsTerminal;
+        let on = match std::env::var("SOURCE_INSTAGRAM_PROGRESS").as_deref() {
+            Ok("0") => false,
+            Ok("1") => true,
+            _ => std::io::stderr().is_terminal(),
+        };
+        if on {
+            self.inner.lock().unwrap().progress = Some(Progress { started: std::time::Instant::now(), drawn: None });
+        }
+        self
+    }
+
+    /// End the progress line (if any) with a final count and a newline.
+    pub fn finish_progress(&self) {
+        let mut inner = self.inner.lock().unwrap();
+        if inner.progress.is_some() {
+            inner.draw_progress(true);
+            let _ = std::io::stderr().write_all(b"\n");
+            inner.progress = None;
+        }
     }
 
     /// Never print `secret` (replaced by `**********` wherever it appears).
@@ -89,8 +156,13 @@ impl Output {
         self.inner.lock().unwrap().records.clone()
     }
 
-    /// Write one message line (redacted).
-    fn line(&self, mut text: String) {
+    /// Write one message line (redacted), within the output limit.
+    fn line(&self, text: String) {
+        self.write_line(text, false);
+    }
+
+    /// Write one line; `force` ignores the output limit (for the final TRACE ERROR).
+    fn write_line(&self, mut text: String, force: bool) {
         let mut inner = self.inner.lock().unwrap();
         for s in &inner.secrets {
             if text.contains(s.as_str()) {
@@ -98,6 +170,16 @@ impl Output {
             }
         }
         text.push('\n');
+        if inner.exceeded && !force {
+            return;
+        }
+        if let (Some(limit), false) = (inner.limit, force) {
+            if inner.written + text.len() as u64 > limit {
+                inner.exceeded = true;
+                return;
+            }
+        }
+        inner.written += text.len() as u64;
         // A closed stdout (e.g. `| head`) must not crash the host.
         let _ = inner.sink.write_all(text.as_bytes());
     }
@@ -123,7 +205,9 @@ impl Output {
             now_ms()
         );
         self.line(line);
-        *self.inner.lock().unwrap().records.entry(stream.to_string()).or_default() += 1;
+        let mut inner = self.inner.lock().unwrap();
+        *inner.records.entry(stream.to_string()).or_default() += 1;
+        inner.draw_progress(false);
         Ok(())
     }
 
@@ -197,7 +281,7 @@ impl Output {
         if let Some(stream) = &failure.stream {
             error["stream_descriptor"] = json!({"name": stream});
         }
-        self.message(json!({"type": "TRACE", "trace": {"type": "ERROR", "emitted_at": now_ms(), "error": error}}));
+        self.write_line(json!({"type": "TRACE", "trace": {"type": "ERROR", "emitted_at": now_ms(), "error": error}}).to_string(), true);
         self.flush();
     }
 

@@ -21,6 +21,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 wasmtime::component::bindgen!({
     path: "../wit",
     world: "source-connector",
+    imports: { default: trappable },
     exports: { default: async },
 });
 
@@ -33,7 +34,7 @@ pub static EMBEDDED_COMPONENT: &[u8] = include_bytes!(env!("GUEST_WASM"));
 const EPOCH_TICK: Duration = Duration::from_millis(100);
 
 /// Limits applied to each guest instance.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Limits {
     pub memory_bytes: usize,
     /// Wall-clock budget of one command, enforced by epoch interruption while wasm runs.
@@ -86,20 +87,32 @@ impl WasiHttpView for GuestState {
 
 impl airbyte::connector::types::Host for GuestState {}
 
+impl GuestState {
+    /// Once its output limit is reached, the guest is stopped (a trap) on its next message.
+    fn output_budget(&self) -> wasmtime::Result<()> {
+        if self.output.exceeded() {
+            return Err(wasmtime::Error::msg(crate::protocol::OUTPUT_LIMIT_MARKER));
+        }
+        Ok(())
+    }
+}
+
 impl airbyte::connector::emitter::Host for GuestState {
-    fn emit_record(&mut self, stream: String, data: String) {
+    fn emit_record(&mut self, stream: String, data: String) -> wasmtime::Result<()> {
         if let Err(e) = self.output.record(&stream, &data) {
             self.output.log("ERROR", &format!("The connector emitted an invalid record: {e}"));
         }
+        self.output_budget()
     }
 
-    fn emit_state(&mut self, stream: String, state: String, record_count: u64) {
+    fn emit_state(&mut self, stream: String, state: String, record_count: u64) -> wasmtime::Result<()> {
         if let Err(e) = self.output.state(&stream, &state, record_count) {
             self.output.log("ERROR", &format!("The connector emitted an invalid state: {e}"));
         }
+        self.output_budget()
     }
 
-    fn log(&mut self, level: airbyte::connector::emitter::LogLevel, message: String) {
+    fn log(&mut self, level: airbyte::connector::emitter::LogLevel, message: String) -> wasmtime::Result<()> {
         use airbyte::connector::emitter::LogLevel as L;
         let level = match level {
             L::Fatal => "FATAL",
@@ -110,9 +123,10 @@ impl airbyte::connector::emitter::Host for GuestState {
             L::Trace => "TRACE",
         };
         self.output.log(level, &message);
+        self.output_budget()
     }
 
-    fn status(&mut self, stream: String, status: airbyte::connector::emitter::StreamStatus) {
+    fn status(&mut self, stream: String, status: airbyte::connector::emitter::StreamStatus) -> wasmtime::Result<()> {
         use airbyte::connector::emitter::StreamStatus as S;
         let status = match status {
             S::Started => "STARTED",
@@ -121,10 +135,12 @@ impl airbyte::connector::emitter::Host for GuestState {
             S::Incomplete => "INCOMPLETE",
         };
         self.output.stream_status(&stream, status);
+        self.output_budget()
     }
 
-    fn estimate(&mut self, stream: String, row_estimate: u64) {
+    fn estimate(&mut self, stream: String, row_estimate: u64) -> wasmtime::Result<()> {
         self.output.estimate(&stream, row_estimate);
+        self.output_budget()
     }
 }
 

@@ -135,12 +135,26 @@ pub fn run_env(args: &[&str], now: Option<&str>, secret: &str, env: &[(&str, &st
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(!stdout.contains(secret), "the access token leaked to stdout");
     assert!(!stderr.contains(secret), "the access token leaked to stderr");
+    save_transcript(args, &stdout);
     let messages: Vec<Value> = stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {l}")))
         .collect();
     messages.iter().for_each(assert_airbyte_message);
     Run { messages, stdout, stderr, code: out.status.code().unwrap_or(-1) }
+}
+
+/// With `SOURCE_INSTAGRAM_TRANSCRIPTS=DIR`, keep every run's stdout there, so the acceptance
+/// suite can validate each message against Airbyte's protocol models.
+pub fn save_transcript(args: &[&str], stdout: &str) {
+    let Some(dir) = std::env::var_os("SOURCE_INSTAGRAM_TRANSCRIPTS") else { return };
+    if stdout.is_empty() {
+        return;
+    }
+    let _ = std::fs::create_dir_all(&dir);
+    let test = std::thread::current().name().unwrap_or("run").replace("::", "-");
+    let name = format!("{}-{}-{}-{}.jsonl", test, args.first().unwrap_or(&"x"), std::process::id(), fastrand_name());
+    let _ = std::fs::write(Path::new(&dir).join(name), stdout);
 }
 
 /// A running fake Graph API plus files for one test.

@@ -67,6 +67,7 @@ fn run() -> Result<(), String> {
     let graph = FakeGraph::start(dataset, options).map_err(|e| format!("cannot start: {e}"))?;
     println!("FAKE_GRAPH_URL={}", graph.base_url());
     println!("FAKE_GRAPH_TOKEN={}", graph.token());
+    println!("FAKE_GRAPH_NOW={}", graph.dataset().now().to_rfc3339());
     println!(
         "dataset: {} pages, {} accounts, {} media, {} carousel children, {} stories, {} insight days",
         counts.pages,

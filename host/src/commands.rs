@@ -1,0 +1,217 @@
+//! The Airbyte commands run against one fresh guest instance, and what each outcome means:
+//! CONNECTION_STATUS versus TRACE ERROR, exit codes, and how a guest error or trap is
+//! reported. Shared by the CLI (one command per process) and `run-many` (many tenants in one
+//! process), so a tenant's output is exactly what a solo run prints.
+
+use crate::clock::Clock;
+use crate::network::{self, Limiter, NetworkPolicy};
+use crate::protocol::{Failure, FailureType, Output};
+use crate::runtime::{ConnectorError, GuestState, Limits, Runtime, SourceConnector, WitFailureType};
+use crate::settings::Settings;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Per-run settings that are not the user's config.
+#[derive(Clone)]
+pub struct RunEnv {
+    pub limits: Limits,
+    /// A fixed "now" for the guest (sandbox and tests).
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
+    pub limiters: Arc<LimiterRegistry>,
+    pub clock: Clock,
+}
+
+impl RunEnv {
+    /// Limits and clock from the environment (`SOURCE_INSTAGRAM_*`), fixed now if set.
+    pub fn from_env() -> RunEnv {
+        RunEnv { limits: Limits::from_env(), now: fixed_now(), limiters: Arc::default(), clock: Clock::from_env() }
+    }
+}
+
+/// A deterministic "now" for the guest (`SOURCE_INSTAGRAM_FAKE_NOW`, RFC 3339); tests and the
+/// sandbox use it so incremental windows are reproducible.
+pub fn fixed_now() -> Option<chrono::DateTime<chrono::Utc>> {
+    let text = std::env::var("SOURCE_INSTAGRAM_FAKE_NOW").ok()?;
+    chrono::DateTime::parse_from_rfc3339(&text).ok().map(|t| t.with_timezone(&chrono::Utc))
+}
+
+/// One rate-limit budget per app token and API origin, shared by every run in the process
+/// that uses them (per IG account inside, see `network::Limiter`).
+#[derive(Default)]
+pub struct LimiterRegistry {
+    limiters: Mutex<HashMap<String, Arc<Limiter>>>,
+}
+
+impl LimiterRegistry {
+    /// Requests sent, retried after a transient failure, throttled, paused for usage, denied.
+    pub fn totals(&self) -> [u64; 5] {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut t = [0u64; 5];
+        for l in self.limiters.lock().unwrap().values() {
+            let s = l.stats();
+            for (slot, v) in t.iter_mut().zip([&s.sent, &s.retried, &s.throttled, &s.paused, &s.denied]) {
+                *slot += v.load(Relaxed);
+            }
+        }
+        t
+    }
+
+    fn get(&self, settings: &Settings, clock: Clock) -> Arc<Limiter> {
+        let key = format!("{:x}|{}", Sha256::digest(settings.token.as_bytes()), settings.origin);
+        self.limiters
+            .lock()
+            .unwrap()
+            .entry(key)
+            .or_insert_with(|| {
+                let pacing = network::Pacing { slow_from: settings.usage_slowdown_percent, ..network::Pacing::default() };
+                let limits = network::RetryLimits { max_total_wait: settings.max_rate_limit_wait, ..network::RetryLimits::default() };
+                Limiter::new(pacing, limits, clock)
+            })
+            .clone()
+    }
+}
+
+fn from_guest(e: ConnectorError) -> Failure {
+    Failure {
+        failure_type: match e.failure_type {
+            WitFailureType::ConfigError => FailureType::Config,
+            WitFailureType::SystemError => FailureType::System,
+            WitFailureType::TransientError => FailureType::Transient,
+        },
+        message: e.message,
+        internal: e.internal_message,
+        stream: e.stream,
+    }
+}
+
+/// A trap (crash, deadline, memory or output limit) of the guest, as the user sees it.
+fn from_trap(e: wasmtime::Error) -> Failure {
+    let detail = format!("{e:?}");
+    let message = match e.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::Interrupt) => "The connector exceeded its execution deadline and was stopped".to_string(),
+        _ if detail.contains(crate::protocol::OUTPUT_LIMIT_MARKER) => {
+            "The connector exceeded its output limit and was stopped".to_string()
+        }
+        _ if detail.contains("growing memory") || detail.contains("memory allocation") => {
+            "The connector component ran out of its memory limit and was stopped".to_string()
+        }
+        Some(trap) => format!("The connector component crashed ({trap})"),
+        None => "The connector component failed unexpectedly".to_string(),
+    };
+    Failure::system(message, detail)
+}
+
+/// A started guest and how long instantiation took.
+pub struct Instance {
+    pub store: wasmtime::Store<GuestState>,
+    pub connector: SourceConnector,
+    pub instantiate: Duration,
+}
+
+async fn instance(runtime: &Runtime, output: &Output, settings: Option<&Settings>, env: &RunEnv) -> Result<Instance, Failure> {
+    let policy = match settings {
+        Some(s) => {
+            output.add_secret(&s.token);
+            NetworkPolicy::new(s.origin.clone(), Some(s.token.clone()), output.clone(), env.limiters.get(s, env.clock))
+        }
+        // No config (spec): no network at all.
+        None => NetworkPolicy::new(
+            network::Origin { scheme: "none".into(), host: "none".into(), port: 0 },
+            None,
+            output.clone(),
+            Limiter::new(network::Pacing::default(), network::RetryLimits::default(), env.clock),
+        ),
+    };
+    let started = Instant::now();
+    let (store, connector) = runtime
+        .instantiate(policy, output.clone(), &env.limits, env.now)
+        .await
+        .map_err(|e| Failure::system("Could not start the connector component", format!("{e:#}")))?;
+    Ok(Instance { store, connector, instantiate: started.elapsed() })
+}
+
+pub async fn spec(runtime: &Runtime, output: &Output, env: &RunEnv) -> Result<(), Failure> {
+    let mut i = instance(runtime, output, None, env).await?;
+    let spec = i.connector.airbyte_connector_source().call_spec(&mut i.store).await.map_err(from_trap)?;
+    let spec: Value = serde_json::from_str(&spec).map_err(|e| Failure::system("The connector returned an invalid spec", e.to_string()))?;
+    output.spec(spec);
+    Ok(())
+}
+
+/// `check`: FAILED (exit 0) for config problems, TRACE ERROR (exit 1) for anything else.
+/// Returns the exit code and the instantiation time.
+pub async fn check(runtime: &Runtime, output: &Output, settings: Result<Settings, Failure>, env: &RunEnv) -> (i32, Option<Duration>) {
+    let settings = match settings {
+        Ok(s) => s,
+        Err(f) => {
+            output.connection_status(false, Some(&f.message));
+            return (0, None);
+        }
+    };
+    let mut took = None;
+    let result = async {
+        let mut i = instance(runtime, output, Some(&settings), env).await?;
+        took = Some(i.instantiate);
+        i.connector.airbyte_connector_source().call_check(&mut i.store, &settings.guest_config).await.map_err(from_trap)
+    }
+    .await;
+    let code = match result {
+        Ok(Ok(())) => {
+            output.connection_status(true, None);
+            0
+        }
+        Ok(Err(e)) => {
+            let failure = from_guest(e);
+            if failure.failure_type == FailureType::Config {
+                output.connection_status(false, Some(&failure.message));
+                0
+            } else {
+                output.error(&failure);
+                1
+            }
+        }
+        Err(failure) => {
+            output.error(&failure);
+            1
+        }
+    };
+    (code, took)
+}
+
+pub async fn discover(runtime: &Runtime, output: &Output, settings: &Settings, env: &RunEnv) -> Result<Value, Failure> {
+    let mut i = instance(runtime, output, Some(settings), env).await?;
+    let catalog = i
+        .connector
+        .airbyte_connector_source()
+        .call_discover(&mut i.store, &settings.guest_config)
+        .await
+        .map_err(from_trap)?
+        .map_err(from_guest)?;
+    serde_json::from_str(&catalog).map_err(|e| Failure::system("The connector returned an invalid catalog", e.to_string()))
+}
+
+/// `read`; on failure the caller prints the TRACE ERROR. Returns the instantiation time.
+pub async fn read(
+    runtime: &Runtime,
+    output: &Output,
+    settings: &Settings,
+    catalog: &str,
+    state: Option<&str>,
+    env: &RunEnv,
+) -> (Result<(), Failure>, Option<Duration>) {
+    let mut i = match instance(runtime, output, Some(settings), env).await {
+        Ok(i) => i,
+        Err(f) => return (Err(f), None),
+    };
+    let result = i
+        .connector
+        .airbyte_connector_source()
+        .call_read(&mut i.store, &settings.guest_config, catalog, state)
+        .await
+        .map_err(from_trap)
+        .and_then(|r| r.map_err(from_guest));
+    (result, Some(i.instantiate))
+}

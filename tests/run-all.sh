@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The whole test suite (the README's test command and what CI runs):
+#   1. Rust: unit tests, end-to-end tests of the real binary and component against the fake
+#      Graph API, property tests (each run's stdout is kept in target/transcripts);
+#   2. acceptance, in a venv with pinned requirements: PyAirbyte as a real client, and every
+#      transcript validated against Airbyte's published protocol models.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+rustup target add wasm32-wasip2
+export SOURCE_INSTAGRAM_CACHE_DIR="$PWD/target/component-cache"
+export SOURCE_INSTAGRAM_TRANSCRIPTS="$PWD/target/transcripts"
+rm -rf "$SOURCE_INSTAGRAM_TRANSCRIPTS"
+
+cargo test --workspace --locked
+cargo build --locked -p source-instagram -p fake-graph
+
+venv="$PWD/target/acceptance-venv"
+if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv"
+fi
+"$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/acceptance/requirements.txt
+AIRBYTE_OFFLINE_MODE=1 DO_NOT_TRACK=1 "$venv/bin/python" -m pytest tests/acceptance -q -p no:cacheprovider
