@@ -9,8 +9,11 @@ run:
 
 # The whole test suite (what CI runs).
 test:
-    rustup target add wasm32-wasip2
-    cargo test --workspace --locked
+    bash tests/run-all.sh
+
+# The read benchmark (release build; results go in BENCHMARKS.md).
+bench:
+    cargo bench -p source-instagram --bench read
 
 # Build the guest component alone.
 guest:

@@ -12,8 +12,8 @@ export SOURCE_INSTAGRAM_CACHE_DIR="$PWD/target/component-cache"
 export SOURCE_INSTAGRAM_TRANSCRIPTS="$PWD/target/transcripts"
 rm -rf "$SOURCE_INSTAGRAM_TRANSCRIPTS"
 
+# Also builds target/debug/source-instagram and target/debug/fake-graph for the acceptance suite.
 cargo test --workspace --locked
-cargo build --locked -p source-instagram -p fake-graph
 
 venv="$PWD/target/acceptance-venv"
 if [ ! -x "$venv/bin/python" ]; then

@@ -19,6 +19,8 @@ pub enum SyncMode {
 #[derive(Debug, Default)]
 pub struct Selection {
     modes: BTreeMap<&'static str, SyncMode>,
+    /// Things worth telling the user about the catalog (logged by `read`).
+    pub notes: Vec<String>,
 }
 
 impl Selection {
@@ -29,6 +31,7 @@ impl Selection {
             return Err(ConnectorError::config("The configured catalog must be an object with a `streams` array"));
         };
         let mut modes = BTreeMap::new();
+        let mut notes = Vec::new();
         for (i, entry) in entries.iter().enumerate() {
             let name = entry
                 .pointer("/stream/name")
@@ -44,10 +47,11 @@ impl Selection {
             let mode = match entry.get("sync_mode").and_then(Value::as_str) {
                 Some("full_refresh") => SyncMode::FullRefresh,
                 Some("incremental") if def.supports_incremental() => SyncMode::Incremental,
+                // As Airbyte's CDK does (and PyAirbyte relies on): a stream without a cursor
+                // asked for incremental is read in full.
                 Some("incremental") => {
-                    return Err(ConnectorError::config(format!(
-                        "Stream `{name}` does not support incremental sync; use full_refresh"
-                    )));
+                    notes.push(format!("Stream `{name}` has no cursor, so it is read in full (full_refresh) although the catalog asks for incremental"));
+                    SyncMode::FullRefresh
                 }
                 other => {
                     return Err(ConnectorError::config(format!(
@@ -59,7 +63,7 @@ impl Selection {
                 return Err(ConnectorError::config(format!("The catalog lists stream `{name}` twice")));
             }
         }
-        Ok(Selection { modes })
+        Ok(Selection { modes, notes })
     }
 
     pub fn is_selected(&self, stream: &str) -> bool {
@@ -92,9 +96,11 @@ mod tests {
     fn catalog_rules() {
         let ok = Selection::parse(&cat(r#"{"stream":{"name":"media"},"sync_mode":"incremental","destination_sync_mode":"append"}"#)).unwrap();
         assert!(ok.is_incremental("media"));
+        let users = Selection::parse(&cat(r#"{"stream":{"name":"users"},"sync_mode":"incremental"}"#)).unwrap();
+        assert_eq!(users.mode("users"), Some(SyncMode::FullRefresh));
+        assert_eq!(users.notes.len(), 1);
         for (json, needle) in [
             (cat(r#"{"stream":{"name":"Api"},"sync_mode":"full_refresh"}"#), "does not have"),
-            (cat(r#"{"stream":{"name":"users"},"sync_mode":"incremental"}"#), "does not support incremental"),
             (cat(r#"{"stream":{"name":"users"},"sync_mode":"sometimes"}"#), "unknown sync_mode"),
             (cat(r#"{"stream":{"name":"users"},"sync_mode":"full_refresh"},{"stream":{"name":"users"},"sync_mode":"full_refresh"}"#), "twice"),
             ("{}".to_string(), "`streams` array"),

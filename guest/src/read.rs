@@ -115,6 +115,9 @@ pub fn read(config_json: &str, catalog_json: &str, state_json: Option<&str>) -> 
         policy: MetricPolicy::default(),
         pending_counts: BTreeMap::new(),
     };
+    for note in &run.selection.notes {
+        emit::info(note);
+    }
     let streams: Vec<&'static str> = run.selection.names().collect();
     for s in &streams {
         emit::status(s, Status::Started);

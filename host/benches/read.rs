@@ -160,4 +160,94 @@ fn main() {
     for (s, (rt, calls)) in detail {
         println!("| {s} | {rt} | {calls} |");
     }
+    tenants(dir.path(), &env_base);
+}
+
+/// 100 tenants (each a read of users, media and media_insights of the `small` dataset) in one
+/// `run-many` process, against 100 separate processes with the same concurrency.
+fn tenants(dir: &std::path::Path, env_base: &[(&str, &str)]) {
+    const TENANTS: usize = 100;
+    const CONCURRENCY: usize = 8;
+    let spec = DatasetSpec::small();
+    let fake = FakeGraph::start(Dataset::generate(&spec), FakeOptions::default()).unwrap();
+    let config = json!({"access_token": spec.token, "api_base_url": fake.base_url()});
+    let catalog: Vec<Value> = ["users", "media", "media_insights"]
+        .iter()
+        .map(|s| json!({"stream": {"name": s, "json_schema": {}, "supported_sync_modes": ["full_refresh"]}, "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}))
+        .collect();
+    let catalog = json!({"streams": catalog});
+    let now = spec.now.to_rfc3339();
+    let mut env = env_base.to_vec();
+    env.push(("SOURCE_INSTAGRAM_FAKE_NOW", now.as_str()));
+
+    let run_many = |n: usize, name: &str| -> (Measured, Value) {
+        let jobs: String = (0..n).map(|i| json!({"id": format!("t{i}"), "command": "read", "config": config, "catalog": catalog}).to_string() + "\n").collect();
+        let jobs_path = dir.join(format!("{name}.jsonl"));
+        std::fs::write(&jobs_path, jobs).unwrap();
+        let out = dir.join(name);
+        let m = measure(
+            &["run-many", "--jobs", jobs_path.to_str().unwrap(), "--out", out.to_str().unwrap(), "--concurrency", &CONCURRENCY.to_string()],
+            &env,
+        );
+        let summary: Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+        assert_eq!(summary["failed"], 0, "{summary}");
+        (m, summary)
+    };
+    let (one, _) = run_many(1, "one");
+    let (many, summary) = run_many(TENANTS, "many");
+    let mut inst: Vec<f64> = summary["results"].as_array().unwrap().iter().filter_map(|r| r["instantiate_ms"].as_f64()).collect();
+    inst.sort_by(f64::total_cmp);
+
+    // The same 100 reads as separate processes, CONCURRENCY at a time.
+    let cfg = dir.join("tenant-config.json");
+    std::fs::write(&cfg, config.to_string()).unwrap();
+    let cat = dir.join("tenant-catalog.json");
+    std::fs::write(&cat, catalog.to_string()).unwrap();
+    let started = Instant::now();
+    let results: Vec<Measured> = std::thread::scope(|scope| {
+        let chunks: Vec<Vec<usize>> = (0..TENANTS).collect::<Vec<_>>().chunks(TENANTS / CONCURRENCY + 1).map(|c| c.to_vec()).collect();
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| {
+                let env = env.clone();
+                let (cfg, cat) = (cfg.clone(), cat.clone());
+                scope.spawn(move || {
+                    chunk
+                        .into_iter()
+                        .map(|_| measure(&["read", "--config", cfg.to_str().unwrap(), "--catalog", cat.to_str().unwrap()], &env))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    let separate_wall = started.elapsed();
+    let separate_cpu: Duration = results.iter().map(|m| m.cpu).sum();
+    let separate_rss = results.iter().map(|m| m.max_rss_kib).max().unwrap();
+    println!("\n## {TENANTS} tenants, {CONCURRENCY} at a time (users + media + media_insights of the `small` dataset each)\n");
+    println!("| mode | wall | CPU | peak RSS |\n|---|---|---|---|");
+    println!("| one `run-many` process | {:.2} s | {:.2} s | {:.1} MiB (whole process) |", many.wall.as_secs_f64(), many.cpu.as_secs_f64(), many.max_rss_kib as f64 / 1024.0);
+    println!(
+        "| {TENANTS} separate processes | {:.2} s | {:.2} s | {:.1} MiB each, ≈ {:.0} MiB for {CONCURRENCY} at once |",
+        separate_wall.as_secs_f64(),
+        separate_cpu.as_secs_f64(),
+        separate_rss as f64 / 1024.0,
+        separate_rss as f64 * CONCURRENCY as f64 / 1024.0
+    );
+    println!(
+        "| ratio (separate / run-many) | {:.1}× | {:.1}× | |",
+        separate_wall.as_secs_f64() / many.wall.as_secs_f64(),
+        separate_cpu.as_secs_f64() / many.cpu.as_secs_f64()
+    );
+    println!(
+        "\nPer-tenant instantiation from the pre-compiled component: median {:.3} ms, max {:.3} ms.",
+        inst[inst.len() / 2],
+        inst[inst.len() - 1]
+    );
+    println!(
+        "Memory per concurrent tenant ≈ {:.1} MiB (peak RSS with {CONCURRENCY} tenants at once minus a one-tenant run, divided by {})."
+        ,
+        (many.max_rss_kib - one.max_rss_kib) as f64 / 1024.0 / (CONCURRENCY - 1) as f64,
+        CONCURRENCY - 1
+    );
 }

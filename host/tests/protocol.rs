@@ -138,7 +138,7 @@ fn bad_inputs_are_config_errors() {
         (vec![sb.config(json!({"start_date": "2099-01-01T00:00:00Z"})), good_cat.clone()], "future"),
         (vec![sb.config(json!({"api_version": "latest"})), good_cat.clone()], "api_version"),
         (vec![good_cfg.clone(), sb.catalog(&["Api"])], "Api"),
-        (vec![good_cfg.clone(), sb.catalog(&["users:incremental"])], "incremental"),
+        (vec![good_cfg.clone(), sb.catalog(&["users:sometimes"])], "sync_mode"),
         (vec![good_cfg.clone(), sb.file("cat.json", &json!({"nope": 1}))], "streams"),
         (vec![good_cfg.clone(), "/nonexistent/catalog.json".into()], "catalog"),
     ];
@@ -166,6 +166,11 @@ fn bad_inputs_are_config_errors() {
     // An empty state array is valid.
     let r = sb.read(&good_cfg, &good_cat, Some(&json!([])));
     assert_eq!(r.code, 0);
+    // Incremental on a stream without a cursor reads it in full, as Airbyte's CDK does (PyAirbyte
+    // asks every stream for incremental).
+    let r = sb.read(&good_cfg, &sb.catalog(&["users:incremental"]), None);
+    assert_eq!(r.code, 0);
+    assert_eq!(r.records("users").len(), sb.dataset().accounts().len());
 }
 
 /// Answers that are not what Meta documents are retried when they may be transient, and
