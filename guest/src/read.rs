@@ -145,6 +145,15 @@ struct Run {
     pending_counts: BTreeMap<&'static str, u64>,
 }
 
+/// What to do with one insights operation Meta answered with an error.
+enum OpFailure {
+    /// Ask again (a rejected metric was dropped, or Meta did not run the operation).
+    Retry,
+    /// No insights here; the reason is logged.
+    Skip(String),
+    Fail(ConnectorError),
+}
+
 /// A media object or story whose insights are wanted.
 struct InsightTarget {
     id: String,
@@ -166,6 +175,36 @@ impl Run {
     fn checkpoint(&mut self, stream: &'static str, state: Value) {
         let count = self.pending_counts.remove(stream).unwrap_or(0);
         emit::state(stream, &state, count);
+    }
+
+    /// The one policy for failed insights operations: a metric Meta rejects is dropped for
+    /// `scope` (logged once) and the operation asked again without it; an operation Meta did
+    /// not run is asked again; `skip` names the answers that mean "no insights for this
+    /// object"; anything else fails the stream.
+    fn on_op_error(
+        &mut self,
+        err: ApiError,
+        scope: &str,
+        metrics: &[&str],
+        skip: impl Fn(&ApiError) -> Option<String>,
+        doing: &str,
+    ) -> OpFailure {
+        if let Some(metric) = err.graph().and_then(|g| metrics::rejected_metric(g, metrics)) {
+            if self.policy.drop_metric(scope, &metric) {
+                emit::warn(&format!(
+                    "Meta rejected the metric `{metric}` for {scope} ({}); continuing without it",
+                    err.graph().map(|g| g.message.as_str()).unwrap_or("")
+                ));
+            }
+            return OpFailure::Retry;
+        }
+        if let Some(reason) = skip(&err) {
+            return OpFailure::Skip(reason);
+        }
+        if is_unrun(&err) {
+            return OpFailure::Retry;
+        }
+        OpFailure::Fail(err.into_connector(doing))
     }
 
     fn read_all(&mut self) -> Result<()> {
@@ -364,7 +403,6 @@ impl Run {
     /// "no insights for this object" answers skip its insights record with a warning.
     fn read_insights(&mut self, stream: &'static str, account: &Account, targets: Vec<InsightTarget>) -> Result<()> {
         let mut pending: Vec<InsightTarget> = targets;
-        let mut retried_unrun = 0usize;
         for round in 0..MAX_INSIGHT_ROUNDS {
             if pending.is_empty() {
                 return Ok(());
@@ -401,22 +439,11 @@ impl Run {
                         self.record(stream, &Value::Object(record));
                     }
                     Err(err) => {
-                        if let Some(metric) = err.graph().and_then(|g| metrics::rejected_metric(g, &metrics)) {
-                            if self.policy.drop_metric(target.kind.name(), &metric) {
-                                emit::warn(&format!(
-                                    "Meta rejected the metric `{metric}` for {} media ({}); {stream} continues without it",
-                                    target.kind.name(),
-                                    err.graph().map(|g| g.message.as_str()).unwrap_or("")
-                                ));
-                            }
-                            pending.push(target);
-                        } else if let Some(reason) = skip_reason(stream, &err) {
-                            emit::warn(&format!("No {stream} for {} {}: {reason}", target.kind.name(), target.id));
-                        } else if is_unrun(&err) && retried_unrun < 3 * MAX_INSIGHT_ROUNDS {
-                            retried_unrun += 1;
-                            pending.push(target);
-                        } else {
-                            return Err(err.into_connector(&format!("reading {stream} of {}", target.id)));
+                        let doing = format!("reading {stream} of {}", target.id);
+                        match self.on_op_error(err, target.kind.name(), &metrics, |e| skip_reason(stream, e), &doing) {
+                            OpFailure::Retry => pending.push(target),
+                            OpFailure::Skip(reason) => emit::warn(&format!("No {stream} for {} {}: {reason}", target.kind.name(), target.id)),
+                            OpFailure::Fail(e) => return Err(e),
                         }
                     }
                 }
@@ -475,21 +502,13 @@ impl Run {
                         }
                     }
                     Err(err) => {
-                        if let Some(metric) = err.graph().and_then(|g| metrics::rejected_metric(g, &metrics)) {
-                            if self.policy.drop_metric(SCOPE, &metric) {
-                                emit::warn(&format!("Meta rejected the metric `{metric}`; {USER_LIFETIME_INSIGHTS} continues without it"));
+                        let doing = format!("reading audience demographics by {breakdown}");
+                        match self.on_op_error(err, SCOPE, &metrics, no_insights_for_account, &doing) {
+                            OpFailure::Retry => retry.push(breakdown),
+                            OpFailure::Skip(reason) => {
+                                emit::warn(&format!("No audience demographics for account {} by {breakdown}: {reason}", account.ig_id))
                             }
-                            retry.push(breakdown);
-                        } else if err.graph().is_some_and(|g| g.code == 10) {
-                            emit::warn(&format!(
-                                "No audience demographics for account {} by {breakdown}: {}",
-                                account.ig_id,
-                                err.graph().map(|g| g.message.as_str()).unwrap_or("")
-                            ));
-                        } else if is_unrun(&err) {
-                            retry.push(breakdown);
-                        } else {
-                            return Err(err.into_connector(&format!("reading audience demographics by {breakdown}")));
+                            OpFailure::Fail(e) => return Err(e),
                         }
                     }
                 }
@@ -603,23 +622,16 @@ impl Run {
                         }
                     }
                     Err(err) => {
-                        if let Some(metric) = err.graph().and_then(|g| metrics::rejected_metric(g, &metrics)) {
-                            if self.policy.drop_metric(&scope, &metric) {
-                                emit::warn(&format!("Meta rejected the metric `{metric}` with period {}; {USER_INSIGHTS} continues without it", op.period));
-                            }
-                            pending.push(op);
-                        } else if err.graph().is_some_and(|g| g.code == 10) {
-                            emit::warn(&format!(
-                                "No {} insights ({}) for account {}: {}",
+                        let doing = format!("reading account insights ({}) of {}", op.period, account.ig_id);
+                        match self.on_op_error(err, &scope, &metrics, no_insights_for_account, &doing) {
+                            OpFailure::Retry => pending.push(op),
+                            OpFailure::Skip(reason) => emit::warn(&format!(
+                                "No {} insights ({}) for account {}: {reason}",
                                 op.period,
                                 metrics.join(","),
-                                account.ig_id,
-                                err.graph().map(|g| g.message.as_str()).unwrap_or("")
-                            ));
-                        } else if is_unrun(&err) {
-                            pending.push(op);
-                        } else {
-                            return Err(err.into_connector(&format!("reading account insights ({}) of {}", op.period, account.ig_id)));
+                                account.ig_id
+                            )),
+                            OpFailure::Fail(e) => return Err(e),
                         }
                     }
                 }
@@ -673,17 +685,13 @@ impl Run {
                         }
                     }
                     Err(err) => {
-                        if let Some(metric) = err.graph().and_then(|g| metrics::rejected_metric(g, &metrics)) {
-                            if self.policy.drop_metric(SCOPE, &metric) {
-                                emit::warn(&format!("Meta rejected the daily total `{metric}`; {USER_INSIGHTS} continues without it"));
+                        let doing = format!("reading daily account totals of {}", account.ig_id);
+                        match self.on_op_error(err, SCOPE, &metrics, no_insights_for_account, &doing) {
+                            OpFailure::Retry => retry.push(day),
+                            OpFailure::Skip(reason) => {
+                                emit::warn(&format!("No daily totals for account {} on {}: {reason}", account.ig_id, format_timestamp(day)))
                             }
-                            retry.push(day);
-                        } else if err.graph().is_some_and(|g| g.code == 10) {
-                            emit::warn(&format!("No daily totals for account {} on {}", account.ig_id, format_timestamp(day)));
-                        } else if is_unrun(&err) {
-                            retry.push(day);
-                        } else {
-                            return Err(err.into_connector(&format!("reading daily account totals of {}", account.ig_id)));
+                            OpFailure::Fail(e) => return Err(e),
                         }
                     }
                 }
@@ -772,6 +780,12 @@ fn skip_reason(stream: &str, err: &ApiError) -> Option<String> {
         _ => return None,
     };
     Some(format!("{why} ({})", g.message))
+}
+
+/// Account-level insights Meta declines with a permission answer (e.g. fewer than 100
+/// followers): skipped with a warning.
+fn no_insights_for_account(err: &ApiError) -> Option<String> {
+    err.graph().filter(|g| g.code == 10).map(|g| g.message.clone())
 }
 
 /// Meta did not run the operation (null batch slot or a 5xx inside the batch): ask again.

@@ -22,12 +22,7 @@ const CATALOG: &[&str] = &[
 ];
 
 fn key(stream: &str, data: &Value) -> String {
-    let fields: &[&str] = match stream {
-        "user_insights" => &["business_account_id", "date"],
-        "user_lifetime_insights" => &["business_account_id", "breakdown", "metric"],
-        _ => &["id"],
-    };
-    let parts: Vec<String> = fields.iter().map(|f| data[*f].to_string()).collect();
+    let parts: Vec<String> = primary_key(stream).iter().map(|f| data[*f].to_string()).collect();
     format!("{stream}:{}", parts.join("|"))
 }
 

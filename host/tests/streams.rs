@@ -9,14 +9,6 @@ use fake_graph::{DatasetSpec, MediaKind};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
-fn primary_key(stream: &str) -> Vec<&'static str> {
-    match stream {
-        "user_insights" => vec!["business_account_id", "date"],
-        "user_lifetime_insights" => vec!["business_account_id", "breakdown", "metric"],
-        _ => vec!["id"],
-    }
-}
-
 /// Every stream's records match its schema, have unique primary keys, and number exactly
 /// what the dataset holds; errors on single objects skip only their insights.
 #[test]

@@ -239,3 +239,12 @@ pub fn schema(stream: &str) -> Value {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas").join(format!("{stream}.json"));
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }
+
+/// Each stream's primary key fields.
+pub fn primary_key(stream: &str) -> Vec<&'static str> {
+    match stream {
+        "user_insights" => vec!["business_account_id", "date"],
+        "user_lifetime_insights" => vec!["business_account_id", "breakdown", "metric"],
+        _ => vec!["id"],
+    }
+}
