@@ -9,8 +9,21 @@ use crate::metrics::DEFAULT_API_VERSION;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
-/// Default Graph API host.
+/// Default Graph API host (Facebook Login).
 pub const DEFAULT_API_BASE_URL: &str = "https://graph.facebook.com";
+/// Default host with Instagram Login.
+pub const INSTAGRAM_API_BASE_URL: &str = "https://graph.instagram.com";
+
+/// How the token was obtained, which decides where accounts come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Login {
+    /// Facebook Login for Business: accounts are the Instagram accounts linked to the Pages
+    /// the token can see (`me/accounts`).
+    Facebook,
+    /// Business Login for Instagram: an Instagram user token on graph.instagram.com; the
+    /// account is `me` (no Facebook Page).
+    Instagram,
+}
 /// How far back Meta keeps account insights (about two years; one day of margin).
 pub const MAX_HISTORY_DAYS: i64 = 729;
 
@@ -31,6 +44,7 @@ pub struct Config {
     pub media_lookback_days: i64,
     /// Requests in flight at once (Airbyte's `num_workers`).
     pub num_workers: usize,
+    pub login: Login,
 }
 
 fn field_error(field: &str, problem: impl std::fmt::Display) -> ConnectorError {
@@ -109,7 +123,13 @@ impl Config {
             return Err(field_error("api_version", format!("must look like v25.0, got {api_version:?}")));
         }
 
-        let api_base_url = normalize_base_url(&string("api_base_url")?.unwrap_or_else(|| DEFAULT_API_BASE_URL.into()))?;
+        let login = match string("login")?.as_deref() {
+            None | Some("facebook") => Login::Facebook,
+            Some("instagram") => Login::Instagram,
+            Some(other) => return Err(field_error("login", format!("must be \"facebook\" or \"instagram\", got {other:?}"))),
+        };
+        let default_base = if login == Login::Instagram { INSTAGRAM_API_BASE_URL } else { DEFAULT_API_BASE_URL };
+        let api_base_url = normalize_base_url(&string("api_base_url")?.unwrap_or_else(|| default_base.into()))?;
 
         Ok(Config {
             start_date,
@@ -119,6 +139,7 @@ impl Config {
             insights_lookback_days: integer("insights_lookback_days", 2, 28)?,
             media_lookback_days: integer("media_lookback_days", 7, 90)?,
             num_workers: integer("num_workers", 4, 40)?.max(1) as usize,
+            login,
         })
     }
 
@@ -188,6 +209,9 @@ mod tests {
         assert_eq!(c.insights_lookback_days, 2);
         assert_eq!(c.media_lookback_days, 7);
         assert_eq!(c.insights_start(now()), now() - Duration::days(MAX_HISTORY_DAYS));
+        assert_eq!(c.login, Login::Facebook);
+        let ig = Config::parse(r#"{"login":"instagram"}"#, now()).unwrap();
+        assert_eq!(ig.api_base_url, INSTAGRAM_API_BASE_URL);
     }
 
     /// Each bad field is named in the error.
@@ -202,6 +226,7 @@ mod tests {
             (r#"{"account_ids":["abc"]}"#, "account_ids"),
             (r#"{"insights_lookback_days":99}"#, "insights_lookback_days"),
             (r#"{"media_lookback_days":"7"}"#, "media_lookback_days"),
+            (r#"{"login":"myspace"}"#, "login"),
         ] {
             let e = Config::parse(json, now()).unwrap_err();
             assert!(e.message.contains(field), "{json}: {}", e.message);

@@ -203,11 +203,14 @@ pub struct GraphClient {
     client: waki::Client,
     /// Requests in flight at once for groups (`num_workers`).
     in_flight: usize,
+    /// Graph batch requests are a graph.facebook.com feature; with Instagram Login the
+    /// operations are sent as concurrent GETs instead.
+    batch_supported: bool,
 }
 
 impl GraphClient {
     pub fn new(config: &Config) -> Self {
-        Self { base: config.api_base_url.clone(), version: config.api_version.clone(), client: waki::Client::new(), in_flight: config.num_workers }
+        Self { base: config.api_base_url.clone(), version: config.api_version.clone(), client: waki::Client::new(), in_flight: config.num_workers, batch_supported: config.login == crate::config::Login::Facebook }
     }
 
     pub fn version(&self) -> &str {
@@ -280,6 +283,10 @@ impl GraphClient {
     /// batches in flight at once. Each operation keeps its own outcome; the outer error is
     /// for a batch call itself.
     pub fn batch(&self, relative_urls: &[String]) -> Result<Vec<Result<Value, ApiError>>, ApiError> {
+        if !self.batch_supported {
+            let urls: Vec<String> = relative_urls.iter().map(|u| format!("{}/{u}", self.base)).collect();
+            return Ok(self.get_many(&urls));
+        }
         let url = format!("{}/{}/", self.base, self.version);
         let chunks: Vec<&[String]> = relative_urls.chunks(MAX_BATCH_OPS).collect();
         let requests: Vec<http::Request> = chunks

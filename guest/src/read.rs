@@ -7,7 +7,7 @@
 //! `config`, `catalog`, `state`) nor hard-code metric names (see `metrics`).
 
 use crate::catalog::Selection;
-use crate::config::Config;
+use crate::config::{Config, Login};
 use crate::emit::{self, Status};
 use crate::error::{ConnectorError, Result};
 use crate::graph::{ApiError, GraphClient, PAGE_LIMIT};
@@ -22,7 +22,8 @@ use std::collections::BTreeMap;
 /// An Instagram professional account and the Facebook Page it is linked to.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Account {
-    pub page_id: String,
+    /// The linked Facebook Page (none with Instagram Login).
+    pub page_id: Option<String>,
     pub ig_id: String,
     /// `media_count` of the IG user, when Meta sent it (for progress estimates).
     pub media_count: Option<u64>,
@@ -43,6 +44,45 @@ pub fn check(config_json: &str) -> Result<()> {
 /// Every Instagram business account the token can see (pages without one are skipped),
 /// restricted to `account_ids` when configured.
 pub fn list_accounts(client: &GraphClient, config: &Config) -> Result<Vec<Account>> {
+    let mut accounts = match config.login {
+        Login::Facebook => facebook_accounts(client)?,
+        Login::Instagram => vec![instagram_account(client)?],
+    };
+    if let Some(wanted) = &config.account_ids {
+        let missing: Vec<&String> = wanted.iter().filter(|id| !accounts.iter().any(|a| &a.ig_id == *id)).collect();
+        if !missing.is_empty() {
+            let visible: Vec<&str> = accounts.iter().map(|a| a.ig_id.as_str()).collect();
+            return Err(ConnectorError::config(format!(
+                "`account_ids` lists {} which the access token cannot see (visible Instagram accounts: {})",
+                missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+                if visible.is_empty() { "none".to_string() } else { visible.join(", ") }
+            )));
+        }
+        accounts.retain(|a| wanted.contains(&a.ig_id));
+    }
+    Ok(accounts)
+}
+
+/// Instagram Login: the token's own professional account (`me`).
+fn instagram_account(client: &GraphClient) -> Result<Account> {
+    let me = client
+        .get("me", &[("fields", "user_id,username,media_count")])
+        .map_err(|e| e.into_connector("reading the Instagram account of the token (me)"))?;
+    let ig_id = match me.get("user_id") {
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => {
+            return Err(ConnectorError::config(
+                "The token's `me` has no Instagram `user_id`: with `login: instagram` the token must be an Instagram user token (Business Login for Instagram) of a professional account",
+            )
+            .with_internal(me.to_string()));
+        }
+    };
+    Ok(Account { page_id: None, ig_id, media_count: me.get("media_count").and_then(Value::as_u64) })
+}
+
+/// Facebook Login: every Instagram business account linked to a Page the token can see.
+fn facebook_accounts(client: &GraphClient) -> Result<Vec<Account>> {
     let mut accounts = Vec::new();
     let mut pages_seen = 0usize;
     client.for_each_page(
@@ -59,7 +99,7 @@ pub fn list_accounts(client: &GraphClient, config: &Config) -> Result<Vec<Accoun
                 if let Some(ig_id) = ig.and_then(id_of) {
                     if !accounts.iter().any(|a: &Account| a.ig_id == ig_id) {
                         let media_count = ig.and_then(|i| i.get("media_count")).and_then(Value::as_u64);
-                        accounts.push(Account { page_id, ig_id, media_count });
+                        accounts.push(Account { page_id: Some(page_id), ig_id, media_count });
                     }
                 }
             }
@@ -67,18 +107,6 @@ pub fn list_accounts(client: &GraphClient, config: &Config) -> Result<Vec<Accoun
         },
         "listing the Facebook Pages of the token (me/accounts)",
     )?;
-    if let Some(wanted) = &config.account_ids {
-        let missing: Vec<&String> = wanted.iter().filter(|id| !accounts.iter().any(|a| &a.ig_id == *id)).collect();
-        if !missing.is_empty() {
-            let visible: Vec<&str> = accounts.iter().map(|a| a.ig_id.as_str()).collect();
-            return Err(ConnectorError::config(format!(
-                "`account_ids` lists {} which the access token cannot see (visible Instagram accounts: {})",
-                missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
-                if visible.is_empty() { "none".to_string() } else { visible.join(", ") }
-            )));
-        }
-        accounts.retain(|a| wanted.contains(&a.ig_id));
-    }
     if accounts.is_empty() {
         return Err(ConnectorError::config(format!(
             "No Instagram professional account is linked to the {pages_seen} Facebook Page(s) this access token can see. Link the Instagram account to a Facebook Page and grant the token pages_show_list and instagram_basic."
@@ -244,13 +272,13 @@ impl Run {
 
     fn enrich(record: &mut Map<String, Value>, account: &Account) {
         record.insert("business_account_id".into(), Value::String(account.ig_id.clone()));
-        record.insert("page_id".into(), Value::String(account.page_id.clone()));
+        record.insert("page_id".into(), account.page_id.clone().map(Value::String).unwrap_or(Value::Null));
     }
 
     fn read_user(&mut self, account: &Account) -> Result<()> {
         let user = self
             .client
-            .get(&account.ig_id, &[("fields", streams::USER_FIELDS)])
+            .get(&account.ig_id, &[("fields", streams::user_fields(self.config.login))])
             .map_err(|e| e.into_connector(&format!("reading Instagram account {}", account.ig_id)))?;
         let Value::Object(mut user) = user else {
             return Err(ConnectorError::system("The IG user node is not a JSON object"));

@@ -55,9 +55,18 @@ pub const STREAMS: &[StreamDef] = &[
     },
 ];
 
-/// Graph fields of the IG user node for `users`.
+/// Graph fields of the IG user node for `users` (Facebook Login).
 pub const USER_FIELDS: &str =
     "id,ig_id,username,name,biography,website,followers_count,follows_count,media_count,profile_picture_url";
+/// The fields Instagram Login serves on graph.instagram.com.
+pub const INSTAGRAM_LOGIN_USER_FIELDS: &str = "id,username,name,followers_count,follows_count,media_count,profile_picture_url";
+
+pub fn user_fields(login: crate::config::Login) -> &'static str {
+    match login {
+        crate::config::Login::Facebook => USER_FIELDS,
+        crate::config::Login::Instagram => INSTAGRAM_LOGIN_USER_FIELDS,
+    }
+}
 /// Fields of a carousel child, expanded inline on the media edge.
 pub const CHILD_FIELDS: &str = "id,ig_id,media_type,media_url,owner,permalink,shortcode,thumbnail_url,timestamp,username";
 /// Graph fields of the media edge; children come through field expansion (no request per child).

@@ -11,6 +11,8 @@ use std::path::Path;
 
 /// Default Graph API host (kept equal to the guest's default).
 pub const DEFAULT_API_BASE_URL: &str = "https://graph.facebook.com";
+/// Default host with Instagram Login (`login: instagram`).
+pub const INSTAGRAM_API_BASE_URL: &str = "https://graph.instagram.com";
 
 /// Fields that are secrets or only meaningful to the platform's OAuth flow.
 const HOST_ONLY_FIELDS: &[&str] = &["access_token", "client_id", "client_secret"];
@@ -82,9 +84,14 @@ impl Settings {
             }
             Some(_) => return Err(Failure::config("Invalid configuration: `access_token` must be a string")),
         };
+        // The allow-list follows the login kind's default host (as the guest's default does).
+        let default_base = match obj.get("login").and_then(Value::as_str) {
+            Some("instagram") => INSTAGRAM_API_BASE_URL,
+            _ => DEFAULT_API_BASE_URL,
+        };
         let base = match obj.get("api_base_url") {
-            None | Some(Value::Null) => DEFAULT_API_BASE_URL.to_string(),
-            Some(Value::String(s)) if s.trim().is_empty() => DEFAULT_API_BASE_URL.to_string(),
+            None | Some(Value::Null) => default_base.to_string(),
+            Some(Value::String(s)) if s.trim().is_empty() => default_base.to_string(),
             Some(Value::String(s)) => s.trim().to_string(),
             Some(_) => return Err(Failure::config("Invalid configuration: `api_base_url` must be a string")),
         };
@@ -130,6 +137,8 @@ mod tests {
         assert_eq!(s.origin.to_string(), "http://127.0.0.1:9");
         let d = Settings::from_value(json!({"access_token": "T0KEN"})).unwrap();
         assert_eq!(d.origin.to_string(), "https://graph.facebook.com:443");
+        let ig = Settings::from_value(json!({"access_token": "T0KEN", "login": "instagram"})).unwrap();
+        assert_eq!(ig.origin.to_string(), "https://graph.instagram.com:443");
     }
 
     /// Each bad token or URL names the field.

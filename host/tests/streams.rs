@@ -291,3 +291,30 @@ fn retired_metric_is_dropped_not_fatal() {
     let unique: BTreeSet<&String> = warnings.iter().collect();
     assert_eq!(unique.len(), warnings.len(), "each kind is logged once: {warnings:#?}");
 }
+
+/// Instagram Login: the token's own account (`me`), no Facebook Page (`page_id` null), and no
+/// batch requests (a graph.facebook.com feature): insights go as concurrent GETs.
+#[test]
+fn instagram_login_reads_the_tokens_account() {
+    let sb = Sandbox::start(DatasetSpec::small());
+    let account = sb.dataset().accounts()[0].clone();
+    let cfg = sb.config(json!({"login": "instagram"}));
+    let streams = ["users", "media", "media_insights", "stories", "story_insights", "user_insights", "user_lifetime_insights"];
+    let r = sb.read(&cfg, &sb.catalog(&streams), None);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let users = r.records("users");
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0]["id"], account.ig_user_id.as_str());
+    for stream in streams {
+        let records = r.records(stream);
+        assert!(!records.is_empty(), "{stream}");
+        assert!(records.iter().all(|x| x["page_id"].is_null() && x["business_account_id"] == account.ig_user_id.as_str()), "{stream}");
+        let validator = jsonschema::validator_for(&schema(stream)).unwrap();
+        assert!(records.iter().all(|x| validator.is_valid(x)), "{stream} matches its schema");
+    }
+    assert_eq!(r.records("media").len(), account.media.len());
+    assert_eq!(r.records("media_insights").len(), account.media.iter().filter(|m| !m.flags.any()).count());
+    let reqs = sb.fake.requests();
+    assert!(reqs.iter().all(|q| q.method == "GET"), "no batch requests with Instagram Login");
+    assert!(reqs.iter().all(|q| !q.path.contains("/accounts")), "no Facebook Page lookup");
+}

@@ -86,12 +86,16 @@ const PAGE_FIELDS: &[&str] = &[
 ];
 
 const USER_FIELDS: &[&str] = &[
+    "account_type",
     "email",
     "first_name",
     "id",
     "last_name",
+    "media_count",
     "name",
     "short_name",
+    "user_id",
+    "username",
 ];
 
 /// Answers one authenticated, fault-free call.
@@ -126,6 +130,10 @@ pub(crate) fn answer(ctx: &ApiContext<'_>, call: &GraphCall) -> Result<Value, Gr
     match (object, segments.get(1).map(String::as_str)) {
         (ObjectRef::Me, None) => {
             let (id, name) = ds.me();
+            // With an Instagram-Login token (graph.instagram.com) `me` is the Instagram
+            // professional account: `user_id`, `username`, `account_type` and `media_count`
+            // describe the dataset's first account.
+            let ig = ds.accounts().first();
             render(
                 selection,
                 &["id", "name"],
@@ -134,6 +142,10 @@ pub(crate) fn answer(ctx: &ApiContext<'_>, call: &GraphCall) -> Result<Value, Gr
                 |field, _| match field {
                     "id" => Some(json!(id)),
                     "name" => Some(json!(name)),
+                    "user_id" => ig.map(|a| json!(a.ig_user_id)),
+                    "username" => ig.map(|a| json!(a.username)),
+                    "account_type" => ig.map(|_| json!("BUSINESS")),
+                    "media_count" => ig.map(|a| json!(a.media.len())),
                     _ => None,
                 },
             )
