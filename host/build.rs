@@ -25,11 +25,24 @@ fn main() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&root)
-        .args(["build", "--locked", "-p", "source-instagram-guest", "-p", "hostile-guest", "--target", "wasm32-wasip2", "--profile", "guest"])
+        .args([
+            "build",
+            "--locked",
+            "-p",
+            "source-instagram-guest",
+            "-p",
+            "hostile-guest",
+            "--target",
+            "wasm32-wasip2",
+            "--profile",
+            "guest",
+        ])
         .arg("--target-dir")
         .arg(&target_dir);
     // Do not leak the outer build's settings into the wasm build.
-    for var in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "RUSTC_WORKSPACE_WRAPPER"] {
+    for var in
+        ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "RUSTC_WORKSPACE_WRAPPER"]
+    {
         cmd.env_remove(var);
     }
     let status = cmd.status().expect("failed to run cargo to build the guest component");
@@ -40,7 +53,9 @@ fn main() {
             .map(|o| String::from_utf8_lossy(&o.stdout).contains("wasm32-wasip2"))
             .unwrap_or(true);
         if !installed {
-            panic!("building the guest component needs the wasm32-wasip2 target: run `rustup target add wasm32-wasip2`");
+            panic!(
+                "building the guest component needs the wasm32-wasip2 target: run `rustup target add wasm32-wasip2`"
+            );
         }
         panic!("building the guest component (source-instagram-guest for wasm32-wasip2) failed; see the errors above");
     }

@@ -94,7 +94,10 @@ mod tests {
     /// Valid entries are accepted; each kind of bad entry is refused with its reason.
     #[test]
     fn catalog_rules() {
-        let ok = Selection::parse(&cat(r#"{"stream":{"name":"media"},"sync_mode":"incremental","destination_sync_mode":"append"}"#)).unwrap();
+        let ok = Selection::parse(&cat(
+            r#"{"stream":{"name":"media"},"sync_mode":"incremental","destination_sync_mode":"append"}"#,
+        ))
+        .unwrap();
         assert!(ok.is_incremental("media"));
         let users = Selection::parse(&cat(r#"{"stream":{"name":"users"},"sync_mode":"incremental"}"#)).unwrap();
         assert_eq!(users.mode("users"), Some(SyncMode::FullRefresh));
@@ -102,7 +105,12 @@ mod tests {
         for (json, needle) in [
             (cat(r#"{"stream":{"name":"Api"},"sync_mode":"full_refresh"}"#), "does not have"),
             (cat(r#"{"stream":{"name":"users"},"sync_mode":"sometimes"}"#), "unknown sync_mode"),
-            (cat(r#"{"stream":{"name":"users"},"sync_mode":"full_refresh"},{"stream":{"name":"users"},"sync_mode":"full_refresh"}"#), "twice"),
+            (
+                cat(
+                    r#"{"stream":{"name":"users"},"sync_mode":"full_refresh"},{"stream":{"name":"users"},"sync_mode":"full_refresh"}"#,
+                ),
+                "twice",
+            ),
             ("{}".to_string(), "`streams` array"),
             ("nope".to_string(), "not valid JSON"),
         ] {

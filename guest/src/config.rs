@@ -82,9 +82,7 @@ impl Config {
             None => None,
             Some(s) => {
                 let t = DateTime::parse_from_rfc3339(&s)
-                    .map_err(|_| {
-                        field_error("start_date", format!("must look like 2024-01-25T00:00:00Z, got {s:?}"))
-                    })?
+                    .map_err(|_| field_error("start_date", format!("must look like 2024-01-25T00:00:00Z, got {s:?}")))?
                     .with_timezone(&Utc);
                 if t > now {
                     return Err(field_error(
@@ -105,11 +103,17 @@ impl Config {
                         Value::String(s) => s.trim().to_string(),
                         Value::Number(n) if n.is_u64() => n.to_string(),
                         other => {
-                            return Err(field_error("account_ids", format!("must hold id strings, got {}", kind(other))));
+                            return Err(field_error(
+                                "account_ids",
+                                format!("must hold id strings, got {}", kind(other)),
+                            ));
                         }
                     };
                     if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit()) {
-                        return Err(field_error("account_ids", format!("must hold numeric Instagram account ids, got {id:?}")));
+                        return Err(field_error(
+                            "account_ids",
+                            format!("must hold numeric Instagram account ids, got {id:?}"),
+                        ));
                     }
                     ids.push(id);
                 }
@@ -126,7 +130,9 @@ impl Config {
         let login = match string("login")?.as_deref() {
             None | Some("facebook") => Login::Facebook,
             Some("instagram") => Login::Instagram,
-            Some(other) => return Err(field_error("login", format!("must be \"facebook\" or \"instagram\", got {other:?}"))),
+            Some(other) => {
+                return Err(field_error("login", format!("must be \"facebook\" or \"instagram\", got {other:?}")));
+            }
         };
         let default_base = if login == Login::Instagram { INSTAGRAM_API_BASE_URL } else { DEFAULT_API_BASE_URL };
         let api_base_url = normalize_base_url(&string("api_base_url")?.unwrap_or_else(|| default_base.into()))?;
@@ -174,7 +180,11 @@ fn valid_version(v: &str) -> bool {
     let Some(rest) = v.strip_prefix('v') else { return false };
     let mut parts = rest.split('.');
     let (Some(a), Some(b), None) = (parts.next(), parts.next(), parts.next()) else { return false };
-    !a.is_empty() && !b.is_empty() && a.len() <= 3 && a.chars().all(|c| c.is_ascii_digit()) && b.chars().all(|c| c.is_ascii_digit())
+    !a.is_empty()
+        && !b.is_empty()
+        && a.len() <= 3
+        && a.chars().all(|c| c.is_ascii_digit())
+        && b.chars().all(|c| c.is_ascii_digit())
 }
 
 /// Accept `scheme://host[:port][/]`, reject paths, queries and non-HTTP schemes.

@@ -16,8 +16,7 @@ pub const MAX_BATCH_OPS: usize = 50;
 /// Page size asked of every edge (Meta caps it per edge).
 pub const PAGE_LIMIT: &str = "100";
 /// The permissions a Facebook-Login token needs for every stream.
-pub const REQUIRED_PERMISSIONS: &str =
-    "instagram_basic, instagram_manage_insights, pages_show_list, pages_read_engagement (and business_management if the account is managed in Business Manager)";
+pub const REQUIRED_PERMISSIONS: &str = "instagram_basic, instagram_manage_insights, pages_show_list, pages_read_engagement (and business_management if the account is managed in Business Manager)";
 
 /// The `error` object of a Graph API error response.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -32,7 +31,8 @@ pub struct GraphError {
 }
 
 /// Graph codes that mean "you are being throttled".
-pub const THROTTLE_CODES: &[i64] = &[4, 17, 32, 613, 80000, 80001, 80002, 80003, 80004, 80005, 80006, 80008, 80009, 80014];
+pub const THROTTLE_CODES: &[i64] =
+    &[4, 17, 32, 613, 80000, 80001, 80002, 80003, 80004, 80005, 80006, 80008, 80009, 80014];
 
 impl GraphError {
     pub fn is_throttle(&self) -> bool {
@@ -78,7 +78,10 @@ impl ApiError {
         match self {
             ApiError::Graph { status, error, url } => {
                 let detail = error.describe();
-                let internal = format!("HTTP {status} from {url}: {detail} (fbtrace_id {})", error.fbtrace_id.clone().unwrap_or_default());
+                let internal = format!(
+                    "HTTP {status} from {url}: {detail} (fbtrace_id {})",
+                    error.fbtrace_id.clone().unwrap_or_default()
+                );
                 let e = if error.is_token() {
                     ConnectorError::config(format!(
                         "The access token was rejected while {doing} ({detail}). It is invalid or has expired: generate a new long-lived token with the permissions {REQUIRED_PERMISSIONS} and update `access_token`."
@@ -92,7 +95,9 @@ impl ApiError {
                         "Meta no longer serves the configured `api_version` ({detail}); set `api_version` to a current version."
                     ))
                 } else if error.is_throttle() {
-                    ConnectorError::transient(format!("Meta's rate limit stopped {doing} ({detail}); the sync can be retried later."))
+                    ConnectorError::transient(format!(
+                        "Meta's rate limit stopped {doing} ({detail}); the sync can be retried later."
+                    ))
                 } else if error.is_transient == Some(true) || matches!(error.code, 1 | 2) || status >= 500 {
                     ConnectorError::transient(format!("Meta had a temporary failure while {doing} ({detail})."))
                 } else {
@@ -104,14 +109,16 @@ impl ApiError {
                 let e = if status >= 500 || status == 429 {
                     ConnectorError::transient(format!("The Graph API answered HTTP {status} while {doing}."))
                 } else {
-                    ConnectorError::system(format!("The Graph API answered HTTP {status} with a body that is not a Graph error while {doing}."))
+                    ConnectorError::system(format!(
+                        "The Graph API answered HTTP {status} with a body that is not a Graph error while {doing}."
+                    ))
                 };
                 e.with_internal(format!("HTTP {status} from {url}; body starts: {body}"))
             }
-            ApiError::Body { detail, url } => {
-                ConnectorError::system(format!("The Graph API sent a response that is not what Meta documents while {doing}: {detail}."))
-                    .with_internal(format!("from {url}: {detail}"))
-            }
+            ApiError::Body { detail, url } => ConnectorError::system(format!(
+                "The Graph API sent a response that is not what Meta documents while {doing}: {detail}."
+            ))
+            .with_internal(format!("from {url}: {detail}")),
             ApiError::Transport { detail, url } => {
                 if detail.contains("HttpRequestDenied") {
                     ConnectorError::system(format!(
@@ -133,7 +140,13 @@ pub fn redact_url(url: &str) -> String {
         Ok(mut u) if u.query_pairs().any(|(k, _)| k == "access_token") => {
             let kept: Vec<(String, String)> = u
                 .query_pairs()
-                .map(|(k, v)| if k == "access_token" { (k.into_owned(), "REDACTED".into()) } else { (k.into_owned(), v.into_owned()) })
+                .map(|(k, v)| {
+                    if k == "access_token" {
+                        (k.into_owned(), "REDACTED".into())
+                    } else {
+                        (k.into_owned(), v.into_owned())
+                    }
+                })
                 .collect();
             u.query_pairs_mut().clear().extend_pairs(kept);
             u.to_string()
@@ -176,7 +189,11 @@ pub fn parse_response(status: u16, body: &[u8], url: &str) -> Result<Value, ApiE
 fn graph_error(status: u16, err: &Value, url: &str, body: &[u8]) -> Result<Value, ApiError> {
     match serde_json::from_value::<GraphError>(err.clone()) {
         Ok(error) => Err(ApiError::Graph { status, error, url: redact_url(url) }),
-        Err(_) => Err(ApiError::Status { status: if status < 300 { 500 } else { status }, body: excerpt(body), url: redact_url(url) }),
+        Err(_) => Err(ApiError::Status {
+            status: if status < 300 { 500 } else { status },
+            body: excerpt(body),
+            url: redact_url(url),
+        }),
     }
 }
 
@@ -210,7 +227,13 @@ pub struct GraphClient {
 
 impl GraphClient {
     pub fn new(config: &Config) -> Self {
-        Self { base: config.api_base_url.clone(), version: config.api_version.clone(), client: waki::Client::new(), in_flight: config.num_workers, batch_supported: config.login == crate::config::Login::Facebook }
+        Self {
+            base: config.api_base_url.clone(),
+            version: config.api_version.clone(),
+            client: waki::Client::new(),
+            in_flight: config.num_workers,
+            batch_supported: config.login == crate::config::Login::Facebook,
+        }
     }
 
     pub fn version(&self) -> &str {
@@ -242,7 +265,9 @@ impl GraphClient {
             .send()
             .map_err(|e| ApiError::Transport { detail: format!("{e:#}"), url: redact_url(url) })?;
         let status = response.status_code();
-        let body = response.body().map_err(|e| ApiError::Transport { detail: format!("reading the body: {e:#}"), url: redact_url(url) })?;
+        let body = response
+            .body()
+            .map_err(|e| ApiError::Transport { detail: format!("reading the body: {e:#}"), url: redact_url(url) })?;
         parse_response(status, &body, url)
     }
 
@@ -292,7 +317,8 @@ impl GraphClient {
         let requests: Vec<http::Request> = chunks
             .iter()
             .map(|ops| {
-                let batch: Vec<Value> = ops.iter().map(|u| serde_json::json!({"method": "GET", "relative_url": u})).collect();
+                let batch: Vec<Value> =
+                    ops.iter().map(|u| serde_json::json!({"method": "GET", "relative_url": u})).collect();
                 let body = url::form_urlencoded::Serializer::new(String::new())
                     .append_pair("batch", &Value::Array(batch).to_string())
                     .append_pair("include_headers", "false")
@@ -317,7 +343,12 @@ impl GraphClient {
                     url,
                 });
             }
-            out.extend(items.into_iter().zip(ops.iter()).map(|(item, op)| parse_batch_item(item, &format!("{}/{}", self.base, op))));
+            out.extend(
+                items
+                    .into_iter()
+                    .zip(ops.iter())
+                    .map(|(item, op)| parse_batch_item(item, &format!("{}/{}", self.base, op))),
+            );
         }
         Ok(out)
     }
@@ -341,7 +372,11 @@ impl GraphClient {
 /// Meta could not run the operation in time (retryable).
 pub fn parse_batch_item(item: Value, url: &str) -> Result<Value, ApiError> {
     if item.is_null() {
-        return Err(ApiError::Status { status: 503, body: "batch operation did not complete (null result)".into(), url: redact_url(url) });
+        return Err(ApiError::Status {
+            status: 503,
+            body: "batch operation did not complete (null result)".into(),
+            url: redact_url(url),
+        });
     }
     let code = item.get("code").and_then(Value::as_u64).unwrap_or(0) as u16;
     let body = item.get("body").and_then(Value::as_str).unwrap_or("");
@@ -366,7 +401,10 @@ mod tests {
     #[test]
     fn classification() {
         let class = |status, code, sub| {
-            parse_response(status, &err_body(code, sub, "m"), "https://g/v25.0/me").unwrap_err().into_connector("x").failure
+            parse_response(status, &err_body(code, sub, "m"), "https://g/v25.0/me")
+                .unwrap_err()
+                .into_connector("x")
+                .failure
         };
         assert_eq!(class(400, 190, Some(463)), FailureType::Config);
         assert_eq!(class(400, 10, None), FailureType::Config);
@@ -386,7 +424,9 @@ mod tests {
     #[test]
     fn urls_are_redacted() {
         assert_eq!(redact_url("https://g/v1/me?access_token=SECRET&a=1"), "https://g/v1/me?access_token=REDACTED&a=1");
-        let e = parse_response(400, &err_body(100, None, "m"), "https://g/me?access_token=SECRET").unwrap_err().into_connector("x");
+        let e = parse_response(400, &err_body(100, None, "m"), "https://g/me?access_token=SECRET")
+            .unwrap_err()
+            .into_connector("x");
         assert!(!format!("{e:?}").contains("SECRET"));
     }
 
@@ -395,7 +435,8 @@ mod tests {
     fn batch_items() {
         let ok = serde_json::json!({"code": 200, "body": "{\"data\":[]}"});
         assert!(parse_batch_item(ok, "u").is_ok());
-        let bad = serde_json::json!({"code": 400, "body": String::from_utf8(err_body(100, Some(2108006), "old")).unwrap()});
+        let bad =
+            serde_json::json!({"code": 400, "body": String::from_utf8(err_body(100, Some(2108006), "old")).unwrap()});
         assert_eq!(parse_batch_item(bad, "u").unwrap_err().graph().unwrap().error_subcode, Some(2108006));
         assert!(parse_batch_item(Value::Null, "u").is_err());
     }

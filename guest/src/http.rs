@@ -41,7 +41,8 @@ mod imp {
     use super::{Method, Request, Response};
     use wasi::http::outgoing_handler;
     use wasi::http::types::{
-        Fields, FutureIncomingResponse, IncomingBody, IncomingResponse, Method as WasiMethod, OutgoingBody, OutgoingRequest, Scheme,
+        Fields, FutureIncomingResponse, IncomingBody, IncomingResponse, Method as WasiMethod, OutgoingBody,
+        OutgoingRequest, Scheme,
     };
     use wasi::io::streams::StreamError;
 

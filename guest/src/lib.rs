@@ -26,8 +26,8 @@ mod bindings {
     });
 }
 
-use bindings::exports::airbyte::connector::source::Guest;
 use bindings::airbyte::connector::types as wit;
+use bindings::exports::airbyte::connector::source::Guest;
 use error::{ConnectorError, FailureType};
 
 /// The exported component.
@@ -48,11 +48,7 @@ impl Guest for Connector {
         Ok(streams::catalog_json().to_string())
     }
 
-    fn read(
-        config: String,
-        catalog: String,
-        state: Option<String>,
-    ) -> Result<(), wit::ConnectorError> {
+    fn read(config: String, catalog: String, state: Option<String>) -> Result<(), wit::ConnectorError> {
         read::read(&config, &catalog, state.as_deref()).map_err(to_wit)
     }
 }

@@ -92,7 +92,8 @@ const USER_SERIES: &[SeriesRequest] = &[
     SeriesRequest { period: "lifetime", metrics: &["online_followers"], column_suffix: "" },
 ];
 
-const DEMOGRAPHICS: &[&str] = &["follower_demographics", "engaged_audience_demographics", "reached_audience_demographics"];
+const DEMOGRAPHICS: &[&str] =
+    &["follower_demographics", "engaged_audience_demographics", "reached_audience_demographics"];
 const BREAKDOWNS: &[&str] = &["age", "gender", "city", "country", "age,gender"];
 
 /// v22 and later: `views` replaces `impressions`/`plays`; reels skip rate and reposts exist.
@@ -102,19 +103,47 @@ const V22: MetricTable = MetricTable {
         (
             MediaKind::Reel,
             &[
-                "reach", "saved", "likes", "comments", "shares", "total_interactions", "views",
-                "ig_reels_avg_watch_time", "ig_reels_video_view_total_time", "reels_skip_rate",
+                "reach",
+                "saved",
+                "likes",
+                "comments",
+                "shares",
+                "total_interactions",
+                "views",
+                "ig_reels_avg_watch_time",
+                "ig_reels_video_view_total_time",
+                "reels_skip_rate",
             ],
         ),
         (MediaKind::FeedVideo, &["reach", "saved", "likes", "comments", "shares", "total_interactions", "views"]),
         (MediaKind::Video, &["reach", "saved", "likes", "comments", "shares", "follows", "profile_visits", "views"]),
         (
             MediaKind::Carousel,
-            &["reach", "saved", "likes", "comments", "shares", "follows", "profile_visits", "total_interactions", "views"],
+            &[
+                "reach",
+                "saved",
+                "likes",
+                "comments",
+                "shares",
+                "follows",
+                "profile_visits",
+                "total_interactions",
+                "views",
+            ],
         ),
         (
             MediaKind::Image,
-            &["reach", "saved", "likes", "comments", "shares", "follows", "profile_visits", "total_interactions", "views"],
+            &[
+                "reach",
+                "saved",
+                "likes",
+                "comments",
+                "shares",
+                "follows",
+                "profile_visits",
+                "total_interactions",
+                "views",
+            ],
         ),
         (
             MediaKind::Story,
@@ -124,8 +153,17 @@ const V22: MetricTable = MetricTable {
     user_series: USER_SERIES,
     recent_only: &["follower_count", "online_followers"],
     user_totals: &[
-        "views", "accounts_engaged", "total_interactions", "likes", "comments", "shares", "saves", "replies",
-        "profile_links_taps", "follows_and_unfollows", "reposts",
+        "views",
+        "accounts_engaged",
+        "total_interactions",
+        "likes",
+        "comments",
+        "shares",
+        "saves",
+        "replies",
+        "profile_links_taps",
+        "follows_and_unfollows",
+        "reposts",
     ],
     demographics: DEMOGRAPHICS,
     breakdowns: BREAKDOWNS,
@@ -138,7 +176,15 @@ const V21: MetricTable = MetricTable {
     media: &[
         (
             MediaKind::Reel,
-            &["comments", "ig_reels_avg_watch_time", "ig_reels_video_view_total_time", "likes", "reach", "saved", "shares"],
+            &[
+                "comments",
+                "ig_reels_avg_watch_time",
+                "ig_reels_video_view_total_time",
+                "likes",
+                "reach",
+                "saved",
+                "shares",
+            ],
         ),
         (MediaKind::FeedVideo, &["reach", "saved"]),
         (MediaKind::Video, &["reach", "saved", "likes", "comments", "shares", "follows", "profile_visits"]),
@@ -149,8 +195,15 @@ const V21: MetricTable = MetricTable {
     user_series: USER_SERIES,
     recent_only: &["follower_count", "online_followers"],
     user_totals: &[
-        "accounts_engaged", "total_interactions", "likes", "comments", "shares", "saves", "replies",
-        "profile_links_taps", "follows_and_unfollows",
+        "accounts_engaged",
+        "total_interactions",
+        "likes",
+        "comments",
+        "shares",
+        "saves",
+        "replies",
+        "profile_links_taps",
+        "follows_and_unfollows",
     ],
     demographics: DEMOGRAPHICS,
     breakdowns: BREAKDOWNS,
@@ -222,7 +275,14 @@ mod tests {
     use super::*;
 
     fn err(msg: &str) -> GraphError {
-        GraphError { message: msg.into(), kind: None, code: 100, error_subcode: None, is_transient: None, fbtrace_id: None }
+        GraphError {
+            message: msg.into(),
+            kind: None,
+            code: 100,
+            error_subcode: None,
+            is_transient: None,
+            fbtrace_id: None,
+        }
     }
 
     /// The first matching rule decides the kind.
@@ -249,13 +309,25 @@ mod tests {
     #[test]
     fn rejected_metric_wordings() {
         let req = ["reach", "views", "saved"];
-        assert_eq!(rejected_metric(&err("(#100) metric[1] must be one of the following values: reach, saved"), &req).as_deref(), Some("views"));
         assert_eq!(
-            rejected_metric(&err("(#100) The Media Insights API does not support the views metric for this media product type"), &req).as_deref(),
+            rejected_metric(&err("(#100) metric[1] must be one of the following values: reach, saved"), &req)
+                .as_deref(),
             Some("views")
         );
         assert_eq!(
-            rejected_metric(&err("(#100) The following metrics (saved) should be specified with parameter metric_type=total_value"), &req).as_deref(),
+            rejected_metric(
+                &err("(#100) The Media Insights API does not support the views metric for this media product type"),
+                &req
+            )
+            .as_deref(),
+            Some("views")
+        );
+        assert_eq!(
+            rejected_metric(
+                &err("(#100) The following metrics (saved) should be specified with parameter metric_type=total_value"),
+                &req
+            )
+            .as_deref(),
             Some("saved")
         );
         assert_eq!(rejected_metric(&err("(#100) Something else"), &req), None);

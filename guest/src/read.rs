@@ -13,10 +13,12 @@ use crate::error::{ConnectorError, Result};
 use crate::graph::{ApiError, GraphClient, PAGE_LIMIT};
 use crate::metrics::{self, MediaKind, MetricPolicy, MetricTable, RECENT_ONLY_DAYS, SERIES_WINDOW_DAYS};
 use crate::state::{self, AccountCursors};
-use crate::streams::{self, MEDIA, MEDIA_INSIGHTS, STORIES, STORY_INSIGHTS, USERS, USER_INSIGHTS, USER_LIFETIME_INSIGHTS};
+use crate::streams::{
+    self, MEDIA, MEDIA_INSIGHTS, STORIES, STORY_INSIGHTS, USER_INSIGHTS, USER_LIFETIME_INSIGHTS, USERS,
+};
 use crate::transform::{self, format_timestamp, parse_timestamp};
 use chrono::{DateTime, Duration, Utc};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
 /// An Instagram professional account and the Facebook Page it is linked to.
@@ -241,7 +243,10 @@ impl Run {
         // A full read of the media edge yields `media_count` posts per account.
         let counts: Option<u64> = accounts.iter().map(|a| a.media_count).sum();
         for stream in [MEDIA, MEDIA_INSIGHTS] {
-            if let (true, Some(n)) = (self.wants(stream) && !self.selection.is_incremental(stream) && self.config.start_date.is_none(), counts) {
+            if let (true, Some(n)) = (
+                self.wants(stream) && !self.selection.is_incremental(stream) && self.config.start_date.is_none(),
+                counts,
+            ) {
                 emit::estimate(stream, n);
             }
         }
@@ -314,7 +319,8 @@ impl Run {
         let media_cutoff = self.media_cutoff(MEDIA, &self.media_cursors.clone(), account);
         let insights_cutoff = self.media_cutoff(MEDIA_INSIGHTS, &self.media_insights_cursors.clone(), account);
         // Page until both consumers are satisfied: a full-refresh consumer needs everything.
-        let needs_all = (self.wants(MEDIA) && media_cutoff.is_none()) || (self.wants(MEDIA_INSIGHTS) && insights_cutoff.is_none());
+        let needs_all =
+            (self.wants(MEDIA) && media_cutoff.is_none()) || (self.wants(MEDIA_INSIGHTS) && insights_cutoff.is_none());
         let stop_before = if needs_all { None } else { [media_cutoff, insights_cutoff].into_iter().flatten().min() };
         let keep = |cutoff: Option<DateTime<Utc>>, ts: Option<DateTime<Utc>>| match (cutoff, ts) {
             (None, _) => true,
@@ -323,7 +329,8 @@ impl Run {
         };
         let doing = format!("reading the media of Instagram account {}", account.ig_id);
         let fields = streams::media_fields();
-        let mut url = self.client.url(&format!("{}/media", account.ig_id), &[("fields", fields.as_str()), ("limit", PAGE_LIMIT)]);
+        let mut url =
+            self.client.url(&format!("{}/media", account.ig_id), &[("fields", fields.as_str()), ("limit", PAGE_LIMIT)]);
         let mut newest: Option<DateTime<Utc>> = None;
         let edge_stream = if self.wants(MEDIA) { MEDIA } else { MEDIA_INSIGHTS };
         loop {
@@ -332,7 +339,8 @@ impl Run {
             let mut targets = Vec::new();
             for item in page.data {
                 let Value::Object(mut media) = item else {
-                    return Err(ConnectorError::system("The media edge returned an item that is not an object").in_stream(edge_stream));
+                    return Err(ConnectorError::system("The media edge returned an item that is not an object")
+                        .in_stream(edge_stream));
                 };
                 let Some(id) = media.get("id").and_then(Value::as_str).map(str::to_string) else {
                     return Err(ConnectorError::system("The media edge returned an item without `id`")
@@ -398,7 +406,9 @@ impl Run {
                 |items| {
                     for item in items {
                         let Value::Object(mut story) = item else {
-                            return Err(ConnectorError::system("The stories edge returned an item that is not an object"));
+                            return Err(ConnectorError::system(
+                                "The stories edge returned an item that is not an object",
+                            ));
                         };
                         let Some(id) = story.get("id").and_then(Value::as_str).map(str::to_string) else {
                             return Err(ConnectorError::system("The stories edge returned an item without `id`"));
@@ -456,8 +466,11 @@ impl Run {
                 match result {
                     Ok(body) => {
                         let mut record = flatten_insights(&body).map_err(|detail| {
-                            ConnectorError::system(format!("The insights of {} are not what Meta documents: {detail}", target.id))
-                                .with_internal(body.to_string())
+                            ConnectorError::system(format!(
+                                "The insights of {} are not what Meta documents: {detail}",
+                                target.id
+                            ))
+                            .with_internal(body.to_string())
                         })?;
                         record.insert("id".into(), Value::String(target.id.clone()));
                         for (k, v) in &target.extra {
@@ -470,7 +483,9 @@ impl Run {
                         let doing = format!("reading {stream} of {}", target.id);
                         match self.on_op_error(err, target.kind.name(), &metrics, |e| skip_reason(stream, e), &doing) {
                             OpFailure::Retry => pending.push(target),
-                            OpFailure::Skip(reason) => emit::warn(&format!("No {stream} for {} {}: {reason}", target.kind.name(), target.id)),
+                            OpFailure::Skip(reason) => {
+                                emit::warn(&format!("No {stream} for {} {}: {reason}", target.kind.name(), target.id))
+                            }
                             OpFailure::Fail(e) => return Err(e),
                         }
                     }
@@ -514,16 +529,17 @@ impl Run {
                     )
                 })
                 .collect();
-            let results = self
-                .client
-                .batch(&ops)
-                .map_err(|e| e.into_connector(&format!("requesting audience demographics of account {}", account.ig_id)))?;
+            let results = self.client.batch(&ops).map_err(|e| {
+                e.into_connector(&format!("requesting audience demographics of account {}", account.ig_id))
+            })?;
             let mut retry = Vec::new();
             for (breakdown, result) in pending.drain(..).zip(results) {
                 match result {
                     Ok(body) => {
                         for item in body.get("data").and_then(Value::as_array).into_iter().flatten() {
-                            if let Some(mut record) = demographic_record(item, breakdown, self.table.demographics_timeframe) {
+                            if let Some(mut record) =
+                                demographic_record(item, breakdown, self.table.demographics_timeframe)
+                            {
                                 Self::enrich(&mut record, account);
                                 self.record(USER_LIFETIME_INSIGHTS, &Value::Object(record));
                             }
@@ -533,9 +549,10 @@ impl Run {
                         let doing = format!("reading audience demographics by {breakdown}");
                         match self.on_op_error(err, SCOPE, &metrics, no_insights_for_account, &doing) {
                             OpFailure::Retry => retry.push(breakdown),
-                            OpFailure::Skip(reason) => {
-                                emit::warn(&format!("No audience demographics for account {} by {breakdown}: {reason}", account.ig_id))
-                            }
+                            OpFailure::Skip(reason) => emit::warn(&format!(
+                                "No audience demographics for account {} by {breakdown}: {reason}",
+                                account.ig_id
+                            )),
                             OpFailure::Fail(e) => return Err(e),
                         }
                     }
@@ -551,7 +568,8 @@ impl Run {
     /// then the `total_value` metrics per day, merged into one record per `date`.
     fn read_user_insights(&mut self, account: &Account) -> Result<()> {
         let earliest = self.config.insights_start(self.now);
-        let start = match (self.selection.is_incremental(USER_INSIGHTS), self.user_insights_cursors.get(&account.ig_id)) {
+        let start = match (self.selection.is_incremental(USER_INSIGHTS), self.user_insights_cursors.get(&account.ig_id))
+        {
             (true, Some(cursor)) => (cursor - Duration::days(self.config.insights_lookback_days)).max(earliest),
             _ => earliest,
         };
@@ -573,14 +591,23 @@ impl Run {
             emitted += 1;
         }
         if emitted == 0 {
-            emit::info(&format!("No new {USER_INSIGHTS} for account {} since {}", account.ig_id, format_timestamp(start)));
+            emit::info(&format!(
+                "No new {USER_INSIGHTS} for account {} since {}",
+                account.ig_id,
+                format_timestamp(start)
+            ));
         }
         let s = self.user_insights_cursors.to_state("date");
         self.checkpoint(USER_INSIGHTS, s);
         Ok(())
     }
 
-    fn read_series(&mut self, account: &Account, start: DateTime<Utc>, days: &mut BTreeMap<DateTime<Utc>, Map<String, Value>>) -> Result<()> {
+    fn read_series(
+        &mut self,
+        account: &Account,
+        start: DateTime<Utc>,
+        days: &mut BTreeMap<DateTime<Utc>, Map<String, Value>>,
+    ) -> Result<()> {
         struct Op {
             period: &'static str,
             suffix: &'static str,
@@ -601,7 +628,13 @@ impl Run {
                     .filter(|m| until > recent_from || !self.table.recent_only.contains(m))
                     .collect();
                 if !metrics.is_empty() {
-                    pending.push(Op { period: req.period, suffix: req.column_suffix, metrics, since: since.timestamp(), until: until.timestamp() });
+                    pending.push(Op {
+                        period: req.period,
+                        suffix: req.column_suffix,
+                        metrics,
+                        since: since.timestamp(),
+                        until: until.timestamp(),
+                    });
                 }
             }
             since = until;
@@ -639,7 +672,10 @@ impl Run {
                         for item in body.get("data").and_then(Value::as_array).into_iter().flatten() {
                             let Some(name) = item.get("name").and_then(Value::as_str) else { continue };
                             for v in item.get("values").and_then(Value::as_array).into_iter().flatten() {
-                                let (Some(end), Some(value)) = (v.get("end_time").and_then(Value::as_str).and_then(parse_timestamp), v.get("value")) else {
+                                let (Some(end), Some(value)) = (
+                                    v.get("end_time").and_then(Value::as_str).and_then(parse_timestamp),
+                                    v.get("value"),
+                                ) else {
                                     continue;
                                 };
                                 if value.is_null() {
@@ -668,7 +704,11 @@ impl Run {
         Ok(())
     }
 
-    fn read_daily_totals(&mut self, account: &Account, days: &mut BTreeMap<DateTime<Utc>, Map<String, Value>>) -> Result<()> {
+    fn read_daily_totals(
+        &mut self,
+        account: &Account,
+        days: &mut BTreeMap<DateTime<Utc>, Map<String, Value>>,
+    ) -> Result<()> {
         const SCOPE: &str = "user_insights/total_value";
         let mut pending: Vec<DateTime<Utc>> = days.keys().copied().filter(|d| *d <= self.now).collect();
         for _ in 0..MAX_INSIGHT_ROUNDS {
@@ -705,9 +745,10 @@ impl Run {
                     Ok(body) => {
                         let record = days.entry(day).or_default();
                         for item in body.get("data").and_then(Value::as_array).into_iter().flatten() {
-                            if let (Some(name), Some(value)) =
-                                (item.get("name").and_then(Value::as_str), item.pointer("/total_value/value").filter(|v| !v.is_null()))
-                            {
+                            if let (Some(name), Some(value)) = (
+                                item.get("name").and_then(Value::as_str),
+                                item.pointer("/total_value/value").filter(|v| !v.is_null()),
+                            ) {
                                 record.insert(name.to_string(), value.clone());
                             }
                         }
@@ -716,9 +757,11 @@ impl Run {
                         let doing = format!("reading daily account totals of {}", account.ig_id);
                         match self.on_op_error(err, SCOPE, &metrics, no_insights_for_account, &doing) {
                             OpFailure::Retry => retry.push(day),
-                            OpFailure::Skip(reason) => {
-                                emit::warn(&format!("No daily totals for account {} on {}: {reason}", account.ig_id, format_timestamp(day)))
-                            }
+                            OpFailure::Skip(reason) => emit::warn(&format!(
+                                "No daily totals for account {} on {}: {reason}",
+                                account.ig_id,
+                                format_timestamp(day)
+                            )),
                             OpFailure::Fail(e) => return Err(e),
                         }
                     }
@@ -820,7 +863,9 @@ fn no_insights_for_account(err: &ApiError) -> Option<String> {
 fn is_unrun(err: &ApiError) -> bool {
     match err {
         ApiError::Status { status, .. } => *status >= 500,
-        ApiError::Graph { status, error, .. } => *status >= 500 || error.is_transient == Some(true) && !error.is_throttle(),
+        ApiError::Graph { status, error, .. } => {
+            *status >= 500 || error.is_transient == Some(true) && !error.is_throttle()
+        }
         _ => false,
     }
 }
@@ -833,11 +878,11 @@ mod tests {
     #[test]
     fn demographics_keep_every_dimension() {
         let item = json!({"name": "follower_demographics", "total_value": {"breakdowns": [{
-            "dimension_keys": ["age", "gender"],
-            "results": [
-                {"dimension_values": ["18-24", "F"], "value": 5},
-                {"dimension_values": ["18-24", "M"], "value": 7},
-            ]}]}});
+        "dimension_keys": ["age", "gender"],
+        "results": [
+            {"dimension_values": ["18-24", "F"], "value": 5},
+            {"dimension_values": ["18-24", "M"], "value": 7},
+        ]}]}});
         let r = demographic_record(&item, "age,gender", "this_month").unwrap();
         assert_eq!(r["value"], json!({"18-24,F": 5, "18-24,M": 7}));
         assert_eq!(r["results"].as_array().unwrap().len(), 2);

@@ -9,7 +9,7 @@
 use crate::error::{ConnectorError, Result};
 use crate::transform::{format_timestamp, parse_timestamp};
 use chrono::{DateTime, Utc};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
 /// Split the `--state` input into each stream's own state object.
@@ -35,7 +35,11 @@ pub fn parse_input(json: Option<&str>) -> Result<BTreeMap<String, Value>> {
                         let name = message
                             .pointer("/stream/stream_descriptor/name")
                             .and_then(Value::as_str)
-                            .ok_or_else(|| ConnectorError::config(format!("State message {i} has no `stream.stream_descriptor.name`")))?;
+                            .ok_or_else(|| {
+                                ConnectorError::config(format!(
+                                    "State message {i} has no `stream.stream_descriptor.name`"
+                                ))
+                            })?;
                         match message.pointer("/stream/stream_state") {
                             None | Some(Value::Null) => {}
                             Some(s) => {
@@ -43,7 +47,9 @@ pub fn parse_input(json: Option<&str>) -> Result<BTreeMap<String, Value>> {
                             }
                         }
                     }
-                    Some("LEGACY") | None if message.get("data").is_some() => legacy_object(&message["data"], &mut out)?,
+                    Some("LEGACY") | None if message.get("data").is_some() => {
+                        legacy_object(&message["data"], &mut out)?
+                    }
                     Some("GLOBAL") => {
                         return Err(ConnectorError::config(
                             "The state holds a GLOBAL state message; this connector keeps per-stream state only (reset the connection or pass per-stream state)",
@@ -88,14 +94,17 @@ impl AccountCursors {
     /// Read a stream's state; `key` is the cursor field (`date`, `timestamp`).
     pub fn parse(stream: &str, key: &str, state: Option<&Value>) -> Result<AccountCursors> {
         let mut cursors = BTreeMap::new();
-        let bad = |what: String| ConnectorError::config(format!("The state of stream `{stream}` is malformed: {what}")).in_stream(stream);
+        let bad = |what: String| {
+            ConnectorError::config(format!("The state of stream `{stream}` is malformed: {what}")).in_stream(stream)
+        };
         let Some(state) = state else { return Ok(AccountCursors::default()) };
         let Value::Object(obj) = state else {
             return Err(bad(format!("expected an object, got {state}")));
         };
         let parse_cursor = |v: Option<&Value>, whose: &str| -> Result<DateTime<Utc>> {
             let text = v.and_then(Value::as_str).ok_or_else(|| bad(format!("{whose} has no `{key}` string")))?;
-            parse_timestamp(text).ok_or_else(|| bad(format!("{whose} has `{key}` = {text:?}, which is not a timestamp")))
+            parse_timestamp(text)
+                .ok_or_else(|| bad(format!("{whose} has `{key}` = {text:?}, which is not a timestamp")))
         };
         if let Some(states) = obj.get("states") {
             let Value::Array(states) = states else { return Err(bad("`states` is not an array".into())) };
@@ -113,7 +122,12 @@ impl AccountCursors {
             if k.chars().all(|c| c.is_ascii_digit()) && !k.is_empty() {
                 // Legacy: {"<ig_user_id>": {"date": "…"}}
                 cursors.insert(k.clone(), parse_cursor(v.get(key), &format!("account {k}"))?);
-            } else if k == "__ab_no_cursor_state_message" || k == "use_global_cursor" || k == "lookback_window" || k == "parent_state" || k == "state" {
+            } else if k == "__ab_no_cursor_state_message"
+                || k == "use_global_cursor"
+                || k == "lookback_window"
+                || k == "parent_state"
+                || k == "state"
+            {
                 // Markers of Airbyte's formats that carry no per-account cursor.
             } else {
                 return Err(bad(format!("unexpected key `{k}`")));
@@ -190,7 +204,13 @@ mod tests {
     /// Malformed cursors are refused, naming the stream.
     #[test]
     fn malformed_cursors() {
-        for bad in [r#"{"states":{}}"#, r#"{"states":[{"cursor":{"date":"x"}}]}"#, r#"{"123":{"date":"soon"}}"#, r#"{"weird":1}"#, "5"] {
+        for bad in [
+            r#"{"states":{}}"#,
+            r#"{"states":[{"cursor":{"date":"x"}}]}"#,
+            r#"{"123":{"date":"soon"}}"#,
+            r#"{"weird":1}"#,
+            "5",
+        ] {
             let v: Value = serde_json::from_str(bad).unwrap();
             let e = AccountCursors::parse("user_insights", "date", Some(&v)).unwrap_err();
             assert!(e.message.contains("user_insights"), "{bad}");

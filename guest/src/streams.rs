@@ -5,7 +5,7 @@
 //! module must not do I/O; `discover` advertises exactly what this table says, and `read`
 //! accepts exactly the same.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// One stream as declared to Airbyte.
 #[derive(Debug)]
@@ -26,15 +26,30 @@ pub const USER_INSIGHTS: &str = "user_insights";
 pub const USER_LIFETIME_INSIGHTS: &str = "user_lifetime_insights";
 
 pub const STREAMS: &[StreamDef] = &[
-    StreamDef { name: USERS, primary_key: &["id"], cursor_field: None, schema: include_str!("../../schemas/users.json") },
-    StreamDef { name: MEDIA, primary_key: &["id"], cursor_field: Some("timestamp"), schema: include_str!("../../schemas/media.json") },
+    StreamDef {
+        name: USERS,
+        primary_key: &["id"],
+        cursor_field: None,
+        schema: include_str!("../../schemas/users.json"),
+    },
+    StreamDef {
+        name: MEDIA,
+        primary_key: &["id"],
+        cursor_field: Some("timestamp"),
+        schema: include_str!("../../schemas/media.json"),
+    },
     StreamDef {
         name: MEDIA_INSIGHTS,
         primary_key: &["id"],
         cursor_field: Some("timestamp"),
         schema: include_str!("../../schemas/media_insights.json"),
     },
-    StreamDef { name: STORIES, primary_key: &["id"], cursor_field: None, schema: include_str!("../../schemas/stories.json") },
+    StreamDef {
+        name: STORIES,
+        primary_key: &["id"],
+        cursor_field: None,
+        schema: include_str!("../../schemas/stories.json"),
+    },
     StreamDef {
         name: STORY_INSIGHTS,
         primary_key: &["id"],
@@ -59,7 +74,8 @@ pub const STREAMS: &[StreamDef] = &[
 pub const USER_FIELDS: &str =
     "id,ig_id,username,name,biography,website,followers_count,follows_count,media_count,profile_picture_url";
 /// The fields Instagram Login serves on graph.instagram.com.
-pub const INSTAGRAM_LOGIN_USER_FIELDS: &str = "id,username,name,followers_count,follows_count,media_count,profile_picture_url";
+pub const INSTAGRAM_LOGIN_USER_FIELDS: &str =
+    "id,username,name,followers_count,follows_count,media_count,profile_picture_url";
 
 pub fn user_fields(login: crate::config::Login) -> &'static str {
     match login {
@@ -68,7 +84,8 @@ pub fn user_fields(login: crate::config::Login) -> &'static str {
     }
 }
 /// Fields of a carousel child, expanded inline on the media edge.
-pub const CHILD_FIELDS: &str = "id,ig_id,media_type,media_url,owner,permalink,shortcode,thumbnail_url,timestamp,username";
+pub const CHILD_FIELDS: &str =
+    "id,ig_id,media_type,media_url,owner,permalink,shortcode,thumbnail_url,timestamp,username";
 /// Graph fields of the media edge; children come through field expansion (no request per child).
 pub fn media_fields() -> String {
     format!(
@@ -76,8 +93,7 @@ pub fn media_fields() -> String {
     )
 }
 /// Graph fields of the stories edge.
-pub const STORY_FIELDS: &str =
-    "caption,id,ig_id,like_count,media_type,media_product_type,media_url,owner,permalink,shortcode,thumbnail_url,timestamp,username";
+pub const STORY_FIELDS: &str = "caption,id,ig_id,like_count,media_type,media_product_type,media_url,owner,permalink,shortcode,thumbnail_url,timestamp,username";
 
 /// The connection specification.
 pub const SPEC: &str = include_str!("../../schemas/spec.json");
@@ -93,8 +109,10 @@ impl StreamDef {
 
     /// This stream's AirbyteStream entry for the CATALOG.
     pub fn catalog_entry(&self) -> Value {
-        let schema: Value = serde_json::from_str(self.schema).expect("stream schemas are valid JSON (checked by tests)");
-        let modes: Vec<&str> = if self.supports_incremental() { vec!["full_refresh", "incremental"] } else { vec!["full_refresh"] };
+        let schema: Value =
+            serde_json::from_str(self.schema).expect("stream schemas are valid JSON (checked by tests)");
+        let modes: Vec<&str> =
+            if self.supports_incremental() { vec!["full_refresh", "incremental"] } else { vec!["full_refresh"] };
         let mut entry = json!({
             "name": self.name,
             "json_schema": schema,
@@ -142,6 +160,8 @@ mod tests {
             assert!(props.contains_key("page_id"), "{}", s.name);
         }
         assert_eq!(catalog_json()["streams"].as_array().unwrap().len(), 7);
-        assert!(spec_json()["connectionSpecification"]["properties"]["access_token"]["airbyte_secret"].as_bool().unwrap());
+        assert!(
+            spec_json()["connectionSpecification"]["properties"]["access_token"]["airbyte_secret"].as_bool().unwrap()
+        );
     }
 }

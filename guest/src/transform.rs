@@ -25,9 +25,8 @@ pub fn format_timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
 
 /// Parse any timestamp the API or a state may carry.
 pub fn parse_timestamp(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-    normalize_timestamp(text).and_then(|s| {
-        chrono::DateTime::parse_from_rfc3339(&s).ok().map(|t| t.with_timezone(&chrono::Utc))
-    })
+    normalize_timestamp(text)
+        .and_then(|s| chrono::DateTime::parse_from_rfc3339(&s).ok().map(|t| t.with_timezone(&chrono::Utc)))
 }
 
 /// Remove `param` from the query of `url`, keeping every other parameter in order.

@@ -8,13 +8,14 @@
 //! Run: `cargo bench -p source-instagram --bench read` (results: BENCHMARKS.md).
 
 use fake_graph::{Dataset, DatasetSpec, FakeGraph, FakeOptions, RecordedRequest};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_source-instagram");
-const STREAMS: &[&str] = &["users", "media", "media_insights", "stories", "story_insights", "user_insights", "user_lifetime_insights"];
+const STREAMS: &[&str] =
+    &["users", "media", "media_insights", "stories", "story_insights", "user_insights", "user_lifetime_insights"];
 
 struct Measured {
     wall: Duration,
@@ -48,7 +49,8 @@ fn measure(args: &[&str], env: &[(&str, &str)]) -> Measured {
 
 /// The stream a request (or a batch operation) serves.
 fn stream_of(path: &str, query: &str) -> &'static str {
-    let parts: Vec<&str> = path.trim_matches('/').split('/').filter(|p| !p.starts_with('v') || !p.contains('.')).collect();
+    let parts: Vec<&str> =
+        path.trim_matches('/').split('/').filter(|p| !p.starts_with('v') || !p.contains('.')).collect();
     match parts.as_slice() {
         ["me", "accounts"] => "(accounts)",
         [_] => "users",
@@ -122,7 +124,12 @@ fn main() {
             )
             .unwrap();
             let cfg = dir.path().join("config.json");
-            std::fs::write(&cfg, json!({"access_token": spec.token, "api_base_url": fake.base_url(), "num_workers": workers}).to_string()).unwrap();
+            std::fs::write(
+                &cfg,
+                json!({"access_token": spec.token, "api_base_url": fake.base_url(), "num_workers": workers})
+                    .to_string(),
+            )
+            .unwrap();
             let catalog: Vec<Value> = STREAMS
                 .iter()
                 .map(|s| json!({"stream": {"name": s, "json_schema": {}, "supported_sync_modes": ["full_refresh"]}, "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}))
@@ -156,7 +163,9 @@ fn main() {
             walls[&1].as_secs_f64() / walls[&4].as_secs_f64()
         );
     }
-    println!("\n## Per stream (100 ms latency, default)\n\n| stream | round trips | rate-limit-counted calls |\n|---|---|---|");
+    println!(
+        "\n## Per stream (100 ms latency, default)\n\n| stream | round trips | rate-limit-counted calls |\n|---|---|---|"
+    );
     for (s, (rt, calls)) in detail {
         println!("| {s} | {rt} | {calls} |");
     }
@@ -181,12 +190,25 @@ fn tenants(dir: &std::path::Path, env_base: &[(&str, &str)]) {
     env.push(("SOURCE_INSTAGRAM_FAKE_NOW", now.as_str()));
 
     let run_many = |n: usize, name: &str| -> (Measured, Value) {
-        let jobs: String = (0..n).map(|i| json!({"id": format!("t{i}"), "command": "read", "config": config, "catalog": catalog}).to_string() + "\n").collect();
+        let jobs: String = (0..n)
+            .map(|i| {
+                json!({"id": format!("t{i}"), "command": "read", "config": config, "catalog": catalog}).to_string()
+                    + "\n"
+            })
+            .collect();
         let jobs_path = dir.join(format!("{name}.jsonl"));
         std::fs::write(&jobs_path, jobs).unwrap();
         let out = dir.join(name);
         let m = measure(
-            &["run-many", "--jobs", jobs_path.to_str().unwrap(), "--out", out.to_str().unwrap(), "--concurrency", &CONCURRENCY.to_string()],
+            &[
+                "run-many",
+                "--jobs",
+                jobs_path.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--concurrency",
+                &CONCURRENCY.to_string(),
+            ],
             &env,
         );
         let summary: Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
@@ -195,7 +217,8 @@ fn tenants(dir: &std::path::Path, env_base: &[(&str, &str)]) {
     };
     let (one, _) = run_many(1, "one");
     let (many, summary) = run_many(TENANTS, "many");
-    let mut inst: Vec<f64> = summary["results"].as_array().unwrap().iter().filter_map(|r| r["instantiate_ms"].as_f64()).collect();
+    let mut inst: Vec<f64> =
+        summary["results"].as_array().unwrap().iter().filter_map(|r| r["instantiate_ms"].as_f64()).collect();
     inst.sort_by(f64::total_cmp);
 
     // The same 100 reads as separate processes, CONCURRENCY at a time.
@@ -205,7 +228,8 @@ fn tenants(dir: &std::path::Path, env_base: &[(&str, &str)]) {
     std::fs::write(&cat, catalog.to_string()).unwrap();
     let started = Instant::now();
     let results: Vec<Measured> = std::thread::scope(|scope| {
-        let chunks: Vec<Vec<usize>> = (0..TENANTS).collect::<Vec<_>>().chunks(TENANTS / CONCURRENCY + 1).map(|c| c.to_vec()).collect();
+        let chunks: Vec<Vec<usize>> =
+            (0..TENANTS).collect::<Vec<_>>().chunks(TENANTS / CONCURRENCY + 1).map(|c| c.to_vec()).collect();
         let handles: Vec<_> = chunks
             .into_iter()
             .map(|chunk| {
@@ -214,7 +238,12 @@ fn tenants(dir: &std::path::Path, env_base: &[(&str, &str)]) {
                 scope.spawn(move || {
                     chunk
                         .into_iter()
-                        .map(|_| measure(&["read", "--config", cfg.to_str().unwrap(), "--catalog", cat.to_str().unwrap()], &env))
+                        .map(|_| {
+                            measure(
+                                &["read", "--config", cfg.to_str().unwrap(), "--catalog", cat.to_str().unwrap()],
+                                &env,
+                            )
+                        })
                         .collect::<Vec<_>>()
                 })
             })
@@ -224,9 +253,16 @@ fn tenants(dir: &std::path::Path, env_base: &[(&str, &str)]) {
     let separate_wall = started.elapsed();
     let separate_cpu: Duration = results.iter().map(|m| m.cpu).sum();
     let separate_rss = results.iter().map(|m| m.max_rss_kib).max().unwrap();
-    println!("\n## {TENANTS} tenants, {CONCURRENCY} at a time (users + media + media_insights of the `small` dataset each)\n");
+    println!(
+        "\n## {TENANTS} tenants, {CONCURRENCY} at a time (users + media + media_insights of the `small` dataset each)\n"
+    );
     println!("| mode | wall | CPU | peak RSS |\n|---|---|---|---|");
-    println!("| one `run-many` process | {:.2} s | {:.2} s | {:.1} MiB (whole process) |", many.wall.as_secs_f64(), many.cpu.as_secs_f64(), many.max_rss_kib as f64 / 1024.0);
+    println!(
+        "| one `run-many` process | {:.2} s | {:.2} s | {:.1} MiB (whole process) |",
+        many.wall.as_secs_f64(),
+        many.cpu.as_secs_f64(),
+        many.max_rss_kib as f64 / 1024.0
+    );
     println!(
         "| {TENANTS} separate processes | {:.2} s | {:.2} s | {:.1} MiB each, ≈ {:.0} MiB for {CONCURRENCY} at once |",
         separate_wall.as_secs_f64(),
@@ -245,8 +281,7 @@ fn tenants(dir: &std::path::Path, env_base: &[(&str, &str)]) {
         inst[inst.len() - 1]
     );
     println!(
-        "Memory per concurrent tenant ≈ {:.1} MiB (peak RSS with {CONCURRENCY} tenants at once minus a one-tenant run, divided by {})."
-        ,
+        "Memory per concurrent tenant ≈ {:.1} MiB (peak RSS with {CONCURRENCY} tenants at once minus a one-tenant run, divided by {}).",
         (many.max_rss_kib - one.max_rss_kib) as f64 / 1024.0 / (CONCURRENCY - 1) as f64,
         CONCURRENCY - 1
     );

@@ -23,7 +23,11 @@ impl Clock {
 
     /// The real clock, or a faster one when `SOURCE_INSTAGRAM_TIME_SCALE` is set (tests).
     pub fn from_env() -> Clock {
-        std::env::var("SOURCE_INSTAGRAM_TIME_SCALE").ok().and_then(|s| s.parse().ok()).map(Clock::scaled).unwrap_or_else(Clock::real)
+        std::env::var("SOURCE_INSTAGRAM_TIME_SCALE")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .map(Clock::scaled)
+            .unwrap_or_else(Clock::real)
     }
 
     /// Wait for `nominal` (scaled down in tests).

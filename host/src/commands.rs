@@ -66,8 +66,12 @@ impl LimiterRegistry {
             .unwrap()
             .entry(key)
             .or_insert_with(|| {
-                let pacing = network::Pacing { slow_from: settings.usage_slowdown_percent, ..network::Pacing::default() };
-                let limits = network::RetryLimits { max_total_wait: settings.max_rate_limit_wait, ..network::RetryLimits::default() };
+                let pacing =
+                    network::Pacing { slow_from: settings.usage_slowdown_percent, ..network::Pacing::default() };
+                let limits = network::RetryLimits {
+                    max_total_wait: settings.max_rate_limit_wait,
+                    ..network::RetryLimits::default()
+                };
                 Limiter::new(pacing, limits, clock)
             })
             .clone()
@@ -111,7 +115,12 @@ pub struct Instance {
     pub instantiate: Duration,
 }
 
-async fn instance(runtime: &Runtime, output: &Output, settings: Option<&Settings>, env: &RunEnv) -> Result<Instance, Failure> {
+async fn instance(
+    runtime: &Runtime,
+    output: &Output,
+    settings: Option<&Settings>,
+    env: &RunEnv,
+) -> Result<Instance, Failure> {
     let policy = match settings {
         Some(s) => {
             output.add_secret(&s.token);
@@ -136,14 +145,20 @@ async fn instance(runtime: &Runtime, output: &Output, settings: Option<&Settings
 pub async fn spec(runtime: &Runtime, output: &Output, env: &RunEnv) -> Result<(), Failure> {
     let mut i = instance(runtime, output, None, env).await?;
     let spec = i.connector.airbyte_connector_source().call_spec(&mut i.store).await.map_err(from_trap)?;
-    let spec: Value = serde_json::from_str(&spec).map_err(|e| Failure::system("The connector returned an invalid spec", e.to_string()))?;
+    let spec: Value = serde_json::from_str(&spec)
+        .map_err(|e| Failure::system("The connector returned an invalid spec", e.to_string()))?;
     output.spec(spec);
     Ok(())
 }
 
 /// `check`: FAILED (exit 0) for config problems, TRACE ERROR (exit 1) for anything else.
 /// Returns the exit code and the instantiation time.
-pub async fn check(runtime: &Runtime, output: &Output, settings: Result<Settings, Failure>, env: &RunEnv) -> (i32, Option<Duration>) {
+pub async fn check(
+    runtime: &Runtime,
+    output: &Output,
+    settings: Result<Settings, Failure>,
+    env: &RunEnv,
+) -> (i32, Option<Duration>) {
     let settings = match settings {
         Ok(s) => s,
         Err(f) => {
@@ -190,7 +205,8 @@ pub async fn discover(runtime: &Runtime, output: &Output, settings: &Settings, e
         .await
         .map_err(from_trap)?
         .map_err(from_guest)?;
-    serde_json::from_str(&catalog).map_err(|e| Failure::system("The connector returned an invalid catalog", e.to_string()))
+    serde_json::from_str(&catalog)
+        .map_err(|e| Failure::system("The connector returned an invalid catalog", e.to_string()))
 }
 
 /// `read`; on failure the caller prints the TRACE ERROR. Returns the instantiation time.

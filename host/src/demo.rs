@@ -4,12 +4,12 @@
 //!
 //! Owns only the sandbox set-up; the read itself is the same code path as `read`.
 
-use crate::protocol::Output;
 use crate::commands::{self, RunEnv};
+use crate::protocol::Output;
 use crate::runtime::Runtime;
 use crate::settings::Settings;
 use fake_graph::{Dataset, DatasetSpec, FakeGraph, FakeOptions};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -20,7 +20,8 @@ pub fn full_catalog(catalog: &Value) -> Value {
         .into_iter()
         .flatten()
         .map(|s| {
-            let incremental = s["supported_sync_modes"].as_array().is_some_and(|m| m.iter().any(|x| x == "incremental"));
+            let incremental =
+                s["supported_sync_modes"].as_array().is_some_and(|m| m.iter().any(|x| x == "incremental"));
             json!({
                 "stream": s,
                 "sync_mode": if incremental { "incremental" } else { "full_refresh" },
@@ -66,12 +67,20 @@ pub async fn run(runtime: &Runtime, dataset: &str, summary_only: bool, env: &Run
     let elapsed = started.elapsed();
     let requests = fake.requests();
     let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "\nRead from the sandbox in {:.2} s with {} HTTP requests:", elapsed.as_secs_f64(), requests.len());
+    let _ = writeln!(
+        err,
+        "\nRead from the sandbox in {:.2} s with {} HTTP requests:",
+        elapsed.as_secs_f64(),
+        requests.len()
+    );
     for (stream, count) in output.record_counts() {
         let _ = writeln!(err, "  {stream:<24} {count:>6} records");
     }
     let [sent, retried, throttled, paused, denied] = env.limiters.totals();
-    let _ = writeln!(err, "  host network policy: {sent} sent, {retried} retried, {throttled} throttled, {paused} paused, {denied} refused");
+    let _ = writeln!(
+        err,
+        "  host network policy: {sent} sent, {retried} retried, {throttled} throttled, {paused} paused, {denied} refused"
+    );
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {

@@ -22,7 +22,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "source-instagram", version, about = "Airbyte source for Instagram professional accounts, run as a sandboxed WebAssembly component")]
+#[command(
+    name = "source-instagram",
+    version,
+    about = "Airbyte source for Instagram professional accounts, run as a sandboxed WebAssembly component"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -111,24 +115,30 @@ async fn run(cli: Cli, output: Output) -> ExitCode {
             let (code, _) = commands::check(&runtime, &output, Settings::load(&config), &env).await;
             return ExitCode::from(code as u8);
         }
-        Command::Discover { config } => async {
-            let settings = Settings::load(&config)?;
-            output.catalog(commands::discover(&runtime, &output, &settings, &env).await?);
-            Ok(())
+        Command::Discover { config } => {
+            async {
+                let settings = Settings::load(&config)?;
+                output.catalog(commands::discover(&runtime, &output, &settings, &env).await?);
+                Ok(())
+            }
+            .await
         }
-        .await,
-        Command::Read { config, catalog, state } => async {
-            let settings = Settings::load(&config)?;
-            let catalog = settings::read_json_file(&catalog, "catalog")?.to_string();
-            let state = match state {
-                Some(p) => Some(settings::read_json_file(&p, "state")?.to_string()),
-                None => None,
-            };
-            commands::read(&runtime, &output, &settings, &catalog, state.as_deref(), &env).await.0
+        Command::Read { config, catalog, state } => {
+            async {
+                let settings = Settings::load(&config)?;
+                let catalog = settings::read_json_file(&catalog, "catalog")?.to_string();
+                let state = match state {
+                    Some(p) => Some(settings::read_json_file(&p, "state")?.to_string()),
+                    None => None,
+                };
+                commands::read(&runtime, &output, &settings, &catalog, state.as_deref(), &env).await.0
+            }
+            .await
         }
-        .await,
         Command::Demo { dataset, summary_only } => return demo::run(&runtime, &dataset, summary_only, &env).await,
-        Command::RunMany { jobs, out, concurrency } => return tenants::run_many(runtime, &jobs, &out, concurrency, &env).await,
+        Command::RunMany { jobs, out, concurrency } => {
+            return tenants::run_many(runtime, &jobs, &out, concurrency, &env).await;
+        }
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,7 +4,7 @@
 //! line passes through `Output::line`, which replaces any configured secret before writing.
 //! Nothing else in the host may write to stdout.
 
-use serde_json::{json, value::RawValue, Value};
+use serde_json::{Value, json, value::RawValue};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -41,7 +41,12 @@ impl Failure {
         Self { failure_type: FailureType::Config, message: message.into(), internal: None, stream: None }
     }
     pub fn system(message: impl Into<String>, internal: impl Into<String>) -> Self {
-        Self { failure_type: FailureType::System, message: message.into(), internal: Some(internal.into()), stream: None }
+        Self {
+            failure_type: FailureType::System,
+            message: message.into(),
+            internal: Some(internal.into()),
+            stream: None,
+        }
     }
 }
 
@@ -77,7 +82,11 @@ impl Inner {
         }
         p.drawn = Some(std::time::Instant::now());
         let counts: Vec<String> = self.records.iter().map(|(s, n)| format!("{s} {n}")).collect();
-        let line = format!("\r\x1b[2Kread {:.1} s: {}", p.started.elapsed().as_secs_f64(), if counts.is_empty() { "starting…".into() } else { counts.join(" · ") });
+        let line = format!(
+            "\r\x1b[2Kread {:.1} s: {}",
+            p.started.elapsed().as_secs_f64(),
+            if counts.is_empty() { "starting…".into() } else { counts.join(" · ") }
+        );
         let mut err = std::io::stderr().lock();
         let _ = err.write_all(line.as_bytes());
         let _ = err.flush();
@@ -97,7 +106,18 @@ pub fn now_ms() -> i64 {
 
 impl Output {
     pub fn new(sink: Box<dyn Write + Send>) -> Self {
-        Self { inner: Arc::new(Mutex::new(Inner { sink, secrets: Vec::new(), records: BTreeMap::new(), active: Default::default(), progress: None, limit: None, written: 0, exceeded: false })) }
+        Self {
+            inner: Arc::new(Mutex::new(Inner {
+                sink,
+                secrets: Vec::new(),
+                records: BTreeMap::new(),
+                active: Default::default(),
+                progress: None,
+                limit: None,
+                written: 0,
+                exceeded: false,
+            })),
+        }
     }
 
     pub fn stdout() -> Self {
@@ -281,7 +301,10 @@ impl Output {
         if let Some(stream) = &failure.stream {
             error["stream_descriptor"] = json!({"name": stream});
         }
-        self.write_line(json!({"type": "TRACE", "trace": {"type": "ERROR", "emitted_at": now_ms(), "error": error}}).to_string(), true);
+        self.write_line(
+            json!({"type": "TRACE", "trace": {"type": "ERROR", "emitted_at": now_ms(), "error": error}}).to_string(),
+            true,
+        );
         self.flush();
     }
 

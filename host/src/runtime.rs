@@ -214,7 +214,11 @@ impl Runtime {
             table: ResourceTable::new(),
             policy,
             output,
-            limits: StoreLimitsBuilder::new().memory_size(limits.memory_bytes).instances(8).trap_on_grow_failure(true).build(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(limits.memory_bytes)
+                .instances(8)
+                .trap_on_grow_failure(true)
+                .build(),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
@@ -256,7 +260,8 @@ fn cached_component(engine: &Engine, wasm: &[u8]) -> Result<Component> {
             return Ok(component);
         }
     }
-    let component = Component::new(engine, wasm).map_err(|e| anyhow::anyhow!("compiling the connector component: {e:?}"))?;
+    let component =
+        Component::new(engine, wasm).map_err(|e| anyhow::anyhow!("compiling the connector component: {e:?}"))?;
     if let Ok(bytes) = component.serialize() {
         let _ = std::fs::create_dir_all(&dir);
         let tmp = dir.join(format!("{key}.{}.tmp", std::process::id()));

@@ -55,7 +55,11 @@ fn validate_against_spec(config: &Value) -> Result<(), Failure> {
             let path = e.instance_path.to_string();
             let field = path.trim_start_matches('/').replace('/', ".");
             // Never echo the token's value.
-            let detail = if field.starts_with("access_token") { "is not a valid token string".to_string() } else { e.to_string() };
+            let detail = if field.starts_with("access_token") {
+                "is not a valid token string".to_string()
+            } else {
+                e.to_string()
+            };
             if field.is_empty() { detail } else { format!("`{field}`: {detail}") }
         })
         .collect();
@@ -80,7 +84,9 @@ impl Settings {
             Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
             Some(Value::String(_)) => return Err(Failure::config("Invalid configuration: `access_token` is empty")),
             Some(Value::Null) | None => {
-                return Err(Failure::config("Invalid configuration: `access_token` is required (a Facebook or Instagram access token)"));
+                return Err(Failure::config(
+                    "Invalid configuration: `access_token` is required (a Facebook or Instagram access token)",
+                ));
             }
             Some(_) => return Err(Failure::config("Invalid configuration: `access_token` must be a string")),
         };
@@ -95,15 +101,17 @@ impl Settings {
             Some(Value::String(s)) => s.trim().to_string(),
             Some(_) => return Err(Failure::config("Invalid configuration: `api_base_url` must be a string")),
         };
-        let origin = Origin::of_url(&base)
-            .filter(|o| o.scheme == "https" || o.scheme == "http")
-            .ok_or_else(|| Failure::config(format!("Invalid configuration: `api_base_url` must be an http(s) URL, got {base:?}")))?;
+        let origin = Origin::of_url(&base).filter(|o| o.scheme == "https" || o.scheme == "http").ok_or_else(|| {
+            Failure::config(format!("Invalid configuration: `api_base_url` must be an http(s) URL, got {base:?}"))
+        })?;
         let number = |field: &str, default: f64, min: f64, max: f64| -> Result<f64, Failure> {
             match obj.get(field) {
                 None | Some(Value::Null) => Ok(default),
                 Some(Value::Number(n)) => match n.as_f64() {
                     Some(v) if (min..=max).contains(&v) => Ok(v),
-                    _ => Err(Failure::config(format!("Invalid configuration: `{field}` must be a number from {min} to {max}"))),
+                    _ => Err(Failure::config(format!(
+                        "Invalid configuration: `{field}` must be a number from {min} to {max}"
+                    ))),
                 },
                 Some(_) => Err(Failure::config(format!("Invalid configuration: `{field}` must be a number"))),
             }

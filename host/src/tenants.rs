@@ -68,7 +68,13 @@ fn safe_id(id: &str) -> String {
     id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
 }
 
-pub async fn run_many(runtime: Arc<Runtime>, jobs_path: &Path, out_dir: &Path, concurrency: usize, env: &RunEnv) -> ExitCode {
+pub async fn run_many(
+    runtime: Arc<Runtime>,
+    jobs_path: &Path,
+    out_dir: &Path,
+    concurrency: usize,
+    env: &RunEnv,
+) -> ExitCode {
     let text = match std::fs::read_to_string(jobs_path) {
         Ok(t) => t,
         Err(e) => {
@@ -145,7 +151,11 @@ pub async fn run_many(runtime: Arc<Runtime>, jobs_path: &Path, out_dir: &Path, c
     }
     eprintln!(
         "run-many: {} jobs, {} succeeded, {} failed, in {:.2} s; summary in {}",
-        summary["jobs"], summary["succeeded"], summary["failed"], started.elapsed().as_secs_f64(), path.display()
+        summary["jobs"],
+        summary["succeeded"],
+        summary["failed"],
+        started.elapsed().as_secs_f64(),
+        path.display()
     );
     ExitCode::SUCCESS
 }

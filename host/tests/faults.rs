@@ -5,20 +5,20 @@ mod common;
 
 use common::*;
 use fake_graph::{DatasetSpec, FakeOptions, FaultPlan, GraphError, UsageModel};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::time::Duration;
 
 fn records_without_time(r: &Run) -> Vec<Value> {
-    r.all_records()
-        .into_iter()
-        .map(|m| json!({"stream": m["record"]["stream"], "data": m["record"]["data"]}))
-        .collect()
+    r.all_records().into_iter().map(|m| json!({"stream": m["record"]["stream"], "data": m["record"]["data"]})).collect()
 }
 
 fn rate_limited_statuses(r: &Run) -> usize {
     r.of_type("TRACE")
         .into_iter()
-        .filter(|t| t["trace"]["stream_status"]["status"] == "RUNNING" && t["trace"]["stream_status"]["reasons"][0]["type"] == "RATE_LIMITED")
+        .filter(|t| {
+            t["trace"]["stream_status"]["status"] == "RUNNING"
+                && t["trace"]["stream_status"]["reasons"][0]["type"] == "RATE_LIMITED"
+        })
         .count()
 }
 
@@ -60,13 +60,22 @@ fn usage_near_the_limit_pauses_before_throttling() {
     let args_cfg = sb.config(json!({}));
     let cat = sb.catalog(&["media"]);
     // 1000× faster: a 2-minute pause takes 120 ms, longer than the fake's 40 ms recovery.
-    let r = run_env(&["read", "--config", &args_cfg, "--catalog", &cat], Some(&sb.now), &sb.token, &[("SOURCE_INSTAGRAM_TIME_SCALE", "1000")]);
+    let r = run_env(
+        &["read", "--config", &args_cfg, "--catalog", &cat],
+        Some(&sb.now),
+        &sb.token,
+        &[("SOURCE_INSTAGRAM_TIME_SCALE", "1000")],
+    );
     assert_eq!(r.code, 0, "{}", r.stdout);
     let posts: usize = sb.dataset().accounts().iter().map(|a| a.media.len()).sum();
     assert_eq!(r.records("media").len(), posts);
     let refused: Vec<_> = sb.fake.requests().into_iter().filter(|q| q.status != 200).collect();
     assert!(refused.is_empty(), "throttled before pausing: {refused:?}");
-    let pauses = r.of_type("LOG").into_iter().filter(|l| l["log"]["message"].as_str().unwrap().contains("pausing requests")).count();
+    let pauses = r
+        .of_type("LOG")
+        .into_iter()
+        .filter(|l| l["log"]["message"].as_str().unwrap().contains("pausing requests"))
+        .count();
     assert!(pauses >= 1, "{}", r.stdout);
     assert!(rate_limited_statuses(&r) >= 1);
 }

@@ -22,7 +22,8 @@ fn requests_to_other_hosts_are_refused() {
     assert_eq!(e["failure_type"], "system_error");
     assert!(e["message"].as_str().unwrap().contains("network policy"), "{e}");
     let refused = r.of_type("LOG").into_iter().any(|l| {
-        l["log"]["level"] == "WARN" && l["log"]["message"].as_str().unwrap().contains(&elsewhere.fake.base_url().replace("http://", ""))
+        l["log"]["level"] == "WARN"
+            && l["log"]["message"].as_str().unwrap().contains(&elsewhere.fake.base_url().replace("http://", ""))
     });
     assert!(refused, "the refusal is logged with the refused origin");
 }
@@ -34,7 +35,13 @@ fn token_is_added_by_the_host() {
     let r = sb.read(&sb.config(json!({})), &sb.catalog(&["users", "media_insights"]), None);
     assert_eq!(r.code, 0);
     for q in sb.fake.requests() {
-        assert_eq!(q.header("authorization").as_deref(), Some(format!("Bearer {}", sb.token).as_str()), "{} {}", q.method, q.path);
+        assert_eq!(
+            q.header("authorization").as_deref(),
+            Some(format!("Bearer {}", sb.token).as_str()),
+            "{} {}",
+            q.method,
+            q.path
+        );
         assert!(q.query.iter().all(|(k, _)| k != "access_token"));
         assert!(!q.body.contains(&sb.token));
     }
@@ -47,7 +54,12 @@ fn hostile(mode: serde_json::Value, env: &[(&str, &str)]) -> Run {
     cfg["api_base_url"] = json!(sb.fake.base_url());
     let cfg = sb.file("hostile.json", &cfg);
     let cat = sb.file("cat.json", &json!({"streams": []}));
-    run_env(&["--component", env!("HOSTILE_GUEST_WASM"), "read", "--config", &cfg, "--catalog", &cat], None, &sb.token, env)
+    run_env(
+        &["--component", env!("HOSTILE_GUEST_WASM"), "read", "--config", &cfg, "--catalog", &cat],
+        None,
+        &sb.token,
+        env,
+    )
 }
 
 /// Each hostile component is stopped by its own limit, with its own clear system_error.
@@ -71,7 +83,9 @@ fn hostile_components_are_contained() {
     assert!(elsewhere.fake.requests().is_empty(), "the other host was reached");
     let e = sneaky.error().unwrap();
     assert!(e["message"].as_str().unwrap().contains("HttpRequestDenied"), "{e}");
-    assert!(sneaky.of_type("LOG").iter().any(|l| l["log"]["message"].as_str().unwrap().contains("Network policy refused")));
+    assert!(
+        sneaky.of_type("LOG").iter().any(|l| l["log"]["message"].as_str().unwrap().contains("Network policy refused"))
+    );
 
     let crash = hostile(json!({"mode": "panic"}), &[]);
     assert_ne!(crash.code, 0);

@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use fake_graph::DatasetSpec;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// `spec` prints one SPEC whose token field is a secret, and needs no config or network.
 #[test]
@@ -151,7 +151,10 @@ fn bad_inputs_are_config_errors() {
     }
     let bad_states: Vec<(Value, &str)> = vec![
         (json!("just a string"), "state"),
-        (json!([{"type": "STREAM", "stream": {"stream_descriptor": {"name": "user_insights"}, "stream_state": {"states": [{"cursor": {"date": "soon"}}]}}}]), "user_insights"),
+        (
+            json!([{"type": "STREAM", "stream": {"stream_descriptor": {"name": "user_insights"}, "stream_state": {"states": [{"cursor": {"date": "soon"}}]}}}]),
+            "user_insights",
+        ),
         (json!([{"type": "GLOBAL", "global": {}}]), "GLOBAL"),
     ];
     let cat = sb.catalog(&["user_insights:incremental"]);
@@ -183,15 +186,57 @@ fn bad_api_responses_fail_clearly() {
     let ig = fake_graph::Dataset::generate(&spec).accounts()[0].ig_user_id.clone();
     let token = spec.token.clone();
     let perm = r#"{"error":{"message":"(#10) Application does not have permission for this action","type":"OAuthException","code":10,"fbtrace_id":"x"}}"#;
-    let echo = format!(r#"{{"error":{{"message":"Invalid OAuth access token {token}","type":"OAuthException","code":190,"fbtrace_id":"x"}}}}"#);
+    let echo = format!(
+        r#"{{"error":{{"message":"Invalid OAuth access token {token}","type":"OAuthException","code":190,"fbtrace_id":"x"}}}}"#
+    );
     // (path, status, body, catalog, failure type, message needle, internal needle)
     let cases: Vec<(String, u16, String, &str, &str, &str, &str)> = vec![
-        ("/me/accounts".into(), 200, "<html>oops</html>".into(), "users", "system_error", "not what Meta documents", "<html>oops"),
-        ("/me/accounts".into(), 200, r#"{"data":"nope"}"#.into(), "users", "system_error", "not what Meta documents", "data"),
-        ("/me/accounts".into(), 200, r#"{"data":[{"id":"1""#.into(), "users", "system_error", "not what Meta documents", "invalid JSON"),
-        (format!("/{ig}/media"), 200, r#"{"data":[{"caption":"no id"}]}"#.into(), "media", "system_error", "without `id`", "no id"),
+        (
+            "/me/accounts".into(),
+            200,
+            "<html>oops</html>".into(),
+            "users",
+            "system_error",
+            "not what Meta documents",
+            "<html>oops",
+        ),
+        (
+            "/me/accounts".into(),
+            200,
+            r#"{"data":"nope"}"#.into(),
+            "users",
+            "system_error",
+            "not what Meta documents",
+            "data",
+        ),
+        (
+            "/me/accounts".into(),
+            200,
+            r#"{"data":[{"id":"1""#.into(),
+            "users",
+            "system_error",
+            "not what Meta documents",
+            "invalid JSON",
+        ),
+        (
+            format!("/{ig}/media"),
+            200,
+            r#"{"data":[{"caption":"no id"}]}"#.into(),
+            "media",
+            "system_error",
+            "without `id`",
+            "no id",
+        ),
         ("/me/accounts".into(), 403, perm.into(), "users", "config_error", "instagram_basic", "(#10)"),
-        ("/me/accounts".into(), 502, "<html>Bad gateway</html>".into(), "users", "transient_error", "HTTP 502", "Bad gateway"),
+        (
+            "/me/accounts".into(),
+            502,
+            "<html>Bad gateway</html>".into(),
+            "users",
+            "transient_error",
+            "HTTP 502",
+            "Bad gateway",
+        ),
         ("/me/accounts".into(), 400, echo, "users", "config_error", "access token", "190"),
     ];
     for (path, status, body, stream, failure, needle, internal) in cases {

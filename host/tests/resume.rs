@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use fake_graph::{DatasetSpec, FakeOptions};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -50,7 +50,10 @@ fn committed(messages: &[Value]) -> BTreeSet<String> {
 fn last_states(messages: &[Value]) -> Value {
     let mut last = std::collections::BTreeMap::new();
     for m in messages.iter().filter(|m| m["type"] == "STATE") {
-        last.insert(m["state"]["stream"]["stream_descriptor"]["name"].as_str().unwrap().to_string(), m["state"].clone());
+        last.insert(
+            m["state"]["stream"]["stream_descriptor"]["name"].as_str().unwrap().to_string(),
+            m["state"].clone(),
+        );
     }
     Value::Array(last.into_values().collect())
 }
@@ -82,16 +85,16 @@ fn read_and_kill(sb: &Sandbox, cfg: &str, cat: &str, lines: usize) -> Vec<Value>
 /// every record of an uninterrupted read.
 #[test]
 fn kill_and_resume_loses_nothing() {
-    let sb = Sandbox::start_with(DatasetSpec::small(), FakeOptions { latency: Duration::from_millis(3), ..FakeOptions::default() });
+    let sb = Sandbox::start_with(
+        DatasetSpec::small(),
+        FakeOptions { latency: Duration::from_millis(3), ..FakeOptions::default() },
+    );
     let cfg = sb.config(json!({}));
     let cat = sb.catalog(CATALOG);
     let full = sb.read(&cfg, &cat, None);
     assert_eq!(full.code, 0);
-    let everything: BTreeSet<String> = full
-        .all_records()
-        .iter()
-        .map(|m| key(m["record"]["stream"].as_str().unwrap(), &m["record"]["data"]))
-        .collect();
+    let everything: BTreeSet<String> =
+        full.all_records().iter().map(|m| key(m["record"]["stream"].as_str().unwrap(), &m["record"]["data"])).collect();
     let total = full.messages.len();
     for lines in [5, 20, total / 4, total / 2, total * 3 / 4, total - 3] {
         let killed = read_and_kill(&sb, &cfg, &cat, lines);

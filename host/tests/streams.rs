@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use fake_graph::{DatasetSpec, MediaKind};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Every stream's records match its schema, have unique primary keys, and number exactly
@@ -67,7 +67,11 @@ fn full_read_of_every_stream() {
     assert!(reel_rec["ig_reels_avg_watch_time"].is_number(), "{reel_rec}");
     let warns: Vec<&Value> = r.of_type("LOG").into_iter().filter(|l| l["log"]["level"] == "WARN").collect();
     for flagged in posts.iter().filter(|p| p.flags.any()) {
-        assert!(warns.iter().any(|w| w["log"]["message"].as_str().unwrap().contains(&flagged.id)), "warning for {}", flagged.id);
+        assert!(
+            warns.iter().any(|w| w["log"]["message"].as_str().unwrap().contains(&flagged.id)),
+            "warning for {}",
+            flagged.id
+        );
     }
     // age,gender keeps both dimensions, bucket by bucket.
     let ag = r.records("user_lifetime_insights").into_iter().find(|x| x["breakdown"] == "age,gender").unwrap();
@@ -79,7 +83,10 @@ fn full_read_of_every_stream() {
         let statuses: Vec<&str> = r
             .of_type("TRACE")
             .into_iter()
-            .filter(|t| t["trace"]["type"] == "STREAM_STATUS" && t["trace"]["stream_status"]["stream_descriptor"]["name"] == *stream)
+            .filter(|t| {
+                t["trace"]["type"] == "STREAM_STATUS"
+                    && t["trace"]["stream_status"]["stream_descriptor"]["name"] == *stream
+            })
             .map(|t| t["trace"]["stream_status"]["status"].as_str().unwrap())
             .collect();
         assert_eq!(statuses, vec!["STARTED", "COMPLETE"], "{stream}");
@@ -135,7 +142,8 @@ fn golden_full_read() {
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, &actual).unwrap();
     }
-    let expected = std::fs::read_to_string(&path).expect("tests/golden/read_small.jsonl exists (UPDATE_GOLDEN=1 creates it)");
+    let expected =
+        std::fs::read_to_string(&path).expect("tests/golden/read_small.jsonl exists (UPDATE_GOLDEN=1 creates it)");
     for (i, (a, e)) in actual.lines().zip(expected.lines()).enumerate() {
         assert_eq!(a, e, "golden line {}", i + 1);
     }
@@ -173,7 +181,8 @@ fn incremental_second_read_emits_only_the_lookback() {
             }
         }
     }
-    let got_media: BTreeSet<String> = second.records("media").iter().map(|m| m["id"].as_str().unwrap().to_string()).collect();
+    let got_media: BTreeSet<String> =
+        second.records("media").iter().map(|m| m["id"].as_str().unwrap().to_string()).collect();
     assert_eq!(got_media, want_media);
     assert!(second.records("media_insights").iter().all(|m| want_media.contains(m["id"].as_str().unwrap())));
     let ui = second.records("user_insights");
@@ -181,7 +190,8 @@ fn incremental_second_read_emits_only_the_lookback() {
     // Full-refresh streams are read in full again.
     assert_eq!(second.records("users").len(), data.accounts().len());
     // The state does not move backwards.
-    let states = |r: &Run| -> Vec<Value> { r.final_state().as_array().unwrap().iter().map(|s| s["stream"].clone()).collect() };
+    let states =
+        |r: &Run| -> Vec<Value> { r.final_state().as_array().unwrap().iter().map(|s| s["stream"].clone()).collect() };
     assert_eq!(states(&second), states(&first));
 }
 
@@ -204,7 +214,11 @@ fn incremental_state_from_the_future_emits_nothing() {
         {"type": "STREAM", "stream": {"stream_descriptor": {"name": "media"}, "stream_state": partitions("timestamp")}},
         {"type": "STREAM", "stream": {"stream_descriptor": {"name": "media_insights"}, "stream_state": partitions("timestamp")}},
     ]);
-    let r = sb.read(&sb.config(json!({})), &sb.catalog(&["media:incremental", "media_insights:incremental", "user_insights:incremental"]), Some(&state));
+    let r = sb.read(
+        &sb.config(json!({})),
+        &sb.catalog(&["media:incremental", "media_insights:incremental", "user_insights:incremental"]),
+        Some(&state),
+    );
     assert_eq!(r.code, 0, "{}", r.stdout);
     assert!(r.all_records().is_empty(), "{:?}", r.all_records());
 }
@@ -236,12 +250,17 @@ fn incremental_accepts_airbyte_state_formats() {
 
     let cfg = sb.config(json!({}));
     let cat = sb.catalog(&["user_insights:incremental"]);
-    for (name, state) in [("per-partition", per_partition), ("legacy dict", legacy_dict), ("legacy in a STREAM message", legacy_message)] {
+    for (name, state) in
+        [("per-partition", per_partition), ("legacy dict", legacy_dict), ("legacy in a STREAM message", legacy_message)]
+    {
         let r = sb.read(&cfg, &cat, Some(&state));
         assert_eq!(r.code, 0, "{name}: {}", r.stdout);
         let recs = r.records("user_insights");
         assert_eq!(recs.len(), expected, "{name}");
-        assert!(recs.iter().all(|x| x["date"].as_str().unwrap() >= cursor.as_str() || x["date"].as_str().unwrap() > "0"), "{name}");
+        assert!(
+            recs.iter().all(|x| x["date"].as_str().unwrap() >= cursor.as_str() || x["date"].as_str().unwrap() > "0"),
+            "{name}"
+        );
         // Our own state format comes out.
         let st = &r.final_state()[0]["stream"]["stream_state"];
         assert_eq!(st["states"].as_array().unwrap().len(), ids.len(), "{name}: {st}");
@@ -299,7 +318,8 @@ fn instagram_login_reads_the_tokens_account() {
     let sb = Sandbox::start(DatasetSpec::small());
     let account = sb.dataset().accounts()[0].clone();
     let cfg = sb.config(json!({"login": "instagram"}));
-    let streams = ["users", "media", "media_insights", "stories", "story_insights", "user_insights", "user_lifetime_insights"];
+    let streams =
+        ["users", "media", "media_insights", "stories", "story_insights", "user_insights", "user_lifetime_insights"];
     let r = sb.read(&cfg, &sb.catalog(&streams), None);
     assert_eq!(r.code, 0, "{}", r.stdout);
     let users = r.records("users");
@@ -308,7 +328,10 @@ fn instagram_login_reads_the_tokens_account() {
     for stream in streams {
         let records = r.records(stream);
         assert!(!records.is_empty(), "{stream}");
-        assert!(records.iter().all(|x| x["page_id"].is_null() && x["business_account_id"] == account.ig_user_id.as_str()), "{stream}");
+        assert!(
+            records.iter().all(|x| x["page_id"].is_null() && x["business_account_id"] == account.ig_user_id.as_str()),
+            "{stream}"
+        );
         let validator = jsonschema::validator_for(&schema(stream)).unwrap();
         assert!(records.iter().all(|x| validator.is_valid(x)), "{stream} matches its schema");
     }

@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use fake_graph::DatasetSpec;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::process::Command;
 
 fn without_time(text: &str) -> Vec<Value> {
@@ -46,10 +46,22 @@ fn hostile_tenants_do_not_disturb_normal_ones() {
         json!({"id": "check", "command": "check", "config": config}),
     ];
     let hostile_jobs = vec![
-        (json!({"id": "busy", "command": "read", "config": with(json!({"mode": "busy-loop"})), "component": hostile, "deadline_secs": 1.0}), "execution deadline"),
-        (json!({"id": "hog", "command": "read", "config": with(json!({"mode": "memory"})), "component": hostile, "memory_mb": 64.0}), "memory limit"),
-        (json!({"id": "sneaky", "command": "read", "config": with(json!({"mode": "other-host", "target": elsewhere.fake.base_url()})), "component": hostile}), "HttpRequestDenied"),
-        (json!({"id": "flood", "command": "read", "config": with(json!({"mode": "flood", "count": 100000, "size": 1048576})), "component": hostile, "max_output_mb": 8.0}), "output limit"),
+        (
+            json!({"id": "busy", "command": "read", "config": with(json!({"mode": "busy-loop"})), "component": hostile, "deadline_secs": 1.0}),
+            "execution deadline",
+        ),
+        (
+            json!({"id": "hog", "command": "read", "config": with(json!({"mode": "memory"})), "component": hostile, "memory_mb": 64.0}),
+            "memory limit",
+        ),
+        (
+            json!({"id": "sneaky", "command": "read", "config": with(json!({"mode": "other-host", "target": elsewhere.fake.base_url()})), "component": hostile}),
+            "HttpRequestDenied",
+        ),
+        (
+            json!({"id": "flood", "command": "read", "config": with(json!({"mode": "flood", "count": 100000, "size": 1048576})), "component": hostile, "max_output_mb": 8.0}),
+            "output limit",
+        ),
     ];
     let mut lines = String::new();
     // Interleave hostile and normal jobs so they run side by side.

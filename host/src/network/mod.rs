@@ -15,13 +15,13 @@ use crate::clock::Clock;
 use crate::protocol::Output;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use retry::{backoff, classify, classify_item, BatchBody, Verdict};
+use retry::{BatchBody, Verdict, backoff, classify, classify_item};
 use serde_json::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 pub use usage::Pacing;
-use usage::{parse_usage, Pace, UsageBoard};
+use usage::{Pace, UsageBoard, parse_usage};
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 
 /// Scheme, host and port: the unit of the allow-list.
@@ -36,7 +36,11 @@ impl Origin {
     /// The origin of an absolute URL; `None` when it has no host or an unknown scheme.
     pub fn of_url(url: &str) -> Option<Origin> {
         let u = url::Url::parse(url).ok()?;
-        Some(Origin { scheme: u.scheme().to_string(), host: u.host_str()?.to_ascii_lowercase(), port: u.port_or_known_default()? })
+        Some(Origin {
+            scheme: u.scheme().to_string(),
+            host: u.host_str()?.to_ascii_lowercase(),
+            port: u.port_or_known_default()?,
+        })
     }
 
     fn of_uri(uri: &http::Uri) -> Option<Origin> {
@@ -46,7 +50,11 @@ impl Origin {
             "http" => Some(80),
             _ => None,
         })?;
-        Some(Origin { scheme, host: uri.host()?.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase(), port })
+        Some(Origin {
+            scheme,
+            host: uri.host()?.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase(),
+            port,
+        })
     }
 
     fn matches(&self, other: &Origin) -> bool {
@@ -113,7 +121,14 @@ pub struct Limiter {
 
 impl Limiter {
     pub fn new(pacing: Pacing, limits: RetryLimits, clock: Clock) -> Arc<Limiter> {
-        Arc::new(Limiter { board: Mutex::default(), pacing, limits, clock, waited: Mutex::default(), stats: Arc::default() })
+        Arc::new(Limiter {
+            board: Mutex::default(),
+            pacing,
+            limits,
+            clock,
+            waited: Mutex::default(),
+            stats: Arc::default(),
+        })
     }
 
     pub fn stats(&self) -> Arc<NetStats> {
@@ -141,8 +156,12 @@ const BETWEEN_BYTES_TIMEOUT: Duration = Duration::from_secs(120);
 
 type HttpError = wasmtime_wasi_http::Error;
 type SendFuture = Box<
-    dyn Future<Output = wasmtime_wasi_http::Result<(http::Response<WasiBody>, Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>)>>
-        + Send,
+    dyn Future<
+            Output = wasmtime_wasi_http::Result<(
+                http::Response<WasiBody>,
+                Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+            )>,
+        > + Send,
 >;
 
 impl WasiHttpHooks for NetworkPolicy {
@@ -159,7 +178,10 @@ impl WasiHttpHooks for NetworkPolicy {
             let shown = target.map(|t| t.to_string()).unwrap_or_else(|| "a URL without a host".into());
             self.output.log(
                 "WARN",
-                &format!("Network policy refused a request from the connector to {shown}: only {} is allowed", self.allowed),
+                &format!(
+                    "Network policy refused a request from the connector to {shown}: only {} is allowed",
+                    self.allowed
+                ),
             );
             return Box::new(async { Err(HttpError::HttpRequestDenied) });
         }
@@ -279,8 +301,16 @@ impl Limiter {
                         Verdict::Deliver => return Ok(response),
                         Verdict::Throttled => {
                             self.stats.throttled.fetch_add(1, Ordering::Relaxed);
-                            let why = format!("Meta throttled {} (HTTP {}, {})", call.uri.path(), response.status().as_u16(), graph_error_text(response.body()));
-                            if !self.wait_rate_limit(self.throttle_wait(reading.regain(), throttles), &why, output).await {
+                            let why = format!(
+                                "Meta throttled {} (HTTP {}, {})",
+                                call.uri.path(),
+                                response.status().as_u16(),
+                                graph_error_text(response.body())
+                            );
+                            if !self
+                                .wait_rate_limit(self.throttle_wait(reading.regain(), throttles), &why, output)
+                                .await
+                            {
                                 return Ok(response);
                             }
                             throttles += 1;
@@ -309,7 +339,12 @@ impl Limiter {
     /// Send a batch; operations that were throttled or failed transiently are sent again
     /// (alone) and their answers spliced back in place, so each operation ends with a final
     /// answer whatever happened to its neighbours.
-    async fn send_batch(&self, call: &Call, batch: BatchBody, output: &Output) -> Result<http::Response<Bytes>, HttpError> {
+    async fn send_batch(
+        &self,
+        call: &Call,
+        batch: BatchBody,
+        output: &Output,
+    ) -> Result<http::Response<Bytes>, HttpError> {
         let n = batch.ops.len();
         let mut answers: Vec<Value> = vec![Value::Null; n];
         let mut pending: Vec<usize> = (0..n).collect();
@@ -323,7 +358,8 @@ impl Limiter {
                 _ if last_parts.is_none() => return Ok(http::Response::from_parts(parts, body)),
                 _ => {
                     // A later round failed as a whole: each remaining operation gets that answer.
-                    let answer = serde_json::json!({"code": parts.status.as_u16(), "body": String::from_utf8_lossy(&body)});
+                    let answer =
+                        serde_json::json!({"code": parts.status.as_u16(), "body": String::from_utf8_lossy(&body)});
                     pending.iter().for_each(|i| answers[*i] = answer.clone());
                     last_parts = Some(parts);
                     break;
@@ -361,7 +397,14 @@ impl Limiter {
                 let wait = backoff(self.limits.transient_base, transient, self.limits.transient_cap);
                 transient += 1;
                 self.stats.retried.fetch_add(1, Ordering::Relaxed);
-                output.log("INFO", &format!("{} batched requests failed transiently; retry {transient} in {}", retry.len(), human(wait)));
+                output.log(
+                    "INFO",
+                    &format!(
+                        "{} batched requests failed transiently; retry {transient} in {}",
+                        retry.len(),
+                        human(wait)
+                    ),
+                );
                 self.clock.sleep(wait).await;
             }
             pending = retry;

@@ -9,7 +9,8 @@ use serde_json::Value;
 use std::time::Duration;
 
 /// Graph error codes that mean "throttled" (app, user, page, custom and BUC limits).
-pub const THROTTLE_CODES: &[i64] = &[4, 17, 32, 613, 80000, 80001, 80002, 80003, 80004, 80005, 80006, 80008, 80009, 80014];
+pub const THROTTLE_CODES: &[i64] =
+    &[4, 17, 32, 613, 80000, 80001, 80002, 80003, 80004, 80005, 80006, 80008, 80009, 80014];
 
 /// What to do with an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,7 +127,10 @@ mod tests {
         assert_eq!(classify(400, &err(190, None)), Verdict::Deliver);
         assert_eq!(classify(400, &err(100, Some(false))), Verdict::Deliver);
         assert_eq!(classify_item(&Value::Null), Verdict::Transient);
-        assert_eq!(classify_item(&json!({"code": 400, "body": String::from_utf8(err(80002, None)).unwrap()})), Verdict::Throttled);
+        assert_eq!(
+            classify_item(&json!({"code": 400, "body": String::from_utf8(err(80002, None)).unwrap()})),
+            Verdict::Throttled
+        );
         assert_eq!(classify_item(&json!({"code": 200, "body": "{}"})), Verdict::Deliver);
     }
 
@@ -136,7 +140,10 @@ mod tests {
         for attempt in 0..8 {
             let d = backoff(Duration::from_secs(1), attempt, Duration::from_secs(30));
             let nominal = (1u64 << attempt).min(30) as f64;
-            assert!(d.as_secs_f64() >= nominal * 0.8 - 1e-9 && d.as_secs_f64() <= nominal * 1.2 + 1e-9, "{attempt}: {d:?}");
+            assert!(
+                d.as_secs_f64() >= nominal * 0.8 - 1e-9 && d.as_secs_f64() <= nominal * 1.2 + 1e-9,
+                "{attempt}: {d:?}"
+            );
         }
     }
 

@@ -25,13 +25,19 @@ impl UsageReading {
 }
 
 fn percent_of(v: &Value) -> Option<f64> {
-    ["call_count", "total_cputime", "total_time"].iter().filter_map(|k| v.get(*k).and_then(Value::as_f64)).reduce(f64::max)
+    ["call_count", "total_cputime", "total_time"]
+        .iter()
+        .filter_map(|k| v.get(*k).and_then(Value::as_f64))
+        .reduce(f64::max)
 }
 
 /// Read the usage headers of a response (absent or malformed headers read as "unknown").
 pub fn parse_usage(headers: &HeaderMap) -> UsageReading {
-    let json = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).and_then(|s| serde_json::from_str::<Value>(s).ok());
-    let mut reading = UsageReading { app_percent: json("x-app-usage").as_ref().and_then(percent_of), accounts: Vec::new() };
+    let json = |name: &str| {
+        headers.get(name).and_then(|v| v.to_str().ok()).and_then(|s| serde_json::from_str::<Value>(s).ok())
+    };
+    let mut reading =
+        UsageReading { app_percent: json("x-app-usage").as_ref().and_then(percent_of), accounts: Vec::new() };
     if let Some(Value::Object(buc)) = json("x-business-use-case-usage") {
         for (id, rows) in buc {
             for row in rows.as_array().into_iter().flatten() {
@@ -101,14 +107,20 @@ pub struct Pacing {
 
 impl Default for Pacing {
     fn default() -> Self {
-        Pacing { slow_from: 75.0, pause_from: 95.0, max_spacing: Duration::from_secs(20), pause_step: Duration::from_secs(120) }
+        Pacing {
+            slow_from: 75.0,
+            pause_from: 95.0,
+            max_spacing: Duration::from_secs(20),
+            pause_step: Duration::from_secs(120),
+        }
     }
 }
 
 impl Pacing {
     pub fn decide(&self, peak: f64, regain_minutes: u32) -> Pace {
         if peak >= self.pause_from {
-            let wait = if regain_minutes > 0 { Duration::from_secs(60 * regain_minutes as u64) } else { self.pause_step };
+            let wait =
+                if regain_minutes > 0 { Duration::from_secs(60 * regain_minutes as u64) } else { self.pause_step };
             Pace::Pause(wait)
         } else if peak >= self.slow_from {
             let f = (peak - self.slow_from) / (self.pause_from - self.slow_from).max(1.0);

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use fake_graph::{Dataset, DatasetSpec, FakeGraph, FakeOptions};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Once;
@@ -39,14 +39,21 @@ impl Run {
         self.messages.iter().filter(|m| m["type"] == t).collect()
     }
     pub fn records(&self, stream: &str) -> Vec<&Value> {
-        self.messages.iter().filter(|m| m["type"] == "RECORD" && m["record"]["stream"] == stream).map(|m| &m["record"]["data"]).collect()
+        self.messages
+            .iter()
+            .filter(|m| m["type"] == "RECORD" && m["record"]["stream"] == stream)
+            .map(|m| &m["record"]["data"])
+            .collect()
     }
     pub fn all_records(&self) -> Vec<&Value> {
         self.messages.iter().filter(|m| m["type"] == "RECORD").collect()
     }
     /// The TRACE ERROR, if any.
     pub fn error(&self) -> Option<&Value> {
-        self.messages.iter().find(|m| m["type"] == "TRACE" && m["trace"]["type"] == "ERROR").map(|m| &m["trace"]["error"])
+        self.messages
+            .iter()
+            .find(|m| m["type"] == "TRACE" && m["trace"]["type"] == "ERROR")
+            .map(|m| &m["trace"]["error"])
     }
     pub fn connection_status(&self) -> &Value {
         &self.of_type("CONNECTION_STATUS").first().expect("a CONNECTION_STATUS message")["connectionStatus"]

@@ -106,11 +106,7 @@ pub(crate) fn answer(ctx: &ApiContext<'_>, call: &GraphCall) -> Result<Value, Gr
     let Some(first) = segments.first() else {
         return Err(GraphError::unsupported_request(&method, ""));
     };
-    let object = if first == "me" {
-        Some(ObjectRef::Me)
-    } else {
-        ds.lookup(first)
-    };
+    let object = if first == "me" { Some(ObjectRef::Me) } else { ds.lookup(first) };
     let Some(object) = object else {
         return Err(GraphError::unsupported_request(&method, first));
     };
@@ -122,10 +118,7 @@ pub(crate) fn answer(ctx: &ApiContext<'_>, call: &GraphCall) -> Result<Value, Gr
         None => None,
     };
     let selection = selection.as_deref();
-    let links = LinkBuilder {
-        base_url: ctx.base_url,
-        call,
-    };
+    let links = LinkBuilder { base_url: ctx.base_url, call };
 
     match (object, segments.get(1).map(String::as_str)) {
         (ObjectRef::Me, None) => {
@@ -134,21 +127,15 @@ pub(crate) fn answer(ctx: &ApiContext<'_>, call: &GraphCall) -> Result<Value, Gr
             // professional account: `user_id`, `username`, `account_type` and `media_count`
             // describe the dataset's first account.
             let ig = ds.accounts().first();
-            render(
-                selection,
-                &["id", "name"],
-                USER_FIELDS,
-                "User",
-                |field, _| match field {
-                    "id" => Some(json!(id)),
-                    "name" => Some(json!(name)),
-                    "user_id" => ig.map(|a| json!(a.ig_user_id)),
-                    "username" => ig.map(|a| json!(a.username)),
-                    "account_type" => ig.map(|_| json!("BUSINESS")),
-                    "media_count" => ig.map(|a| json!(a.media.len())),
-                    _ => None,
-                },
-            )
+            render(selection, &["id", "name"], USER_FIELDS, "User", |field, _| match field {
+                "id" => Some(json!(id)),
+                "name" => Some(json!(name)),
+                "user_id" => ig.map(|a| json!(a.ig_user_id)),
+                "username" => ig.map(|a| json!(a.username)),
+                "account_type" => ig.map(|_| json!("BUSINESS")),
+                "media_count" => ig.map(|a| json!(a.media.len())),
+                _ => None,
+            })
         }
         (ObjectRef::Me, Some("accounts")) => {
             let items = ds
@@ -162,9 +149,7 @@ pub(crate) fn answer(ctx: &ApiContext<'_>, call: &GraphCall) -> Result<Value, Gr
             }
             paged_response(items, &links, ctx.page_size_cap, extra)
         }
-        (ObjectRef::Page(p), None) => {
-            render_page(ctx, call, &ds.pages()[p], selection, &["name", "id"])
-        }
+        (ObjectRef::Page(p), None) => render_page(ctx, call, &ds.pages()[p], selection, &["name", "id"]),
         (ObjectRef::IgUser(a), None) => render_ig_user(call, &ds.accounts()[a], selection),
         (ObjectRef::IgUser(a), Some("media")) => {
             let items = ds.accounts()[a]
@@ -214,13 +199,8 @@ fn render(
     node_type: &str,
     mut value_of: impl FnMut(&str, Option<&[FieldSelection]>) -> Option<Value>,
 ) -> Result<Value, GraphError> {
-    let default_selection: Vec<FieldSelection> = defaults
-        .iter()
-        .map(|name| FieldSelection {
-            name: name.to_string(),
-            sub_fields: None,
-        })
-        .collect();
+    let default_selection: Vec<FieldSelection> =
+        defaults.iter().map(|name| FieldSelection { name: name.to_string(), sub_fields: None }).collect();
     let selection = selection.unwrap_or(&default_selection);
     let mut out = Map::new();
     if let Some(id) = value_of("id", None) {
@@ -248,37 +228,24 @@ fn render_page(
     defaults: &[&str],
 ) -> Result<Value, GraphError> {
     let mut nested_error = None;
-    let rendered = render(
-        selection,
-        defaults,
-        PAGE_FIELDS,
-        "Page",
-        |field, sub| match field {
-            "id" => Some(json!(page.id)),
-            "name" => Some(json!(page.name)),
-            "category" => Some(json!(page.category)),
-            "link" => Some(json!(format!("https://www.facebook.com/{}", page.id))),
-            "tasks" => Some(json!([
-                "ADVERTISE",
-                "ANALYZE",
-                "CREATE_CONTENT",
-                "MESSAGING",
-                "MODERATE",
-                "MANAGE"
-            ])),
-            "instagram_business_account" => {
-                let account = ctx.dataset.account(page.ig_user_id.as_deref()?)?;
-                match render_ig_user(call, account, sub) {
-                    Ok(v) => Some(v),
-                    Err(e) => {
-                        nested_error = Some(e);
-                        None
-                    }
+    let rendered = render(selection, defaults, PAGE_FIELDS, "Page", |field, sub| match field {
+        "id" => Some(json!(page.id)),
+        "name" => Some(json!(page.name)),
+        "category" => Some(json!(page.category)),
+        "link" => Some(json!(format!("https://www.facebook.com/{}", page.id))),
+        "tasks" => Some(json!(["ADVERTISE", "ANALYZE", "CREATE_CONTENT", "MESSAGING", "MODERATE", "MANAGE"])),
+        "instagram_business_account" => {
+            let account = ctx.dataset.account(page.ig_user_id.as_deref()?)?;
+            match render_ig_user(call, account, sub) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    nested_error = Some(e);
+                    None
                 }
             }
-            _ => None,
-        },
-    )?;
+        }
+        _ => None,
+    })?;
     match nested_error {
         Some(e) => Err(e),
         None => Ok(rendered),
@@ -290,111 +257,84 @@ fn render_ig_user(
     account: &Account,
     selection: Option<&[FieldSelection]>,
 ) -> Result<Value, GraphError> {
-    render(
-        selection,
-        &["id"],
-        IG_USER_FIELDS,
-        "ShadowIGUser",
-        |field, _| match field {
-            "id" => Some(json!(account.ig_user_id)),
-            "ig_id" => Some(json!(account.ig_id)),
-            "username" => Some(json!(account.username)),
-            "name" => Some(json!(account.name)),
-            "biography" => Some(json!(account.biography)),
-            "website" => Some(json!(account.website)),
-            "followers_count" => Some(json!(account.followers_count)),
-            "follows_count" => Some(json!(account.follows_count)),
-            "media_count" => Some(json!(account.media.len())),
-            "has_profile_pic" => Some(json!(true)),
-            "is_published" => Some(json!(true)),
-            "profile_picture_url" => {
-                let ccb = volatile_token(call.serial, &account.ig_user_id, 2);
-                let ccb = format!(
-                    "{}-{}",
-                    (ccb.as_bytes()[0] % 9) + 1,
-                    (ccb.as_bytes()[1] % 9) + 1
-                );
-                Some(json!(account.profile_picture_url_served(&ccb)))
-            }
-            _ => None,
-        },
-    )
+    render(selection, &["id"], IG_USER_FIELDS, "ShadowIGUser", |field, _| match field {
+        "id" => Some(json!(account.ig_user_id)),
+        "ig_id" => Some(json!(account.ig_id)),
+        "username" => Some(json!(account.username)),
+        "name" => Some(json!(account.name)),
+        "biography" => Some(json!(account.biography)),
+        "website" => Some(json!(account.website)),
+        "followers_count" => Some(json!(account.followers_count)),
+        "follows_count" => Some(json!(account.follows_count)),
+        "media_count" => Some(json!(account.media.len())),
+        "has_profile_pic" => Some(json!(true)),
+        "is_published" => Some(json!(true)),
+        "profile_picture_url" => {
+            let ccb = volatile_token(call.serial, &account.ig_user_id, 2);
+            let ccb = format!("{}-{}", (ccb.as_bytes()[0] % 9) + 1, (ccb.as_bytes()[1] % 9) + 1);
+            Some(json!(account.profile_picture_url_served(&ccb)))
+        }
+        _ => None,
+    })
 }
 
-fn render_media(
-    call: &GraphCall,
-    media: &Media,
-    selection: Option<&[FieldSelection]>,
-) -> Result<Value, GraphError> {
+fn render_media(call: &GraphCall, media: &Media, selection: Option<&[FieldSelection]>) -> Result<Value, GraphError> {
     let mut nested_error = None;
-    let rendered = render(
-        selection,
-        &["id"],
-        MEDIA_FIELDS,
-        "ShadowIGMedia",
-        |field, sub| match field {
-            "id" => Some(json!(media.id)),
-            "ig_id" => Some(json!(media.ig_id)),
-            "caption" => media.caption.as_ref().map(|c| json!(c)),
-            "comments_count" => media.comments_count.map(|c| json!(c)),
-            "like_count" => media.like_count.map(|c| json!(c)),
-            "is_comment_enabled" => media.is_comment_enabled.map(|c| json!(c)),
-            "is_shared_to_feed" => {
-                (media.product_type == MediaProductType::Reels).then_some(Value::Bool(true))
-            }
-            "media_type" => Some(json!(media.media_type.as_str())),
-            "media_product_type" => Some(json!(media.product_type.as_str())),
-            "media_url" => Some(json!(media.media_url_served(&volatile_token(
-                call.serial,
-                &media.id,
-                12
-            )))),
-            "thumbnail_url" => media.thumbnail_url.as_ref().map(|u| json!(u)),
-            "permalink" => Some(json!(media.permalink)),
-            "shortcode" => Some(json!(media.shortcode)),
-            "timestamp" => Some(json!(media.timestamp_graph())),
-            "username" => Some(json!(media.username)),
-            "owner" => {
-                let owner_fields: &[&str] = &["id", "username"];
-                let mut owner = Map::new();
-                owner.insert("id".into(), json!(media.owner_id));
-                if let Some(sub) = sub {
-                    for f in sub {
-                        match f.name.as_str() {
-                            "id" => {}
-                            "username" => {
-                                owner.insert("username".into(), json!(media.username));
-                            }
-                            other if !owner_fields.contains(&other) => {
-                                nested_error =
-                                    Some(GraphError::nonexisting_field(other, "ShadowIGUser"));
-                            }
-                            _ => {}
+    let rendered = render(selection, &["id"], MEDIA_FIELDS, "ShadowIGMedia", |field, sub| match field {
+        "id" => Some(json!(media.id)),
+        "ig_id" => Some(json!(media.ig_id)),
+        "caption" => media.caption.as_ref().map(|c| json!(c)),
+        "comments_count" => media.comments_count.map(|c| json!(c)),
+        "like_count" => media.like_count.map(|c| json!(c)),
+        "is_comment_enabled" => media.is_comment_enabled.map(|c| json!(c)),
+        "is_shared_to_feed" => (media.product_type == MediaProductType::Reels).then_some(Value::Bool(true)),
+        "media_type" => Some(json!(media.media_type.as_str())),
+        "media_product_type" => Some(json!(media.product_type.as_str())),
+        "media_url" => Some(json!(media.media_url_served(&volatile_token(call.serial, &media.id, 12)))),
+        "thumbnail_url" => media.thumbnail_url.as_ref().map(|u| json!(u)),
+        "permalink" => Some(json!(media.permalink)),
+        "shortcode" => Some(json!(media.shortcode)),
+        "timestamp" => Some(json!(media.timestamp_graph())),
+        "username" => Some(json!(media.username)),
+        "owner" => {
+            let owner_fields: &[&str] = &["id", "username"];
+            let mut owner = Map::new();
+            owner.insert("id".into(), json!(media.owner_id));
+            if let Some(sub) = sub {
+                for f in sub {
+                    match f.name.as_str() {
+                        "id" => {}
+                        "username" => {
+                            owner.insert("username".into(), json!(media.username));
                         }
-                    }
-                }
-                Some(Value::Object(owner))
-            }
-            "children" if media.is_carousel() => {
-                let children: Result<Vec<Value>, GraphError> = media
-                    .children
-                    .iter()
-                    .map(|child| match sub {
-                        Some(sub) => render_media(call, child, Some(sub)),
-                        None => Ok(json!({ "id": child.id })),
-                    })
-                    .collect();
-                match children {
-                    Ok(data) => Some(json!({ "data": data })),
-                    Err(e) => {
-                        nested_error = Some(e);
-                        None
+                        other if !owner_fields.contains(&other) => {
+                            nested_error = Some(GraphError::nonexisting_field(other, "ShadowIGUser"));
+                        }
+                        _ => {}
                     }
                 }
             }
-            _ => None,
-        },
-    )?;
+            Some(Value::Object(owner))
+        }
+        "children" if media.is_carousel() => {
+            let children: Result<Vec<Value>, GraphError> = media
+                .children
+                .iter()
+                .map(|child| match sub {
+                    Some(sub) => render_media(call, child, Some(sub)),
+                    None => Ok(json!({ "id": child.id })),
+                })
+                .collect();
+            match children {
+                Ok(data) => Some(json!({ "data": data })),
+                Err(e) => {
+                    nested_error = Some(e);
+                    None
+                }
+            }
+        }
+        _ => None,
+    })?;
     match nested_error {
         Some(e) => Err(e),
         None => Ok(rendered),

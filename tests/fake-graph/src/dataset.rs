@@ -305,19 +305,9 @@ pub(crate) enum ObjectRef {
     Me,
     Page(usize),
     IgUser(usize),
-    Post {
-        account: usize,
-        post: usize,
-    },
-    Child {
-        account: usize,
-        post: usize,
-        child: usize,
-    },
-    Story {
-        account: usize,
-        story: usize,
-    },
+    Post { account: usize, post: usize },
+    Child { account: usize, post: usize, child: usize },
+    Story { account: usize, story: usize },
 }
 
 /// The generated world. Cheap to share behind an `Arc`; never mutated.
@@ -342,52 +332,20 @@ impl PartialEq for Dataset {
 const POST_KIND_CYCLE: [MediaKind; 20] = {
     use MediaKind::*;
     [
-        Image, Carousel, Reel, Image, FeedVideo, Image, Carousel, Image, Reel, Image, Carousel,
-        Image, Reel, Image, FeedVideo, Image, Carousel, Image, Image, Image,
+        Image, Carousel, Reel, Image, FeedVideo, Image, Carousel, Image, Reel, Image, Carousel, Image, Reel, Image,
+        FeedVideo, Image, Carousel, Image, Image, Image,
     ]
 };
 
 const BRANDS: [(&str, &str, &str); 8] = [
-    (
-        "northwind_outdoors",
-        "Northwind Outdoors",
-        "Gear for wild places 🏔️\nShipping worldwide",
-    ),
-    (
-        "lumen_coffee",
-        "Lumen Coffee Roasters",
-        "Small-batch roasts ☕ — Lyon & London",
-    ),
-    (
-        "atlas_bikes",
-        "Atlas Bikes",
-        "Bikes built to last. Repairs, rentals, rides.",
-    ),
-    (
-        "pixel_bakery",
-        "Pixel Bakery",
-        "Sourdough, croissants & café crème 🥐",
-    ),
-    (
-        "harbor_yoga",
-        "Harbor Yoga Studio",
-        "Breathe. Move. Repeat.\nClasses daily",
-    ),
-    (
-        "ember_ceramics",
-        "Ember Ceramics",
-        "Hand-thrown stoneware, fired in Kyoto",
-    ),
-    (
-        "tidal_records",
-        "Tidal Records",
-        "Vinyl • cassettes • live sessions",
-    ),
-    (
-        "quartz_studio",
-        "Quartz Design Studio",
-        "Brand identity & type design ✏️",
-    ),
+    ("northwind_outdoors", "Northwind Outdoors", "Gear for wild places 🏔️\nShipping worldwide"),
+    ("lumen_coffee", "Lumen Coffee Roasters", "Small-batch roasts ☕ — Lyon & London"),
+    ("atlas_bikes", "Atlas Bikes", "Bikes built to last. Repairs, rentals, rides."),
+    ("pixel_bakery", "Pixel Bakery", "Sourdough, croissants & café crème 🥐"),
+    ("harbor_yoga", "Harbor Yoga Studio", "Breathe. Move. Repeat.\nClasses daily"),
+    ("ember_ceramics", "Ember Ceramics", "Hand-thrown stoneware, fired in Kyoto"),
+    ("tidal_records", "Tidal Records", "Vinyl • cassettes • live sessions"),
+    ("quartz_studio", "Quartz Design Studio", "Brand identity & type design ✏️"),
 ];
 
 const CAPTION_OPENERS: [&str; 10] = [
@@ -403,66 +361,35 @@ const CAPTION_OPENERS: [&str; 10] = [
     "Meet the team",
 ];
 
-const CAPTION_TAGS: [&str; 8] = [
-    "#smallbusiness",
-    "#handmade",
-    "#reels",
-    "#weekend",
-    "#behindthescenes",
-    "#newin",
-    "#café",
-    "#design",
-];
+const CAPTION_TAGS: [&str; 8] =
+    ["#smallbusiness", "#handmade", "#reels", "#weekend", "#behindthescenes", "#newin", "#café", "#design"];
 
 impl Dataset {
     /// Generates the dataset. Pure: the same spec always yields an equal dataset.
     pub fn generate(spec: &DatasetSpec) -> Self {
-        let mut accounts: Vec<Account> = (0..spec.accounts)
-            .map(|a| generate_account(spec, a))
-            .collect();
+        let mut accounts: Vec<Account> = (0..spec.accounts).map(|a| generate_account(spec, a)).collect();
 
         // Pages in me/accounts order: account pages with no-IG pages interleaved.
         let mut pages = Vec::new();
         let mut next_no_ig = 0;
         let mut page_number = 0u64;
-        let mut push_page =
-            |pages: &mut Vec<Page>, name: String, category: &str, ig: Option<String>| {
-                page_number += 1;
-                let id = (1_000_000_000_000u64 + page_number).to_string();
-                pages.push(Page {
-                    id: id.clone(),
-                    name,
-                    category: category.into(),
-                    ig_user_id: ig,
-                });
-                id
-            };
+        let mut push_page = |pages: &mut Vec<Page>, name: String, category: &str, ig: Option<String>| {
+            page_number += 1;
+            let id = (1_000_000_000_000u64 + page_number).to_string();
+            pages.push(Page { id: id.clone(), name, category: category.into(), ig_user_id: ig });
+            id
+        };
         for account in accounts.iter_mut() {
-            let page_id = push_page(
-                &mut pages,
-                account.name.clone(),
-                "Brand",
-                Some(account.ig_user_id.clone()),
-            );
+            let page_id = push_page(&mut pages, account.name.clone(), "Brand", Some(account.ig_user_id.clone()));
             account.page_id = page_id;
             if next_no_ig < spec.pages_without_ig {
                 next_no_ig += 1;
-                push_page(
-                    &mut pages,
-                    format!("Community Page {next_no_ig}"),
-                    "Community",
-                    None,
-                );
+                push_page(&mut pages, format!("Community Page {next_no_ig}"), "Community", None);
             }
         }
         while next_no_ig < spec.pages_without_ig {
             next_no_ig += 1;
-            push_page(
-                &mut pages,
-                format!("Community Page {next_no_ig}"),
-                "Community",
-                None,
-            );
+            push_page(&mut pages, format!("Community Page {next_no_ig}"), "Community", None);
         }
 
         let me_id = "10160000000000001".to_string();
@@ -474,43 +401,17 @@ impl Dataset {
         for (a, account) in accounts.iter().enumerate() {
             index.insert(account.ig_user_id.clone(), ObjectRef::IgUser(a));
             for (m, post) in account.media.iter().enumerate() {
-                index.insert(
-                    post.id.clone(),
-                    ObjectRef::Post {
-                        account: a,
-                        post: m,
-                    },
-                );
+                index.insert(post.id.clone(), ObjectRef::Post { account: a, post: m });
                 for (c, child) in post.children.iter().enumerate() {
-                    index.insert(
-                        child.id.clone(),
-                        ObjectRef::Child {
-                            account: a,
-                            post: m,
-                            child: c,
-                        },
-                    );
+                    index.insert(child.id.clone(), ObjectRef::Child { account: a, post: m, child: c });
                 }
             }
             for (s, story) in account.stories.iter().enumerate() {
-                index.insert(
-                    story.id.clone(),
-                    ObjectRef::Story {
-                        account: a,
-                        story: s,
-                    },
-                );
+                index.insert(story.id.clone(), ObjectRef::Story { account: a, story: s });
             }
         }
 
-        Dataset {
-            spec: spec.clone(),
-            me_id,
-            me_name: "Fake Graph Admin".into(),
-            pages,
-            accounts,
-            index,
-        }
+        Dataset { spec: spec.clone(), me_id, me_name: "Fake Graph Admin".into(), pages, accounts, index }
     }
 
     pub fn spec(&self) -> &DatasetSpec {
@@ -551,11 +452,7 @@ impl Dataset {
     pub fn media(&self, id: &str) -> Option<&Media> {
         match *self.index.get(id)? {
             ObjectRef::Post { account, post } => Some(&self.accounts[account].media[post]),
-            ObjectRef::Child {
-                account,
-                post,
-                child,
-            } => Some(&self.accounts[account].media[post].children[child]),
+            ObjectRef::Child { account, post, child } => Some(&self.accounts[account].media[post].children[child]),
             ObjectRef::Story { account, story } => Some(&self.accounts[account].stories[story]),
             _ => None,
         }
@@ -589,10 +486,7 @@ impl Dataset {
     /// the day before `now`.
     pub fn insight_days(&self) -> Vec<NaiveDate> {
         let today = self.spec.now.date_naive();
-        (1..=self.spec.insight_days as i64)
-            .rev()
-            .map(|back| today - Duration::days(back))
-            .collect()
+        (1..=self.spec.insight_days as i64).rev().map(|back| today - Duration::days(back)).collect()
     }
 
     pub fn counts(&self) -> DatasetCounts {
@@ -601,11 +495,7 @@ impl Dataset {
             accounts: self.accounts.len(),
             media: self.all_media().count(),
             carousels: self.all_media().filter(|m| m.is_carousel()).count(),
-            carousel_children: self
-                .accounts
-                .iter()
-                .map(Account::carousel_children_count)
-                .sum(),
+            carousel_children: self.accounts.iter().map(Account::carousel_children_count).sum(),
             stories: self.all_stories().count(),
             insight_days: self.spec.insight_days as usize,
         }
@@ -623,16 +513,8 @@ fn generate_account(spec: &DatasetSpec, a: usize) -> Account {
     let h = |what: &str| hash_parts([seed.as_str(), "account", &number.to_string(), what]);
     let (handle, display, bio) = BRANDS[a % BRANDS.len()];
     let round = a / BRANDS.len();
-    let username = if round == 0 {
-        handle.to_string()
-    } else {
-        format!("{handle}_{}", round + 1)
-    };
-    let name = if round == 0 {
-        display.to_string()
-    } else {
-        format!("{display} {}", round + 1)
-    };
+    let username = if round == 0 { handle.to_string() } else { format!("{handle}_{}", round + 1) };
+    let name = if round == 0 { display.to_string() } else { format!("{display} {}", round + 1) };
     let ig_user_id = (17_841_400_000_000_000u64 + number as u64).to_string();
     let profile_picture_url = format!(
         "https://scontent.cdninstagram.com/v/t51.2885-19/{}_n.jpg?stp=dst-jpg_s206x206&_nc_cat=1&_nc_sid=7d201b&_nc_ohc={}&oh=00_{}&oe={:08X}",
@@ -667,12 +549,10 @@ fn generate_account(spec: &DatasetSpec, a: usize) -> Account {
     let before_business = (posts / 25).max(1).min(posts);
     for i in 0..posts {
         let kind = POST_KIND_CYCLE[i % POST_KIND_CYCLE.len()];
-        let ph =
-            |what: &str| hash_parts([seed.as_str(), "post", &ig_user_id, &i.to_string(), what]);
+        let ph = |what: &str| hash_parts([seed.as_str(), "post", &ig_user_id, &i.to_string(), what]);
         let jitter = (ph("jitter") % (step as u64 / 2).max(1)) as i64;
-        let timestamp = spec.now
-            - Duration::minutes(180 + i as i64 * step + jitter)
-            - Duration::seconds(ph("seconds") as i64 % 60);
+        let timestamp =
+            spec.now - Duration::minutes(180 + i as i64 * step + jitter) - Duration::seconds(ph("seconds") as i64 % 60);
         let id = format!("179{:02}{:012}", number % 100, i + 1);
         let (media_type, product_type) = match kind {
             MediaKind::Carousel => (MediaType::CarouselAlbum, MediaProductType::Feed),
@@ -686,16 +566,7 @@ fn generate_account(spec: &DatasetSpec, a: usize) -> Account {
             no_permission: i % 25 == 8 && i < posts - before_business,
             few_viewers: false,
         };
-        let mut post = base_media(
-            spec,
-            &account,
-            &id,
-            media_type,
-            product_type,
-            MediaRole::Post,
-            timestamp,
-            flags,
-        );
+        let mut post = base_media(spec, &account, &id, media_type, product_type, MediaRole::Post, timestamp, flags);
         post.caption = caption_for(ph("caption"), i);
         post.like_count = Some(in_range(ph("likes"), 3, 2_500));
         post.comments_count = Some(in_range(ph("comments"), 0, 180));
@@ -714,15 +585,9 @@ fn generate_account(spec: &DatasetSpec, a: usize) -> Account {
                     spec,
                     &account,
                     &child_id,
-                    if is_video {
-                        MediaType::Video
-                    } else {
-                        MediaType::Image
-                    },
+                    if is_video { MediaType::Video } else { MediaType::Image },
                     MediaProductType::Feed,
-                    MediaRole::CarouselChild {
-                        parent_id: id.clone(),
-                    },
+                    MediaRole::CarouselChild { parent_id: id.clone() },
                     timestamp,
                     MediaFlags::default(),
                 );
@@ -735,37 +600,16 @@ fn generate_account(spec: &DatasetSpec, a: usize) -> Account {
     let stories = spec.stories_per_account;
     let story_step = (22 * 60 / stories.max(1) as i64).max(2);
     for k in 0..stories {
-        let sh =
-            |what: &str| hash_parts([seed.as_str(), "story", &ig_user_id, &k.to_string(), what]);
+        let sh = |what: &str| hash_parts([seed.as_str(), "story", &ig_user_id, &k.to_string(), what]);
         let timestamp = spec.now
-            - Duration::minutes(
-                30 + k as i64 * story_step + (sh("jitter") % (story_step as u64 / 2).max(1)) as i64,
-            )
+            - Duration::minutes(30 + k as i64 * story_step + (sh("jitter") % (story_step as u64 / 2).max(1)) as i64)
             - Duration::seconds(sh("seconds") as i64 % 60);
         let id = format!("181{:02}{:012}", number % 100, k + 1);
-        let media_type = if k % 3 == 1 {
-            MediaType::Video
-        } else {
-            MediaType::Image
-        };
-        let flags = MediaFlags {
-            few_viewers: k == 0,
-            ..MediaFlags::default()
-        };
-        let mut story = base_media(
-            spec,
-            &account,
-            &id,
-            media_type,
-            MediaProductType::Story,
-            MediaRole::Story,
-            timestamp,
-            flags,
-        );
-        story.permalink = format!(
-            "https://instagram.com/stories/{}/{}",
-            account.username, story.ig_id
-        );
+        let media_type = if k % 3 == 1 { MediaType::Video } else { MediaType::Image };
+        let flags = MediaFlags { few_viewers: k == 0, ..MediaFlags::default() };
+        let mut story =
+            base_media(spec, &account, &id, media_type, MediaProductType::Story, MediaRole::Story, timestamp, flags);
+        story.permalink = format!("https://instagram.com/stories/{}/{}", account.username, story.ig_id);
         account.stories.push(story);
     }
     account
@@ -786,11 +630,7 @@ fn base_media(
     let seed = spec.seed.to_string();
     let h = |what: &str| hash_parts([seed.as_str(), "media", id, what]);
     let shortcode = format!("D{}", encode_chars(h("shortcode"), 10, BASE64_URL));
-    let ext = if media_type == MediaType::Video {
-        "mp4"
-    } else {
-        "jpg"
-    };
+    let ext = if media_type == MediaType::Video { "mp4" } else { "jpg" };
     let asset = in_range(h("asset"), 400_000_000, 499_999_999);
     let cdn = ["lhr8-1", "cdg4-2", "fra3-1", "iad3-1"][(h("cdn") % 4) as usize];
     let media_url = if media_type == MediaType::Video {
@@ -849,29 +689,17 @@ fn caption_for(hash: u64, index: usize) -> Option<String> {
     let opener = CAPTION_OPENERS[(hash % CAPTION_OPENERS.len() as u64) as usize];
     let tag_a = CAPTION_TAGS[((hash >> 8) % CAPTION_TAGS.len() as u64) as usize];
     let tag_b = CAPTION_TAGS[((hash >> 16) % CAPTION_TAGS.len() as u64) as usize];
-    Some(if index.is_multiple_of(3) {
-        format!("{opener}\n\n{tag_a} {tag_b}")
-    } else {
-        format!("{opener} — {tag_a}")
-    })
+    Some(if index.is_multiple_of(3) { format!("{opener}\n\n{tag_a} {tag_b}") } else { format!("{opener} — {tag_a}") })
 }
 
 /// Children per carousel for one account, in carousel order.
 fn carousel_children_counts(spec: &DatasetSpec, account: usize, posts: usize) -> Vec<usize> {
-    let carousels = (0..posts)
-        .filter(|i| POST_KIND_CYCLE[i % POST_KIND_CYCLE.len()] == MediaKind::Carousel)
-        .count();
+    let carousels = (0..posts).filter(|i| POST_KIND_CYCLE[i % POST_KIND_CYCLE.len()] == MediaKind::Carousel).count();
     let seed = spec.seed.to_string();
     let acc = account.to_string();
     match spec.carousel_children_per_account {
         None => (0..carousels)
-            .map(|c| {
-                in_range(
-                    hash_parts([seed.as_str(), "children", &acc, &c.to_string()]),
-                    2,
-                    10,
-                ) as usize
-            })
+            .map(|c| in_range(hash_parts([seed.as_str(), "children", &acc, &c.to_string()]), 2, 10) as usize)
             .collect(),
         Some(total) => {
             assert!(
@@ -886,8 +714,7 @@ fn carousel_children_counts(spec: &DatasetSpec, account: usize, posts: usize) ->
             let mut remaining = total - 2 * carousels;
             let mut round = 0u64;
             while remaining > 0 {
-                let c = (hash_parts([seed.as_str(), "spread", &acc, &round.to_string()])
-                    % carousels as u64) as usize;
+                let c = (hash_parts([seed.as_str(), "spread", &acc, &round.to_string()]) % carousels as u64) as usize;
                 round += 1;
                 if counts[c] < 10 {
                     counts[c] += 1;
@@ -913,9 +740,5 @@ pub(crate) fn insert_query_param(url: &str, position: usize, name: &str, value: 
 
 /// A volatile token for a served URL: changes with every response serial.
 pub(crate) fn volatile_token(serial: u64, object_id: &str, len: usize) -> String {
-    encode_chars(
-        hash_parts(["volatile", &serial.to_string(), object_id]),
-        len,
-        HEX,
-    )
+    encode_chars(hash_parts(["volatile", &serial.to_string(), object_id]), len, HEX)
 }

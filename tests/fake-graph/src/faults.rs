@@ -130,30 +130,17 @@ impl FaultPlan {
 
     /// Throttle `fraction` of calls (first attempt only by default).
     pub fn throttle(fraction: f64, seed: u64) -> Self {
-        FaultPlan {
-            throttle: Some(FractionFault { fraction, seed }),
-            ..FaultPlan::none()
-        }
+        FaultPlan { throttle: Some(FractionFault { fraction, seed }), ..FaultPlan::none() }
     }
 
     /// Fail `fraction` of calls transiently (first attempt only by default).
     pub fn transient(fraction: f64, seed: u64) -> Self {
-        FaultPlan {
-            transient: Some(FractionFault { fraction, seed }),
-            ..FaultPlan::none()
-        }
+        FaultPlan { transient: Some(FractionFault { fraction, seed }), ..FaultPlan::none() }
     }
 
     /// Delay `fraction` of calls by `delay`.
     pub fn slow(fraction: f64, seed: u64, delay: Duration) -> Self {
-        FaultPlan {
-            slow: Some(SlowFault {
-                fraction,
-                seed,
-                delay,
-            }),
-            ..FaultPlan::none()
-        }
+        FaultPlan { slow: Some(SlowFault { fraction, seed, delay }), ..FaultPlan::none() }
     }
 
     /// Usage headers climbing by `account_percent_per_call` per call on each IG
@@ -161,12 +148,7 @@ impl FaultPlan {
     /// 80002, then the gauge resets.
     pub fn usage_climb(account_percent_per_call: f64, throttle_calls: u32) -> Self {
         FaultPlan {
-            usage: UsageModel {
-                account_percent_per_call,
-                throttle_calls,
-                regain_minutes: 1,
-                ..UsageModel::default()
-            },
+            usage: UsageModel { account_percent_per_call, throttle_calls, regain_minutes: 1, ..UsageModel::default() },
             ..FaultPlan::none()
         }
     }
@@ -209,23 +191,12 @@ impl FaultPlan {
 
     /// Answer every call under `path_prefix` (version-less) with `status` and `body`.
     pub fn force_error(mut self, path_prefix: &str, status: u16, body: impl Into<String>) -> Self {
-        self.forced.push(ForcedError {
-            path_prefix: path_prefix.into(),
-            status,
-            body: body.into(),
-            times: None,
-        });
+        self.forced.push(ForcedError { path_prefix: path_prefix.into(), status, body: body.into(), times: None });
         self
     }
 
     /// Like [`force_error`](Self::force_error), for the first `times` matching calls only.
-    pub fn force_error_times(
-        mut self,
-        path_prefix: &str,
-        status: u16,
-        body: impl Into<String>,
-        times: u32,
-    ) -> Self {
+    pub fn force_error_times(mut self, path_prefix: &str, status: u16, body: impl Into<String>, times: u32) -> Self {
         self.forced.push(ForcedError {
             path_prefix: path_prefix.into(),
             status,
@@ -237,9 +208,7 @@ impl FaultPlan {
 
     /// Force a Graph error (rendered with a trace id) under `path_prefix`.
     pub fn force_graph_error(self, path_prefix: &str, error: &GraphError) -> Self {
-        let body = error
-            .to_body(&crate::graph_error::fbtrace_id(path_prefix))
-            .to_string();
+        let body = error.to_body(&crate::graph_error::fbtrace_id(path_prefix)).to_string();
         self.force_error(path_prefix, error.http_status, body)
     }
 }
@@ -321,13 +290,7 @@ pub(crate) struct FaultState {
 impl FaultState {
     pub fn new(plan: FaultPlan) -> Self {
         let forced = plan.forced.len();
-        FaultState {
-            plan,
-            counters: Mutex::new(Counters {
-                forced_hits: vec![0; forced],
-                ..Counters::default()
-            }),
-        }
+        FaultState { plan, counters: Mutex::new(Counters { forced_hits: vec![0; forced], ..Counters::default() }) }
     }
 
     /// A forced error for a path, counting the hit. Used for batch envelopes.
@@ -336,11 +299,7 @@ impl FaultState {
         self.take_forced(&mut counters, versionless_path)
     }
 
-    fn take_forced(
-        &self,
-        counters: &mut Counters,
-        versionless_path: &str,
-    ) -> Option<InjectedFailure> {
+    fn take_forced(&self, counters: &mut Counters, versionless_path: &str) -> Option<InjectedFailure> {
         for (i, forced) in self.plan.forced.iter().enumerate() {
             if versionless_path.starts_with(&forced.path_prefix) {
                 let hits = &mut counters.forced_hits[i];
@@ -348,10 +307,7 @@ impl FaultState {
                     continue;
                 }
                 *hits += 1;
-                return Some(InjectedFailure::Raw {
-                    status: forced.status,
-                    body: forced.body.clone(),
-                });
+                return Some(InjectedFailure::Raw { status: forced.status, body: forced.body.clone() });
             }
         }
         None
@@ -362,9 +318,7 @@ impl FaultState {
     pub fn on_call(&self, key: &str, versionless_path: &str, ig_user: Option<&str>) -> CallVerdict {
         let key_hash = hash_parts(["call", key]);
         let selected = |fault: &Option<FractionFault>, salt: &str| {
-            fault.is_some_and(|f| {
-                unit_interval(hash_parts([salt, &f.seed.to_string(), key])) < f.fraction
-            })
+            fault.is_some_and(|f| unit_interval(hash_parts([salt, &f.seed.to_string(), key])) < f.fraction)
         };
         let mut verdict = CallVerdict::default();
         if let Some(slow) = &self.plan.slow
@@ -387,9 +341,7 @@ impl FaultState {
             return verdict;
         }
         // Usage-model throttling (order dependent, see module docs).
-        if verdict.usage.app.estimated_time_to_regain_access > 0
-            && verdict.usage.app.call_count >= 100
-        {
+        if verdict.usage.app.estimated_time_to_regain_access > 0 && verdict.usage.app.call_count >= 100 {
             verdict.failure = Some(InjectedFailure::Graph(GraphError::throttled(4)));
             return verdict;
         }
@@ -423,10 +375,9 @@ impl FaultState {
             verdict.failure = Some(match hash_parts(["transient-kind", key]) % 3 {
                 0 => InjectedFailure::Graph(GraphError::unknown_error()),
                 1 => InjectedFailure::Graph(GraphError::service_unavailable()),
-                _ => InjectedFailure::Raw {
-                    status: 503,
-                    body: crate::graph_error::SERVICE_UNAVAILABLE_HTML.to_string(),
-                },
+                _ => {
+                    InjectedFailure::Raw { status: 503, body: crate::graph_error::SERVICE_UNAVAILABLE_HTML.to_string() }
+                }
             });
         }
         verdict
@@ -438,10 +389,7 @@ impl FaultState {
         let app = advance(&mut counters.app, model.app_percent_per_call, &model);
         let account = ig_user.map(|id| {
             let gauge = counters.accounts.entry(id.to_string()).or_default();
-            (
-                id.to_string(),
-                advance(gauge, model.account_percent_per_call, &model),
-            )
+            (id.to_string(), advance(gauge, model.account_percent_per_call, &model))
         });
         UsageSnapshot { app, account }
     }
@@ -458,12 +406,7 @@ impl FaultState {
         let app = numbers(Some(&counters.app), model.app_percent_per_call);
         let accounts = ig_users
             .iter()
-            .map(|id| {
-                (
-                    id.clone(),
-                    numbers(counters.accounts.get(id), model.account_percent_per_call),
-                )
-            })
+            .map(|id| (id.clone(), numbers(counters.accounts.get(id), model.account_percent_per_call)))
             .collect();
         (app, accounts)
     }
@@ -506,27 +449,15 @@ mod tests {
     fn fraction_selection_depends_only_on_key_and_attempt() {
         let state = FaultState::new(FaultPlan::transient(0.5, 7));
         let keys: Vec<String> = (0..200).map(|i| format!("GET /v24.0/{i}?\n")).collect();
-        let first: Vec<bool> = keys
-            .iter()
-            .map(|k| state.on_call(k, "/x", None).failure.is_some())
-            .collect();
+        let first: Vec<bool> = keys.iter().map(|k| state.on_call(k, "/x", None).failure.is_some()).collect();
         let failed = first.iter().filter(|f| **f).count();
-        assert!(
-            (60..140).contains(&failed),
-            "about half should fail, got {failed}"
-        );
+        assert!((60..140).contains(&failed), "about half should fail, got {failed}");
         // Second attempts all succeed.
-        assert!(
-            keys.iter()
-                .all(|k| state.on_call(k, "/x", None).failure.is_none())
-        );
+        assert!(keys.iter().all(|k| state.on_call(k, "/x", None).failure.is_none()));
         // A fresh state, visiting keys in reverse order, selects the same keys.
         let again = FaultState::new(FaultPlan::transient(0.5, 7));
-        let mut reversed: Vec<bool> = keys
-            .iter()
-            .rev()
-            .map(|k| again.on_call(k, "/x", None).failure.is_some())
-            .collect();
+        let mut reversed: Vec<bool> =
+            keys.iter().rev().map(|k| again.on_call(k, "/x", None).failure.is_some()).collect();
         reversed.reverse();
         assert_eq!(first, reversed);
     }
@@ -541,17 +472,6 @@ mod tests {
                 (v.usage.account.unwrap().1.call_count, v.failure.is_some())
             })
             .collect();
-        assert_eq!(
-            counts,
-            [
-                (25, false),
-                (50, false),
-                (75, false),
-                (100, true),
-                (100, true),
-                (25, false),
-                (50, false)
-            ]
-        );
+        assert_eq!(counts, [(25, false), (50, false), (75, false), (100, true), (100, true), (25, false), (50, false)]);
     }
 }

@@ -23,22 +23,14 @@ pub(crate) fn parse_fields(input: &str) -> Result<Vec<FieldSelection>, GraphErro
     Ok(fields)
 }
 
-fn parse_list(
-    chars: &[char],
-    pos: &mut usize,
-    input: &str,
-) -> Result<Vec<FieldSelection>, GraphError> {
+fn parse_list(chars: &[char], pos: &mut usize, input: &str) -> Result<Vec<FieldSelection>, GraphError> {
     let mut fields = Vec::new();
     loop {
         let start = *pos;
         while *pos < chars.len() && !matches!(chars[*pos], ',' | '{' | '}' | '.') {
             *pos += 1;
         }
-        let name: String = chars[start..*pos]
-            .iter()
-            .collect::<String>()
-            .trim()
-            .to_string();
+        let name: String = chars[start..*pos].iter().collect::<String>().trim().to_string();
         // Modifiers: `.limit(5)`, `.since(...)` — skipped.
         while *pos < chars.len() && chars[*pos] == '.' {
             let mut depth = 0;
@@ -83,9 +75,7 @@ fn parse_list(
 }
 
 fn syntax_error(input: &str) -> GraphError {
-    GraphError::invalid_parameter(format!(
-        "Syntax error \"Unbalanced braces in field list.\" at character 0: {input}"
-    ))
+    GraphError::invalid_parameter(format!("Syntax error \"Unbalanced braces in field list.\" at character 0: {input}"))
 }
 
 #[cfg(test)]
@@ -100,10 +90,7 @@ mod tests {
     fn flat_and_nested() {
         let f = parse_fields("id,caption,children{id,media_type},owner").unwrap();
         assert_eq!(names(&f), ["id", "caption", "children", "owner"]);
-        assert_eq!(
-            names(f[2].sub_fields.as_ref().unwrap()),
-            ["id", "media_type"]
-        );
+        assert_eq!(names(f[2].sub_fields.as_ref().unwrap()), ["id", "media_type"]);
         assert!(f[3].sub_fields.is_none());
     }
 

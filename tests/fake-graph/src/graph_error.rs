@@ -35,12 +35,7 @@ pub struct ErrorDetails {
 
 impl GraphError {
     /// A plain error with no subcode or user-facing texts.
-    pub fn new(
-        http_status: u16,
-        code: i64,
-        error_type: &'static str,
-        message: impl Into<String>,
-    ) -> Self {
+    pub fn new(http_status: u16, code: i64, error_type: &'static str, message: impl Into<String>) -> Self {
         GraphError {
             http_status,
             message: message.into(),
@@ -106,12 +101,7 @@ impl GraphError {
 
     /// A token that is not the dataset's token (code 190).
     pub fn invalid_token() -> Self {
-        GraphError::new(
-            400,
-            190,
-            "OAuthException",
-            "Invalid OAuth access token - Cannot parse access token",
-        )
+        GraphError::new(400, 190, "OAuthException", "Invalid OAuth access token - Cannot parse access token")
     }
 
     /// The special token `expired-token` (190 / 463).
@@ -161,29 +151,21 @@ impl GraphError {
             400,
             100,
             "OAuthException",
-            format!(
-                "(#100) Tried accessing nonexisting field ({field}) on node type ({node_type})"
-            ),
+            format!("(#100) Tried accessing nonexisting field ({field}) on node type ({node_type})"),
         )
     }
 
     /// Generic parameter problem (code 100, no subcode); `text` follows "(#100) ".
     pub fn invalid_parameter(text: impl AsRef<str>) -> Self {
-        GraphError::new(
-            400,
-            100,
-            "OAuthException",
-            format!("(#100) {}", text.as_ref()),
-        )
+        GraphError::new(400, 100, "OAuthException", format!("(#100) {}", text.as_ref()))
     }
 
     // ---- insights refusals attached to individual media ------------------
 
     /// Media posted before the account became a business account (100 / 2108006).
     pub fn media_posted_before_business_conversion() -> Self {
-        let mut e = GraphError::new(400, 100, "OAuthException", "Invalid parameter")
-            .with_subcode(2108006)
-            .transient(false);
+        let mut e =
+            GraphError::new(400, 100, "OAuthException", "Invalid parameter").with_subcode(2108006).transient(false);
         e.details = Some(Box::new(ErrorDetails {
             error_user_title: Some("Media posted before business account conversion".into()),
             error_user_msg: Some(
@@ -196,23 +178,13 @@ impl GraphError {
 
     /// The app lacks the permission for this media's insights (code 10).
     pub fn no_permission() -> Self {
-        GraphError::new(
-            400,
-            10,
-            "OAuthException",
-            "(#10) Application does not have permission for this action",
-        )
+        GraphError::new(400, 10, "OAuthException", "(#10) Application does not have permission for this action")
     }
 
     /// Story with fewer than 5 viewers (code 10).
     pub fn not_enough_viewers() -> Self {
-        GraphError::new(
-            400,
-            10,
-            "OAuthException",
-            "(#10) Not enough viewers for the media to show insights",
-        )
-        .with_user_title("Not enough viewers for the media to show insights")
+        GraphError::new(400, 10, "OAuthException", "(#10) Not enough viewers for the media to show insights")
+            .with_user_title("Not enough viewers for the media to show insights")
     }
 
     fn with_user_title(mut self, title: &str) -> Self {
@@ -223,9 +195,7 @@ impl GraphError {
     // ---- batch envelope ---------------------------------------------------
 
     pub fn batch_too_large(max: usize) -> Self {
-        GraphError::invalid_parameter(format!(
-            "Too many requests in batch message. Maximum batch size is {max}"
-        ))
+        GraphError::invalid_parameter(format!("Too many requests in batch message. Maximum batch size is {max}"))
     }
 
     // ---- throttling and outages -------------------------------------------
@@ -246,11 +216,7 @@ impl GraphError {
                 "(#80002) There have been too many calls to this Instagram account. Wait a bit and try again. For more info, please refer to https://developers.facebook.com/docs/graph-api/overview/rate-limiting.".to_string(),
             ),
         };
-        let code = if matches!(code, 4 | 17 | 32 | 613 | 80001) {
-            code
-        } else {
-            80002
-        };
+        let code = if matches!(code, 4 | 17 | 32 | 613 | 80001) { code } else { 80002 };
         GraphError::new(status, code, "OAuthException", message).transient(true)
     }
 
@@ -267,10 +233,7 @@ impl GraphError {
 
 /// A deterministic, Meta-looking trace id (`A` + 22 base62 chars) for a request key.
 pub fn fbtrace_id(request_key: &str) -> String {
-    format!(
-        "A{}",
-        encode_chars(hash_parts(["fbtrace", request_key]), 22, BASE62)
-    )
+    format!("A{}", encode_chars(hash_parts(["fbtrace", request_key]), 22, BASE62))
 }
 
 /// The HTML page Meta's edge returns for a 503 that never reached the Graph tier.

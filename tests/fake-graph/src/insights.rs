@@ -84,15 +84,7 @@ pub fn supported_media_metrics(kind: MediaKind) -> &'static [&'static str] {
             "total_interactions",
             "views",
         ],
-        MediaKind::FeedVideo => &[
-            "reach",
-            "saved",
-            "likes",
-            "comments",
-            "shares",
-            "total_interactions",
-            "views",
-        ],
+        MediaKind::FeedVideo => &["reach", "saved", "likes", "comments", "shares", "total_interactions", "views"],
         MediaKind::Reel => &[
             "reach",
             "saved",
@@ -105,31 +97,18 @@ pub fn supported_media_metrics(kind: MediaKind) -> &'static [&'static str] {
             "ig_reels_video_view_total_time",
             "reels_skip_rate",
         ],
-        MediaKind::Story => &[
-            "reach",
-            "replies",
-            "follows",
-            "profile_visits",
-            "shares",
-            "total_interactions",
-            "views",
-            "navigation",
-        ],
+        MediaKind::Story => {
+            &["reach", "replies", "follows", "profile_visits", "shares", "total_interactions", "views", "navigation"]
+        }
         MediaKind::CarouselChild => &[],
     }
 }
 
-const STORY_NAVIGATION_ACTIONS: [&str; 4] =
-    ["tap_forward", "tap_back", "tap_exit", "swipe_forward"];
+const STORY_NAVIGATION_ACTIONS: [&str; 4] = ["tap_forward", "tap_back", "tap_exit", "swipe_forward"];
 const PROFILE_ACTIVITY_ACTIONS: [&str; 4] = ["bio_link_clicked", "call", "direction", "email"];
 
 fn media_hash(ds: &Dataset, media: &Media, what: &str) -> u64 {
-    hash_parts([
-        ds.spec().seed.to_string().as_str(),
-        "media-insight",
-        &media.id,
-        what,
-    ])
+    hash_parts([ds.spec().seed.to_string().as_str(), "media-insight", &media.id, what])
 }
 
 /// The value of `metric` for `media`, or `None` when the metric is not
@@ -153,10 +132,8 @@ pub fn media_metric_value(ds: &Dataset, media: &Media, metric: &str) -> Option<V
     let comments = media.comments_count.unwrap_or(0);
     let replies = in_range(h("replies"), 0, 20);
     let views = reach + in_range(h("views"), 0, reach * 2);
-    let navigation_parts: Vec<u64> = STORY_NAVIGATION_ACTIONS
-        .iter()
-        .map(|a| in_range(h(a), 0, reach / 2 + 1))
-        .collect();
+    let navigation_parts: Vec<u64> =
+        STORY_NAVIGATION_ACTIONS.iter().map(|a| in_range(h(a), 0, reach / 2 + 1)).collect();
     let avg_watch_ms = in_range(h("avg_watch"), 2_000, 25_000);
     let value = match metric {
         "reach" => json!(reach),
@@ -183,17 +160,11 @@ pub fn media_metric_value(ds: &Dataset, media: &Media, metric: &str) -> Option<V
 }
 
 fn profile_activity_parts(ds: &Dataset, media: &Media) -> Vec<u64> {
-    PROFILE_ACTIVITY_ACTIONS
-        .iter()
-        .map(|a| in_range(media_hash(ds, media, a), 0, 12))
-        .collect()
+    PROFILE_ACTIVITY_ACTIONS.iter().map(|a| in_range(media_hash(ds, media, a), 0, 12)).collect()
 }
 
 fn story_navigation_parts(ds: &Dataset, media: &Media, reach: u64) -> Vec<u64> {
-    STORY_NAVIGATION_ACTIONS
-        .iter()
-        .map(|a| in_range(media_hash(ds, media, a), 0, reach / 2 + 1))
-        .collect()
+    STORY_NAVIGATION_ACTIONS.iter().map(|a| in_range(media_hash(ds, media, a), 0, reach / 2 + 1)).collect()
 }
 
 /// `GET /{media-id}/insights?metric=...[&breakdown=...]`.
@@ -212,9 +183,7 @@ pub(crate) fn media_insights(
     }
     let kind = media.kind();
     if kind == MediaKind::CarouselChild {
-        return Err(GraphError::invalid_parameter(
-            "Insights are not available for carousel album children",
-        ));
+        return Err(GraphError::invalid_parameter("Insights are not available for carousel album children"));
     }
     let supported = supported_media_metrics(kind);
     if let Some(metric) = metrics.iter().find(|m| !supported.contains(&m.as_str())) {
@@ -264,11 +233,8 @@ pub(crate) fn media_insights(
                     let reach = media_metric_value(ds, media, "reach").and_then(|v| v.as_u64()).unwrap_or(0);
                     (&STORY_NAVIGATION_ACTIONS, story_navigation_parts(ds, media, reach))
                 };
-                let results: Vec<Value> = keys
-                    .iter()
-                    .zip(parts)
-                    .map(|(k, v)| json!({ "dimension_values": [k], "value": v }))
-                    .collect();
+                let results: Vec<Value> =
+                    keys.iter().zip(parts).map(|(k, v)| json!({ "dimension_values": [k], "value": v })).collect();
                 entry.insert(
                     "total_value".into(),
                     json!({ "value": value, "breakdowns": [{ "dimension_keys": [b], "results": results }] }),
@@ -325,11 +291,8 @@ pub const TOTAL_VALUE_METRICS: &[&str] = &[
 ];
 
 /// Demographic metrics (`period=lifetime`, `metric_type=total_value`, `breakdown`).
-pub const DEMOGRAPHIC_METRICS: &[&str] = &[
-    "follower_demographics",
-    "engaged_audience_demographics",
-    "reached_audience_demographics",
-];
+pub const DEMOGRAPHIC_METRICS: &[&str] =
+    &["follower_demographics", "engaged_audience_demographics", "reached_audience_demographics"];
 
 pub const AGE_BUCKETS: [&str; 7] = ["13-17", "18-24", "25-34", "35-44", "45-54", "55-64", "65+"];
 pub const GENDERS: [&str; 3] = ["F", "M", "U"];
@@ -345,14 +308,7 @@ pub const CITIES: [&str; 8] = [
 ];
 pub const COUNTRIES: [&str; 8] = ["GB", "FR", "US", "DE", "BR", "JP", "ES", "IT"];
 
-const PERIODS: &[&str] = &[
-    "day",
-    "week",
-    "days_28",
-    "month",
-    "lifetime",
-    "total_over_range",
-];
+const PERIODS: &[&str] = &["day", "week", "days_28", "month", "lifetime", "total_over_range"];
 const MAX_WINDOW_SECONDS: i64 = 30 * 24 * 3600;
 /// How far back `follower_count` and `online_followers` have data.
 const RECENT_ONLY_DAYS: i64 = 30;
@@ -376,33 +332,21 @@ fn total_value_breakdown(metric: &str, breakdown: &str) -> Option<&'static [&'st
     match (breakdown, metric) {
         (
             "media_product_type",
-            "views" | "reach" | "total_interactions" | "likes" | "comments" | "shares" | "saves"
-            | "replies" | "reposts",
+            "views" | "reach" | "total_interactions" | "likes" | "comments" | "shares" | "saves" | "replies"
+            | "reposts",
         ) => Some(&["AD", "FEED", "REELS", "STORY"]),
-        ("follower_type", "views" | "reach" | "accounts_engaged") => {
-            Some(&["FOLLOWER", "NON_FOLLOWER"])
-        }
+        ("follower_type", "views" | "reach" | "accounts_engaged") => Some(&["FOLLOWER", "NON_FOLLOWER"]),
         ("follow_type", "follows_and_unfollows") => Some(&["FOLLOWER", "NON_FOLLOWER", "UNKNOWN"]),
-        ("contact_button_type", "profile_links_taps") => Some(&[
-            "BOOK_NOW",
-            "CALL",
-            "DIRECTION",
-            "EMAIL",
-            "INSTANT_EXPERIENCE",
-            "TEXT",
-            "UNDEFINED",
-        ]),
+        ("contact_button_type", "profile_links_taps") => {
+            Some(&["BOOK_NOW", "CALL", "DIRECTION", "EMAIL", "INSTANT_EXPERIENCE", "TEXT", "UNDEFINED"])
+        }
         _ => None,
     }
 }
 
 fn account_hash(ds: &Dataset, account: &Account, parts: &[&str]) -> u64 {
     let seed = ds.spec().seed.to_string();
-    let mut all = vec![
-        seed.as_str(),
-        "account-insight",
-        account.ig_user_id.as_str(),
-    ];
+    let mut all = vec![seed.as_str(), "account-insight", account.ig_user_id.as_str()];
     all.extend_from_slice(parts);
     hash_parts(all)
 }
@@ -411,12 +355,7 @@ fn account_hash(ds: &Dataset, account: &Account, parts: &[&str]) -> u64 {
 /// any day (week/days_28 aggregates look before the dataset's first day), but
 /// responses only report dataset days. `None` for metrics without daily values
 /// (`online_followers`, demographics, unknown names).
-pub fn account_daily_value(
-    ds: &Dataset,
-    account: &Account,
-    metric: &str,
-    day: NaiveDate,
-) -> Option<u64> {
+pub fn account_daily_value(ds: &Dataset, account: &Account, metric: &str, day: NaiveDate) -> Option<u64> {
     let day_s = day.to_string();
     let h = |m: &str| account_hash(ds, account, &[m, &day_s]);
     let value = match metric {
@@ -444,9 +383,8 @@ pub fn account_daily_value(
 /// `reach` over a rolling week / 28 days ending on `day` (unique accounts, so
 /// less than the sum of daily reach).
 pub fn account_rolling_reach(ds: &Dataset, account: &Account, day: NaiveDate, days: i64) -> u64 {
-    let sum: u64 = (0..days)
-        .map(|k| account_daily_value(ds, account, "reach", day - Duration::days(k)).unwrap_or(0))
-        .sum();
+    let sum: u64 =
+        (0..days).map(|k| account_daily_value(ds, account, "reach", day - Duration::days(k)).unwrap_or(0)).sum();
     sum * if days <= 7 { 8 } else { 6 } / 10
 }
 
@@ -457,14 +395,8 @@ pub fn account_online_followers(ds: &Dataset, account: &Account, day: NaiveDate)
     let mut hours = Map::new();
     for hour in 0..24u64 {
         // Diurnal shape: low at night, high in the evening (UTC).
-        let shape = [
-            2, 1, 1, 1, 1, 2, 3, 4, 5, 6, 6, 7, 7, 7, 7, 8, 8, 9, 10, 10, 9, 7, 5, 3,
-        ][hour as usize];
-        let jitter = in_range(
-            account_hash(ds, account, &["online", &day_s, &hour.to_string()]),
-            0,
-            peak / 20 + 1,
-        );
+        let shape = [2, 1, 1, 1, 1, 2, 3, 4, 5, 6, 6, 7, 7, 7, 7, 8, 8, 9, 10, 10, 9, 7, 5, 3][hour as usize];
+        let jitter = in_range(account_hash(ds, account, &["online", &day_s, &hour.to_string()]), 0, peak / 20 + 1);
         hours.insert(hour.to_string(), json!(peak * shape / 10 + jitter));
     }
     Value::Object(hours)
@@ -490,40 +422,18 @@ pub fn demographic_results(
             "U" => 1,
             _ => 4,
         };
-        in_range(
-            account_hash(ds, account, &[metric, tf, "age-gender", age, gender]),
-            1,
-            scale,
-        ) * weight
-            / 4
-            + 1
+        in_range(account_hash(ds, account, &[metric, tf, "age-gender", age, gender]), 1, scale) * weight / 4 + 1
     };
     let single = |dimension: &str, value: &str| {
-        in_range(
-            account_hash(ds, account, &[metric, tf, dimension, value]),
-            1,
-            scale * 3,
-        )
+        in_range(account_hash(ds, account, &[metric, tf, dimension, value]), 1, scale * 3)
     };
     match breakdown {
-        ["age"] => AGE_BUCKETS
-            .iter()
-            .map(|a| {
-                (
-                    vec![a.to_string()],
-                    GENDERS.iter().map(|g| age_gender(a, g)).sum(),
-                )
-            })
-            .collect(),
-        ["gender"] => GENDERS
-            .iter()
-            .map(|g| {
-                (
-                    vec![g.to_string()],
-                    AGE_BUCKETS.iter().map(|a| age_gender(a, g)).sum(),
-                )
-            })
-            .collect(),
+        ["age"] => {
+            AGE_BUCKETS.iter().map(|a| (vec![a.to_string()], GENDERS.iter().map(|g| age_gender(a, g)).sum())).collect()
+        }
+        ["gender"] => {
+            GENDERS.iter().map(|g| (vec![g.to_string()], AGE_BUCKETS.iter().map(|a| age_gender(a, g)).sum())).collect()
+        }
         ["age", "gender"] => AGE_BUCKETS
             .iter()
             .flat_map(|a| GENDERS.iter().map(move |g| (a, g)))
@@ -534,14 +444,8 @@ pub fn demographic_results(
             .flat_map(|g| AGE_BUCKETS.iter().map(move |a| (a, g)))
             .map(|(a, g)| (vec![g.to_string(), a.to_string()], age_gender(a, g)))
             .collect(),
-        ["city"] => CITIES
-            .iter()
-            .map(|c| (vec![c.to_string()], single("city", c)))
-            .collect(),
-        ["country"] => COUNTRIES
-            .iter()
-            .map(|c| (vec![c.to_string()], single("country", c)))
-            .collect(),
+        ["city"] => CITIES.iter().map(|c| (vec![c.to_string()], single("city", c))).collect(),
+        ["country"] => COUNTRIES.iter().map(|c| (vec![c.to_string()], single("country", c))).collect(),
         _ => Vec::new(),
     }
 }
@@ -625,9 +529,7 @@ pub(crate) fn account_insights(
         )));
     }
 
-    let demographic = metrics
-        .iter()
-        .any(|m| DEMOGRAPHIC_METRICS.contains(&m.as_str()));
+    let demographic = metrics.iter().any(|m| DEMOGRAPHIC_METRICS.contains(&m.as_str()));
     if demographic {
         return demographics_response(ds, account, &metrics, params);
     }
@@ -636,14 +538,9 @@ pub(crate) fn account_insights(
     let breakdown = params.get("breakdown").filter(|b| !b.is_empty());
     if let Some(b) = breakdown {
         if !total_value {
-            return Err(GraphError::invalid_parameter(
-                "Breakdowns are only supported with metric_type=total_value",
-            ));
+            return Err(GraphError::invalid_parameter("Breakdowns are only supported with metric_type=total_value"));
         }
-        if let Some(m) = metrics
-            .iter()
-            .find(|m| total_value_breakdown(m, b).is_none())
-        {
+        if let Some(m) = metrics.iter().find(|m| total_value_breakdown(m, b).is_none()) {
             return Err(GraphError::invalid_parameter(format!(
                 "The breakdown ({b}) is not supported for metric ({m})"
             )));
@@ -666,19 +563,13 @@ pub(crate) fn account_insights(
         entry.insert("name".into(), json!(metric));
         entry.insert("period".into(), json!(period));
         if total_value {
-            let sum: u64 = days
-                .iter()
-                .map(|d| account_daily_value(ds, account, metric, *d).unwrap_or(0))
-                .sum();
+            let sum: u64 = days.iter().map(|d| account_daily_value(ds, account, metric, *d).unwrap_or(0)).sum();
             let mut total = Map::new();
             total.insert("value".into(), json!(sum));
             if let Some(b) = breakdown {
                 let keys = total_value_breakdown(metric, b).unwrap_or(&[]);
                 let results = split_total(ds, account, metric, b, keys, sum);
-                total.insert(
-                    "breakdowns".into(),
-                    json!([{ "dimension_keys": [b], "results": results }]),
-                );
+                total.insert("breakdowns".into(), json!([{ "dimension_keys": [b], "results": results }]));
             }
             entry.insert("title".into(), json!(title));
             entry.insert("description".into(), json!(description));
@@ -708,10 +599,7 @@ pub(crate) fn account_insights(
             entry.insert("title".into(), json!(title));
             entry.insert("description".into(), json!(description));
         }
-        entry.insert(
-            "id".into(),
-            json!(format!("{}/insights/{metric}/{period}", account.ig_user_id)),
-        );
+        entry.insert("id".into(), json!(format!("{}/insights/{metric}/{period}", account.ig_user_id)));
         data.push(Value::Object(entry));
     }
 
@@ -721,13 +609,7 @@ pub(crate) fn account_insights(
         // Time series carry time-based paging links shifting the window.
         let span = window.until - window.since;
         let link = |since: DateTime<Utc>, until: DateTime<Utc>| {
-            links.url_with(
-                &[
-                    ("since", since.timestamp().to_string()),
-                    ("until", until.timestamp().to_string()),
-                ],
-                &[],
-            )
+            links.url_with(&[("since", since.timestamp().to_string()), ("until", until.timestamp().to_string())], &[])
         };
         body.insert(
             "paging".into(),
@@ -748,21 +630,15 @@ fn split_total(
     keys: &[&str],
     total: u64,
 ) -> Vec<Value> {
-    let weights: Vec<u64> = keys
-        .iter()
-        .map(|k| in_range(account_hash(ds, account, &[metric, breakdown, k]), 1, 10))
-        .collect();
+    let weights: Vec<u64> =
+        keys.iter().map(|k| in_range(account_hash(ds, account, &[metric, breakdown, k]), 1, 10)).collect();
     let weight_sum: u64 = weights.iter().sum();
     let mut remaining = total;
     keys.iter()
         .zip(&weights)
         .enumerate()
         .map(|(i, (k, w))| {
-            let part = if i + 1 == keys.len() {
-                remaining
-            } else {
-                (total * w / weight_sum).min(remaining)
-            };
+            let part = if i + 1 == keys.len() { remaining } else { (total * w / weight_sum).min(remaining) };
             remaining -= part;
             json!({ "dimension_values": [k], "value": part })
         })
@@ -799,10 +675,7 @@ fn demographics_response(
                 "timeframe must be one of the following values: this_week, this_month (got {tf})"
             )));
         }
-    } else if let Some(m) = metrics
-        .iter()
-        .find(|m| m.as_str() != "follower_demographics")
-    {
+    } else if let Some(m) = metrics.iter().find(|m| m.as_str() != "follower_demographics") {
         return Err(GraphError::invalid_parameter(format!(
             "The timeframe parameter is required for {m}. Supported values: this_week, this_month"
         )));
@@ -830,32 +703,18 @@ fn demographics_response(
 }
 
 fn parse_window(ds: &Dataset, params: &Params) -> Result<Window, GraphError> {
-    let since = params
-        .get("since")
-        .filter(|s| !s.is_empty())
-        .map(|s| parse_time("since", s))
-        .transpose()?;
-    let until = params
-        .get("until")
-        .filter(|s| !s.is_empty())
-        .map(|s| parse_time("until", s))
-        .transpose()?;
+    let since = params.get("since").filter(|s| !s.is_empty()).map(|s| parse_time("since", s)).transpose()?;
+    let until = params.get("until").filter(|s| !s.is_empty()).map(|s| parse_time("until", s)).transpose()?;
     let now = ds.now();
     let window = match (since, until) {
         (None, None) => {
             // The last two dataset days: end_times of yesterday and the day before.
             let yesterday = now.date_naive() - Duration::days(1);
             let until = day_end_time(yesterday);
-            Window {
-                since: until - Duration::days(2),
-                until,
-            }
+            Window { since: until - Duration::days(2), until }
         }
         (Some(since), None) => Window { since, until: now },
-        (None, Some(until)) => Window {
-            since: until - Duration::days(2),
-            until,
-        },
+        (None, Some(until)) => Window { since: until - Duration::days(2), until },
         (Some(since), Some(until)) => Window { since, until },
     };
     if (window.until - window.since).num_seconds() > MAX_WINDOW_SECONDS {
@@ -888,9 +747,7 @@ pub(crate) fn parse_time(name: &str, raw: &str) -> Result<DateTime<Utc>, GraphEr
         None
     };
     parsed.ok_or_else(|| {
-        GraphError::invalid_parameter(format!(
-            "The {name} parameter must be a unix timestamp or a date (got {raw})"
-        ))
+        GraphError::invalid_parameter(format!("The {name} parameter must be a unix timestamp or a date (got {raw})"))
     })
 }
 
@@ -899,17 +756,10 @@ pub(crate) fn parse_time(name: &str, raw: &str) -> Result<DateTime<Utc>, GraphEr
 // ---------------------------------------------------------------------------
 
 fn requested_metrics(params: &Params) -> Result<Vec<String>, GraphError> {
-    let metrics: Vec<String> = params
-        .get("metric")
-        .unwrap_or("")
-        .split(',')
-        .map(|m| m.trim().to_string())
-        .filter(|m| !m.is_empty())
-        .collect();
+    let metrics: Vec<String> =
+        params.get("metric").unwrap_or("").split(',').map(|m| m.trim().to_string()).filter(|m| !m.is_empty()).collect();
     if metrics.is_empty() {
-        return Err(GraphError::invalid_parameter(
-            "The value must be a valid insights metric",
-        ));
+        return Err(GraphError::invalid_parameter("The value must be a valid insights metric"));
     }
     Ok(metrics)
 }
@@ -929,21 +779,12 @@ pub fn metric_texts(metric: &str) -> (&'static str, &'static str) {
             "The number of unique accounts that have seen your content, at least once, including in ads.",
         ),
         "saved" => ("Saved", "The number of saves of your post."),
-        "saves" => (
-            "Saves",
-            "The number of saves of your posts, reels and videos.",
-        ),
+        "saves" => ("Saves", "The number of saves of your posts, reels and videos."),
         "likes" => ("Likes", "The number of likes on your content."),
         "comments" => ("Comments", "The number of comments on your content."),
         "shares" => ("Shares", "The number of shares of your content."),
-        "follows" => (
-            "Follows",
-            "The number of accounts that started following you.",
-        ),
-        "profile_visits" => (
-            "Profile visits",
-            "The number of times your profile was visited.",
-        ),
+        "follows" => ("Follows", "The number of accounts that started following you."),
+        "profile_visits" => ("Profile visits", "The number of times your profile was visited."),
         "profile_activity" => (
             "Profile activity",
             "The number of actions people take when they visit your profile after engaging with your post.",
@@ -952,36 +793,23 @@ pub fn metric_texts(metric: &str) -> (&'static str, &'static str) {
             "Content interactions",
             "The total number of post interactions, story interactions, reels interactions, video interactions and live video interactions, including any interactions on boosted content.",
         ),
-        "views" => (
-            "Views",
-            "The number of times your content was played or displayed.",
-        ),
-        "ig_reels_avg_watch_time" => (
-            "Average watch time",
-            "The average amount of time spent playing your reel, in milliseconds.",
-        ),
-        "ig_reels_video_view_total_time" => (
-            "Watch time",
-            "The total amount of time your reel was played, including replays, in milliseconds.",
-        ),
-        "reels_skip_rate" => (
-            "Skip rate",
-            "The percentage of views in which your reel was skipped within the first 3 seconds.",
-        ),
+        "views" => ("Views", "The number of times your content was played or displayed."),
+        "ig_reels_avg_watch_time" => {
+            ("Average watch time", "The average amount of time spent playing your reel, in milliseconds.")
+        }
+        "ig_reels_video_view_total_time" => {
+            ("Watch time", "The total amount of time your reel was played, including replays, in milliseconds.")
+        }
+        "reels_skip_rate" => {
+            ("Skip rate", "The percentage of views in which your reel was skipped within the first 3 seconds.")
+        }
         "replies" => ("Replies", "The number of replies to your story."),
-        "navigation" => (
-            "Navigation",
-            "The total number of actions taken from your story.",
-        ),
+        "navigation" => ("Navigation", "The total number of actions taken from your story."),
         "follower_count" => ("Follower count", "The number of new followers per day."),
-        "online_followers" => (
-            "Online followers",
-            "The number of your followers who were online during each hour of the day.",
-        ),
-        "accounts_engaged" => (
-            "Accounts engaged",
-            "The number of accounts that have interacted with your content.",
-        ),
+        "online_followers" => {
+            ("Online followers", "The number of your followers who were online during each hour of the day.")
+        }
+        "accounts_engaged" => ("Accounts engaged", "The number of accounts that have interacted with your content."),
         "profile_links_taps" => (
             "Profile links taps",
             "The number of taps on your business address, call button, email button and text button.",

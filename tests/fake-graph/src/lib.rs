@@ -36,8 +36,8 @@ mod server;
 mod stable_hash;
 
 pub use dataset::{
-    Account, Dataset, DatasetCounts, DatasetSpec, GRAPH_TIME_FORMAT, Media, MediaFlags, MediaKind,
-    MediaProductType, MediaRole, MediaType, Page, day_end_time,
+    Account, Dataset, DatasetCounts, DatasetSpec, GRAPH_TIME_FORMAT, Media, MediaFlags, MediaKind, MediaProductType,
+    MediaRole, MediaType, Page, day_end_time,
 };
 pub use faults::{FaultPlan, ForcedError, FractionFault, SlowFault, UsageModel};
 pub use graph_error::{ErrorDetails, GraphError};

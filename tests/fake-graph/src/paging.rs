@@ -48,12 +48,7 @@ impl LinkBuilder<'_> {
         for (k, v) in &pairs {
             query.append_pair(k, v);
         }
-        format!(
-            "{}{}?{}",
-            self.base_url,
-            self.call.path.normalized(),
-            query.finish()
-        )
+        format!("{}{}?{}", self.base_url, self.call.path.normalized(), query.finish())
     }
 }
 
@@ -73,9 +68,10 @@ pub(crate) fn page_size(params: &Params, cap: usize) -> Result<usize, GraphError
     match params.get("limit") {
         None | Some("") => Ok(DEFAULT_PAGE_SIZE.min(cap.max(1))),
         Some(raw) => {
-            let n: usize = raw.trim().parse().map_err(|_| {
-                GraphError::invalid_parameter("Param limit must be a non-negative integer")
-            })?;
+            let n: usize = raw
+                .trim()
+                .parse()
+                .map_err(|_| GraphError::invalid_parameter("Param limit must be a non-negative integer"))?;
             Ok(n.clamp(1, cap.max(1)))
         }
     }
@@ -111,21 +107,12 @@ pub(crate) fn paged_response(
         let before_cursor = encode_cursor(start);
         let after_cursor = encode_cursor(end - 1);
         let mut paging = Map::new();
-        paging.insert(
-            "cursors".into(),
-            json!({ "before": before_cursor, "after": after_cursor }),
-        );
+        paging.insert("cursors".into(), json!({ "before": before_cursor, "after": after_cursor }));
         if start > 0 {
-            paging.insert(
-                "previous".into(),
-                json!(links.url_with(&[("before", before_cursor.clone())], &["after"])),
-            );
+            paging.insert("previous".into(), json!(links.url_with(&[("before", before_cursor.clone())], &["after"])));
         }
         if end < total {
-            paging.insert(
-                "next".into(),
-                json!(links.url_with(&[("after", after_cursor.clone())], &["before"])),
-            );
+            paging.insert("next".into(), json!(links.url_with(&[("after", after_cursor.clone())], &["before"])));
         }
         body.insert("paging".into(), Value::Object(paging));
     }
@@ -140,11 +127,7 @@ const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 fn base64_url(input: &[u8]) -> String {
     let mut out = String::new();
     for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         let chars = chunk.len() + 1;
         for i in 0..chars {
@@ -156,10 +139,8 @@ fn base64_url(input: &[u8]) -> String {
 
 fn base64_url_decode(input: &str) -> Option<Vec<u8>> {
     let mut out = Vec::new();
-    let values: Vec<u32> = input
-        .bytes()
-        .map(|c| B64.iter().position(|&b| b == c).map(|p| p as u32))
-        .collect::<Option<_>>()?;
+    let values: Vec<u32> =
+        input.bytes().map(|c| B64.iter().position(|&b| b == c).map(|p| p as u32)).collect::<Option<_>>()?;
     for chunk in values.chunks(4) {
         if chunk.len() < 2 {
             return None;

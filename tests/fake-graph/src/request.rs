@@ -18,19 +18,12 @@ pub(crate) struct Params(pub Vec<(String, String)>);
 
 impl Params {
     pub fn parse(encoded: &str) -> Self {
-        Params(
-            url::form_urlencoded::parse(encoded.as_bytes())
-                .into_owned()
-                .collect(),
-        )
+        Params(url::form_urlencoded::parse(encoded.as_bytes()).into_owned().collect())
     }
 
     /// First value of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     pub fn has(&self, name: &str) -> bool {
@@ -40,8 +33,7 @@ impl Params {
     /// Parameters sorted by name then value, without `access_token`: the
     /// order-independent identity of a request.
     pub fn canonical(&self) -> String {
-        let mut pairs: Vec<&(String, String)> =
-            self.0.iter().filter(|(k, _)| k != "access_token").collect();
+        let mut pairs: Vec<&(String, String)> = self.0.iter().filter(|(k, _)| k != "access_token").collect();
         pairs.sort();
         let mut out = url::form_urlencoded::Serializer::new(String::new());
         for (k, v) in pairs {
@@ -65,11 +57,7 @@ impl GraphPath {
     /// version and segments. A missing version means `default_version`.
     /// Versions below [`OLDEST_VERSION`] are rejected with code 2635.
     pub fn parse(raw_path: &str, default_version: &str) -> Result<Self, GraphError> {
-        let mut segments: Vec<String> = raw_path
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .map(percent_decode)
-            .collect();
+        let mut segments: Vec<String> = raw_path.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
         let version = match segments.first().and_then(|s| parse_version(s)) {
             Some(parsed) => {
                 let raw = segments.remove(0);

@@ -83,18 +83,12 @@ pub struct RecordedRequest {
 impl RecordedRequest {
     /// First header with this name (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// First query parameter with this name.
     pub fn query_param(&self, name: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     pub fn is_batch(&self) -> bool {
@@ -110,9 +104,7 @@ impl RecordedRequest {
         let Ok(Value::Array(ops)) = serde_json::from_str::<Value>(batch) else {
             return Vec::new();
         };
-        ops.iter()
-            .filter_map(|op| op.get("relative_url")?.as_str().map(str::to_string))
-            .collect()
+        ops.iter().filter_map(|op| op.get("relative_url")?.as_str().map(str::to_string)).collect()
     }
 }
 
@@ -139,8 +131,7 @@ impl FakeGraph {
     /// Binds 127.0.0.1 (ephemeral port unless `options.port` is set) and serves
     /// `dataset` until dropped.
     pub fn start(dataset: Dataset, options: FakeOptions) -> io::Result<FakeGraph> {
-        let server =
-            tiny_http::Server::http(("127.0.0.1", options.port)).map_err(io::Error::other)?;
+        let server = tiny_http::Server::http(("127.0.0.1", options.port)).map_err(io::Error::other)?;
         let port = server
             .server_addr()
             .to_ip()
@@ -161,25 +152,18 @@ impl FakeGraph {
         let acceptor = {
             let server = Arc::clone(&server);
             let shared = Arc::clone(&shared);
-            thread::Builder::new()
-                .name("fake-graph-accept".into())
-                .spawn(move || {
-                    for request in server.incoming_requests() {
-                        let shared = Arc::clone(&shared);
-                        let spawned = thread::Builder::new()
-                            .name("fake-graph-request".into())
-                            .spawn(move || serve(&shared, request));
-                        if let Err(e) = spawned {
-                            eprintln!("fake-graph: cannot spawn a request thread: {e}");
-                        }
+            thread::Builder::new().name("fake-graph-accept".into()).spawn(move || {
+                for request in server.incoming_requests() {
+                    let shared = Arc::clone(&shared);
+                    let spawned =
+                        thread::Builder::new().name("fake-graph-request".into()).spawn(move || serve(&shared, request));
+                    if let Err(e) = spawned {
+                        eprintln!("fake-graph: cannot spawn a request thread: {e}");
                     }
-                })?
+                }
+            })?
         };
-        Ok(FakeGraph {
-            shared,
-            server,
-            acceptor: Some(acceptor),
-        })
+        Ok(FakeGraph { shared, server, acceptor: Some(acceptor) })
     }
 
     /// `http://127.0.0.1:PORT` (no trailing slash).
@@ -193,12 +177,7 @@ impl FakeGraph {
     }
 
     pub fn port(&self) -> u16 {
-        self.shared
-            .base_url
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(0)
+        self.shared.base_url.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or(0)
     }
 
     /// The dataset's valid access token.
@@ -254,12 +233,7 @@ fn serve(shared: &Shared, mut request: tiny_http::Request) {
     let headers: Vec<(String, String)> = request
         .headers()
         .iter()
-        .map(|h| {
-            (
-                h.field.as_str().as_str().to_string(),
-                h.value.as_str().to_string(),
-            )
-        })
+        .map(|h| (h.field.as_str().as_str().to_string(), h.value.as_str().to_string()))
         .collect();
     let mut body_bytes = Vec::new();
     let _ = request.as_reader().read_to_end(&mut body_bytes);
@@ -288,8 +262,7 @@ fn serve(shared: &Shared, mut request: tiny_http::Request) {
         thread::sleep(wait);
     }
 
-    let mut response =
-        tiny_http::Response::from_data(reply.body.into_bytes()).with_status_code(reply.status);
+    let mut response = tiny_http::Response::from_data(reply.body.into_bytes()).with_status_code(reply.status);
     let mut add_header = |name: &str, value: &str| {
         if let Ok(h) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
             response.add_header(h);
@@ -304,10 +277,7 @@ fn serve(shared: &Shared, mut request: tiny_http::Request) {
     {
         let mut log = shared.log.lock().unwrap();
         // The log may have been cleared meanwhile; only update our own entry.
-        if let Some(entry) = log
-            .get_mut(log_index)
-            .filter(|e| e.received_at == received_at && e.path == raw_path)
-        {
+        if let Some(entry) = log.get_mut(log_index).filter(|e| e.received_at == received_at && e.path == raw_path) {
             entry.status = reply.status;
             entry.batch_ops = reply.batch_ops;
             entry.duration = received_at.elapsed();
@@ -323,14 +293,9 @@ struct Token {
 }
 
 fn bearer_token(headers: &[(String, String)]) -> Option<String> {
-    let value = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))?
-        .1
-        .trim();
+    let value = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("authorization"))?.1.trim();
     let (scheme, token) = value.split_once(' ')?;
-    (scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("oauth"))
-        .then(|| token.trim().to_string())
+    (scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("oauth")).then(|| token.trim().to_string())
 }
 
 fn check_token(ds: &Dataset, token: Option<&str>) -> Result<(), GraphError> {
@@ -342,10 +307,7 @@ fn check_token(ds: &Dataset, token: Option<&str>) -> Result<(), GraphError> {
             let expired = (ds.now() - ChronoDuration::days(2)).with_timezone(&pdt);
             let expired = expired.date_naive().and_hms_opt(10, 0, 0).unwrap();
             let format = "%A, %d-%b-%y %H:%M:%S PDT";
-            Err(GraphError::expired_token(
-                &expired.format(format).to_string(),
-                &now.format(format).to_string(),
-            ))
+            Err(GraphError::expired_token(&expired.format(format).to_string(), &now.format(format).to_string()))
         }
         Some(t) if t == ds.token() => Ok(()),
         Some(_) => Err(GraphError::invalid_token()),
@@ -362,9 +324,7 @@ fn route(
     serial: u64,
 ) -> HttpReply {
     let is_batch_path = raw_path.split('/').filter(|s| !s.is_empty()).count() <= 1
-        && GraphPath::parse(raw_path, LATEST_VERSION)
-            .map(|p| p.segments.is_empty())
-            .unwrap_or(true);
+        && GraphPath::parse(raw_path, LATEST_VERSION).map(|p| p.segments.is_empty()).unwrap_or(true);
     if method == "POST" && is_batch_path {
         return serve_batch(shared, raw_path, query, headers, body, serial);
     }
@@ -376,14 +336,8 @@ fn route(
         params.0.extend(form_or_json(body).0);
     }
     let token = match bearer_token(headers) {
-        Some(t) => Token {
-            value: Some(t),
-            in_query: false,
-        },
-        None => Token {
-            in_query: query_token.is_some(),
-            value: params.get("access_token").map(str::to_string),
-        },
+        Some(t) => Token { value: Some(t), in_query: false },
+        None => Token { in_query: query_token.is_some(), value: params.get("access_token").map(str::to_string) },
     };
     let path = match GraphPath::parse(raw_path, LATEST_VERSION) {
         Ok(p) => p,
@@ -396,11 +350,7 @@ fn route(
         method: method.to_string(),
         path,
         params,
-        body: if method == "POST" {
-            body.to_string()
-        } else {
-            String::new()
-        },
+        body: if method == "POST" { body.to_string() } else { String::new() },
         token_in_query: token.in_query,
         serial,
     };
@@ -435,26 +385,14 @@ struct CallOutcome {
 fn answer_call(shared: &Shared, call: &GraphCall, token: Option<&str>) -> CallOutcome {
     let ds = &shared.dataset;
     let key = call.key();
-    let subject = call
-        .path
-        .segments
-        .first()
-        .and_then(|id| ds.owner_account(id))
-        .map(|a| a.ig_user_id.clone());
+    let subject = call.path.segments.first().and_then(|id| ds.owner_account(id)).map(|a| a.ig_user_id.clone());
 
     if let Err(e) = check_token(ds, token) {
         let (app, accounts) = shared.faults.peek_usage(subject.as_slice());
-        let usage = UsageSnapshot {
-            app,
-            account: accounts.into_iter().next(),
-        };
+        let usage = UsageSnapshot { app, account: accounts.into_iter().next() };
         let auth_header = format!(
             "OAuth \"Facebook Platform\" \"{}\" \"{}\"",
-            if e.code == 2500 {
-                "invalid_request"
-            } else {
-                "invalid_token"
-            },
+            if e.code == 2500 { "invalid_request" } else { "invalid_token" },
             e.message.replace('"', "'")
         );
         return CallOutcome {
@@ -468,21 +406,11 @@ fn answer_call(shared: &Shared, call: &GraphCall, token: Option<&str>) -> CallOu
         };
     }
 
-    let verdict = shared
-        .faults
-        .on_call(&key, &call.path.versionless(), subject.as_deref());
+    let verdict = shared.faults.on_call(&key, &call.path.versionless(), subject.as_deref());
     let (status, content_type, body) = match verdict.failure {
-        Some(InjectedFailure::Graph(e)) => (
-            e.http_status,
-            JSON_CONTENT_TYPE,
-            e.to_body(&fbtrace_id(&key)).to_string(),
-        ),
+        Some(InjectedFailure::Graph(e)) => (e.http_status, JSON_CONTENT_TYPE, e.to_body(&fbtrace_id(&key)).to_string()),
         Some(InjectedFailure::Raw { status, body }) => {
-            let content_type = if body.trim_start().starts_with('{') {
-                JSON_CONTENT_TYPE
-            } else {
-                HTML_CONTENT_TYPE
-            };
+            let content_type = if body.trim_start().starts_with('{') { JSON_CONTENT_TYPE } else { HTML_CONTENT_TYPE };
             (status, content_type, body)
         }
         None => {
@@ -494,11 +422,7 @@ fn answer_call(shared: &Shared, call: &GraphCall, token: Option<&str>) -> CallOu
             };
             match api::answer(&ctx, call) {
                 Ok(value) => (200, JSON_CONTENT_TYPE, value.to_string()),
-                Err(e) => (
-                    e.http_status,
-                    JSON_CONTENT_TYPE,
-                    e.to_body(&fbtrace_id(&key)).to_string(),
-                ),
+                Err(e) => (e.http_status, JSON_CONTENT_TYPE, e.to_body(&fbtrace_id(&key)).to_string()),
             }
         }
     };
@@ -513,12 +437,7 @@ fn answer_call(shared: &Shared, call: &GraphCall, token: Option<&str>) -> CallOu
     }
 }
 
-fn error_reply(
-    shared: &Shared,
-    error: &GraphError,
-    key: &str,
-    batch_ops: Option<usize>,
-) -> HttpReply {
+fn error_reply(shared: &Shared, error: &GraphError, key: &str, batch_ops: Option<usize>) -> HttpReply {
     let (app, _) = shared.faults.peek_usage(&[]);
     let mut headers = usage_headers(&UsageSnapshot { app, account: None });
     headers.push(("x-fb-trace-id".into(), fbtrace_id(key)));
@@ -535,10 +454,7 @@ fn error_reply(
 fn usage_headers(usage: &UsageSnapshot) -> Vec<(String, String)> {
     let mut headers = vec![("X-App-Usage".to_string(), app_usage_json(&usage.app))];
     if let Some((id, numbers)) = &usage.account {
-        headers.push((
-            "X-Business-Use-Case-Usage".into(),
-            buc_usage_json(&[(id.clone(), *numbers)]),
-        ));
+        headers.push(("X-Business-Use-Case-Usage".into(), buc_usage_json(&[(id.clone(), *numbers)])));
     }
     headers
 }
@@ -601,25 +517,15 @@ fn serve_batch(
         Err(e) => return error_reply(shared, &e, &envelope_key, None),
     };
     let form = form_or_json(body);
-    let batch_raw = form
-        .get("batch")
-        .or_else(|| query.get("batch"))
-        .map(str::to_string);
-    let include_headers = form
-        .get("include_headers")
-        .or_else(|| query.get("include_headers"))
-        != Some("false");
+    let batch_raw = form.get("batch").or_else(|| query.get("batch")).map(str::to_string);
+    let include_headers = form.get("include_headers").or_else(|| query.get("include_headers")) != Some("false");
     let batch_token = bearer_token(headers)
         .or_else(|| query.get("access_token").map(str::to_string))
         .or_else(|| form.get("access_token").map(str::to_string));
 
     if let Some(InjectedFailure::Raw { status, body }) = shared.faults.forced_for("/") {
         let (app, _) = shared.faults.peek_usage(&[]);
-        let content_type = if body.trim_start().starts_with('{') {
-            JSON_CONTENT_TYPE
-        } else {
-            HTML_CONTENT_TYPE
-        };
+        let content_type = if body.trim_start().starts_with('{') { JSON_CONTENT_TYPE } else { HTML_CONTENT_TYPE };
         return HttpReply {
             status,
             content_type,
@@ -641,19 +547,12 @@ fn serve_batch(
     let ops = match serde_json::from_str::<Value>(&batch_raw) {
         Ok(Value::Array(ops)) => ops,
         _ => {
-            let e = GraphError::invalid_parameter(
-                "The parameter batch must be a JSON-encoded array of requests",
-            );
+            let e = GraphError::invalid_parameter("The parameter batch must be a JSON-encoded array of requests");
             return error_reply(shared, &e, &envelope_key, None);
         }
     };
     if ops.len() > MAX_BATCH_OPERATIONS {
-        return error_reply(
-            shared,
-            &GraphError::batch_too_large(MAX_BATCH_OPERATIONS),
-            &envelope_key,
-            Some(ops.len()),
-        );
+        return error_reply(shared, &GraphError::batch_too_large(MAX_BATCH_OPERATIONS), &envelope_key, Some(ops.len()));
     }
     // The batch needs a token unless every operation brings its own.
     let op_has_token = |op: &Value| {
@@ -664,12 +563,7 @@ fn serve_batch(
     };
     match batch_token.as_deref() {
         None if !ops.iter().all(op_has_token) => {
-            return error_reply(
-                shared,
-                &GraphError::missing_token(),
-                &envelope_key,
-                Some(ops.len()),
-            );
+            return error_reply(shared, &GraphError::missing_token(), &envelope_key, Some(ops.len()));
         }
         Some(t) => {
             if let Err(e) = check_token(&shared.dataset, Some(t)) {
@@ -727,13 +621,7 @@ fn serve_batch(
 }
 
 /// One operation of a batch, answered like a plain call.
-fn batch_operation(
-    shared: &Shared,
-    op: &Value,
-    version: &str,
-    batch_token: Option<&str>,
-    serial: u64,
-) -> CallOutcome {
+fn batch_operation(shared: &Shared, op: &Value, version: &str, batch_token: Option<&str>, serial: u64) -> CallOutcome {
     let fail = |e: GraphError, key: &str| {
         let (app, _) = shared.faults.peek_usage(&[]);
         CallOutcome {
@@ -747,16 +635,9 @@ fn batch_operation(
         }
     };
     let Some(relative_url) = op.get("relative_url").and_then(Value::as_str) else {
-        return fail(
-            GraphError::invalid_parameter("Each batch operation must have a relative_url"),
-            &op.to_string(),
-        );
+        return fail(GraphError::invalid_parameter("Each batch operation must have a relative_url"), &op.to_string());
     };
-    let method = op
-        .get("method")
-        .and_then(Value::as_str)
-        .unwrap_or("GET")
-        .to_ascii_uppercase();
+    let method = op.get("method").and_then(Value::as_str).unwrap_or("GET").to_ascii_uppercase();
     let (path, query) = relative_url.split_once('?').unwrap_or((relative_url, ""));
     let params = Params::parse(query);
     let path = match GraphPath::parse(path, version) {
@@ -769,11 +650,7 @@ fn batch_operation(
         path,
         token_in_query: op_token.is_some(),
         params,
-        body: op
-            .get("body")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string(),
+        body: op.get("body").and_then(Value::as_str).unwrap_or("").to_string(),
         serial,
     };
     answer_call(shared, &call, op_token.as_deref().or(batch_token))

@@ -58,8 +58,7 @@ pub(crate) fn encode_chars(hash: u64, len: usize, alphabet: &[u8]) -> String {
 }
 
 pub(crate) const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-pub(crate) const BASE64_URL: &[u8] =
-    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+pub(crate) const BASE64_URL: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 pub(crate) const HEX: &[u8] = b"0123456789abcdef";
 
 #[cfg(test)]
@@ -77,9 +76,6 @@ mod tests {
         // Pinned so an accidental change of the algorithm (which would change
         // every generated dataset) is caught.
         assert_eq!(hash_parts(["fake-graph"]), 12_745_629_281_602_180_079);
-        assert_eq!(
-            encode_chars(hash_parts(["fake-graph"]), 12, BASE62),
-            "mQc49N3tFQFE"
-        );
+        assert_eq!(encode_chars(hash_parts(["fake-graph"]), 12, BASE62), "mQc49N3tFQFE");
     }
 }

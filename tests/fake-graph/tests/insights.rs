@@ -5,8 +5,7 @@ mod common;
 use chrono::{Duration, TimeZone, Utc};
 use common::*;
 use fake_graph::insights::{
-    AGE_BUCKETS, GENDERS, account_daily_value, demographic_results, media_metric_value,
-    supported_media_metrics,
+    AGE_BUCKETS, GENDERS, account_daily_value, demographic_results, media_metric_value, supported_media_metrics,
 };
 use fake_graph::{DatasetSpec, FakeOptions, MediaKind, day_end_time};
 use serde_json::Value;
@@ -17,56 +16,27 @@ fn media_insights_per_kind() {
     let ds = graph.dataset();
     let account = &ds.accounts()[0];
     let mut kinds_seen = Vec::new();
-    for media in account
-        .media
-        .iter()
-        .chain(&account.stories)
-        .filter(|m| !m.flags.any())
-    {
+    for media in account.media.iter().chain(&account.stories).filter(|m| !m.flags.any()) {
         let metrics = supported_media_metrics(media.kind());
-        let body = get(&graph.url(&format!(
-            "/v24.0/{}/insights?metric={}",
-            media.id,
-            metrics.join(",")
-        )))
-        .ok();
+        let body = get(&graph.url(&format!("/v24.0/{}/insights?metric={}", media.id, metrics.join(",")))).ok();
         let data = body["data"].as_array().unwrap();
         assert_eq!(data.len(), metrics.len());
         for (entry, metric) in data.iter().zip(metrics) {
             assert_eq!(entry["name"], *metric);
             assert_eq!(entry["period"], "lifetime");
-            assert_eq!(
-                entry["id"],
-                format!("{}/insights/{metric}/lifetime", media.id)
-            );
+            assert_eq!(entry["id"], format!("{}/insights/{metric}/lifetime", media.id));
             assert!(entry["title"].is_string() && entry["description"].is_string());
-            assert_eq!(
-                entry["values"][0]["value"],
-                media_metric_value(ds, media, metric).unwrap()
-            );
+            assert_eq!(entry["values"][0]["value"], media_metric_value(ds, media, metric).unwrap());
         }
         kinds_seen.push(media.kind());
     }
-    for kind in [
-        MediaKind::Image,
-        MediaKind::Carousel,
-        MediaKind::Reel,
-        MediaKind::FeedVideo,
-        MediaKind::Story,
-    ] {
+    for kind in [MediaKind::Image, MediaKind::Carousel, MediaKind::Reel, MediaKind::FeedVideo, MediaKind::Story] {
         assert!(kinds_seen.contains(&kind), "{kind:?} not covered");
     }
     // Reels numbers: watch times are numbers.
-    let reel = account
-        .media
-        .iter()
-        .find(|m| m.kind() == MediaKind::Reel && !m.flags.any())
-        .unwrap();
-    let body = get(&graph.url(&format!(
-        "/v24.0/{}/insights?metric=ig_reels_avg_watch_time,reels_skip_rate",
-        reel.id
-    )))
-    .ok();
+    let reel = account.media.iter().find(|m| m.kind() == MediaKind::Reel && !m.flags.any()).unwrap();
+    let body =
+        get(&graph.url(&format!("/v24.0/{}/insights?metric=ig_reels_avg_watch_time,reels_skip_rate", reel.id))).ok();
     assert!(body["data"][0]["values"][0]["value"].is_number());
     assert!(body["data"][1]["values"][0]["value"].is_f64());
 }
@@ -76,36 +46,15 @@ fn reference_connector_metric_lists_are_accepted() {
     let graph = start_small();
     let account = &graph.dataset().accounts()[0];
     let lists = [
-        (
-            MediaKind::Reel,
-            "comments,ig_reels_avg_watch_time,ig_reels_video_view_total_time,likes,reach,saved,shares",
-        ),
+        (MediaKind::Reel, "comments,ig_reels_avg_watch_time,ig_reels_video_view_total_time,likes,reach,saved,shares"),
         (MediaKind::FeedVideo, "reach,saved"),
-        (
-            MediaKind::Carousel,
-            "reach,saved,shares,follows,profile_visits",
-        ),
-        (
-            MediaKind::Image,
-            "reach,saved,likes,comments,shares,follows,profile_visits",
-        ),
-        (
-            MediaKind::Story,
-            "reach,replies,follows,profile_visits,shares,total_interactions",
-        ),
+        (MediaKind::Carousel, "reach,saved,shares,follows,profile_visits"),
+        (MediaKind::Image, "reach,saved,likes,comments,shares,follows,profile_visits"),
+        (MediaKind::Story, "reach,replies,follows,profile_visits,shares,total_interactions"),
     ];
     for (kind, metrics) in lists {
-        let media = account
-            .media
-            .iter()
-            .chain(&account.stories)
-            .find(|m| m.kind() == kind && !m.flags.any())
-            .unwrap();
-        assert_eq!(
-            get(&graph.url(&format!("/v24.0/{}/insights?metric={metrics}", media.id))).status,
-            200,
-            "{kind:?}"
-        );
+        let media = account.media.iter().chain(&account.stories).find(|m| m.kind() == kind && !m.flags.any()).unwrap();
+        assert_eq!(get(&graph.url(&format!("/v24.0/{}/insights?metric={metrics}", media.id))).status, 200, "{kind:?}");
     }
 }
 
@@ -113,52 +62,21 @@ fn reference_connector_metric_lists_are_accepted() {
 fn media_insights_errors() {
     let graph = start_small();
     let account = &graph.dataset().accounts()[0];
-    let image = account
-        .media
-        .iter()
-        .find(|m| m.kind() == MediaKind::Image && !m.flags.any())
-        .unwrap();
-    let video = account
-        .media
-        .iter()
-        .find(|m| m.kind() == MediaKind::FeedVideo && !m.flags.any())
-        .unwrap();
+    let image = account.media.iter().find(|m| m.kind() == MediaKind::Image && !m.flags.any()).unwrap();
+    let video = account.media.iter().find(|m| m.kind() == MediaKind::FeedVideo && !m.flags.any()).unwrap();
 
-    let retired = get(&graph.url(&format!(
-        "/v24.0/{}/insights?metric=reach,impressions",
-        image.id
-    )))
-    .error(400);
+    let retired = get(&graph.url(&format!("/v24.0/{}/insights?metric=reach,impressions", image.id))).error(400);
     assert_eq!(retired["code"], 100);
     assert!(retired.get("error_subcode").is_none());
-    assert!(
-        retired["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("(#100) metric[1] must be one of the following values: ")
-    );
-    for old in [
-        "plays",
-        "video_views",
-        "clips_replays_count",
-        "ig_reels_aggregated_all_plays_count",
-        "carousel_album_reach",
-    ] {
+    assert!(retired["message"].as_str().unwrap().starts_with("(#100) metric[1] must be one of the following values: "));
+    for old in
+        ["plays", "video_views", "clips_replays_count", "ig_reels_aggregated_all_plays_count", "carousel_album_reach"]
+    {
         let e = get(&graph.url(&format!("/v24.0/{}/insights?metric={old}", video.id))).error(400);
-        assert!(
-            e["message"]
-                .as_str()
-                .unwrap()
-                .contains("metric[0] must be one of"),
-            "{old}"
-        );
+        assert!(e["message"].as_str().unwrap().contains("metric[0] must be one of"), "{old}");
     }
 
-    let wrong_kind = get(&graph.url(&format!(
-        "/v24.0/{}/insights?metric=reach,profile_visits",
-        video.id
-    )))
-    .error(400);
+    let wrong_kind = get(&graph.url(&format!("/v24.0/{}/insights?metric=reach,profile_visits", video.id))).error(400);
     assert_eq!(wrong_kind["code"], 100);
     assert!(wrong_kind.get("error_subcode").is_none());
     assert_eq!(
@@ -167,85 +85,40 @@ fn media_insights_errors() {
     );
 
     let carousel = account.media.iter().find(|m| m.is_carousel()).unwrap();
-    let child = get(&graph.url(&format!(
-        "/v24.0/{}/insights?metric=reach",
-        carousel.children[0].id
-    )))
-    .error(400);
+    let child = get(&graph.url(&format!("/v24.0/{}/insights?metric=reach", carousel.children[0].id))).error(400);
     assert_eq!(child["code"], 100);
-    assert!(
-        child["message"]
-            .as_str()
-            .unwrap()
-            .contains("carousel album children")
-    );
+    assert!(child["message"].as_str().unwrap().contains("carousel album children"));
 
-    let flagged = |pick: fn(&fake_graph::Media) -> bool| {
-        account
-            .media
-            .iter()
-            .chain(&account.stories)
-            .find(|m| pick(m))
-            .unwrap()
-    };
+    let flagged =
+        |pick: fn(&fake_graph::Media) -> bool| account.media.iter().chain(&account.stories).find(|m| pick(m)).unwrap();
     let before = flagged(|m| m.flags.posted_before_business);
-    let e =
-        get(&graph.url(&format!("/v24.0/{}/insights?metric=reach,saved", before.id))).error(400);
-    assert_eq!(
-        (e["code"].as_i64(), e["error_subcode"].as_i64()),
-        (Some(100), Some(2108006))
-    );
+    let e = get(&graph.url(&format!("/v24.0/{}/insights?metric=reach,saved", before.id))).error(400);
+    assert_eq!((e["code"].as_i64(), e["error_subcode"].as_i64()), (Some(100), Some(2108006)));
     assert_eq!(e["type"], "OAuthException");
     assert_eq!(e["is_transient"], false);
 
     let inaccessible = flagged(|m| m.flags.inaccessible);
     let metrics = supported_media_metrics(inaccessible.kind()).join(",");
-    let e = get(&graph.url(&format!(
-        "/v24.0/{}/insights?metric={metrics}",
-        inaccessible.id
-    )))
-    .error(400);
-    assert_eq!(
-        (e["code"].as_i64(), e["error_subcode"].as_i64()),
-        (Some(100), Some(33))
-    );
+    let e = get(&graph.url(&format!("/v24.0/{}/insights?metric={metrics}", inaccessible.id))).error(400);
+    assert_eq!((e["code"].as_i64(), e["error_subcode"].as_i64()), (Some(100), Some(33)));
 
     let no_permission = flagged(|m| m.flags.no_permission);
-    let e = get(&graph.url(&format!(
-        "/v24.0/{}/insights?metric=reach",
-        no_permission.id
-    )))
-    .error(400);
+    let e = get(&graph.url(&format!("/v24.0/{}/insights?metric=reach", no_permission.id))).error(400);
     assert_eq!(e["code"], 10);
-    assert_eq!(
-        e["message"],
-        "(#10) Application does not have permission for this action"
-    );
+    assert_eq!(e["message"], "(#10) Application does not have permission for this action");
 
     let story = flagged(|m| m.flags.few_viewers);
-    let e = get(&graph.url(&format!(
-        "/v24.0/{}/insights?metric=reach,replies",
-        story.id
-    )))
-    .error(400);
+    let e = get(&graph.url(&format!("/v24.0/{}/insights?metric=reach,replies", story.id))).error(400);
     assert_eq!(e["code"], 10);
-    assert_eq!(
-        e["message"],
-        "(#10) Not enough viewers for the media to show insights"
-    );
+    assert_eq!(e["message"], "(#10) Not enough viewers for the media to show insights");
 
     let none = get(&graph.url(&format!("/v24.0/{}/insights", image.id))).error(400);
     assert_eq!(none["code"], 100);
 }
 
 fn ts(day: &str) -> i64 {
-    Utc.from_utc_datetime(
-        &chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
-            .unwrap()
-            .and_hms_opt(0, 0, 0)
-            .unwrap(),
-    )
-    .timestamp()
+    Utc.from_utc_datetime(&chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").unwrap().and_hms_opt(0, 0, 0).unwrap())
+        .timestamp()
 }
 
 #[test]
@@ -269,10 +142,7 @@ fn time_series_windows() {
         let values = entry["values"].as_array().unwrap();
         assert_eq!(values.len(), 1);
         assert_eq!(values[0]["end_time"], "2026-10-28T07:00:00+0000");
-        assert_eq!(
-            values[0]["value"],
-            account_daily_value(ds, account, metric, day).unwrap()
-        );
+        assert_eq!(values[0]["value"], account_daily_value(ds, account, metric, day).unwrap());
     }
     assert!(body["paging"]["next"].is_string() && body["paging"]["previous"].is_string());
 
@@ -283,58 +153,30 @@ fn time_series_windows() {
         ds.now().timestamp()
     )))
     .ok();
-    let end_times: Vec<&str> = body["data"][0]["values"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["end_time"].as_str().unwrap())
-        .collect();
+    let end_times: Vec<&str> =
+        body["data"][0]["values"].as_array().unwrap().iter().map(|v| v["end_time"].as_str().unwrap()).collect();
     assert_eq!(end_times.len(), 10, "all 10 dataset days (Oct 22..31)");
     assert_eq!(end_times[0], "2026-10-23T07:00:00+0000");
     assert_eq!(end_times[9], "2026-11-01T07:00:00+0000");
 
     // Week / days_28 and online_followers.
     for period in ["week", "days_28"] {
-        let body = get(&graph.url(&format!(
-            "/v24.0/{ig}/insights?metric=reach&period={period}"
-        )))
-        .ok();
+        let body = get(&graph.url(&format!("/v24.0/{ig}/insights?metric=reach&period={period}"))).ok();
         assert_eq!(body["data"][0]["period"], period);
-        assert_eq!(
-            body["data"][0]["values"].as_array().unwrap().len(),
-            2,
-            "default window: last 2 days"
-        );
+        assert_eq!(body["data"][0]["values"].as_array().unwrap().len(), 2, "default window: last 2 days");
     }
-    let body = get(&graph.url(&format!(
-        "/v24.0/{ig}/insights?metric=online_followers&period=lifetime"
-    )))
-    .ok();
+    let body = get(&graph.url(&format!("/v24.0/{ig}/insights?metric=online_followers&period=lifetime"))).ok();
     let hours = body["data"][0]["values"][0]["value"].as_object().unwrap();
     assert_eq!(hours.len(), 24);
     assert!(hours.contains_key("0") && hours.contains_key("23"));
 
     // Wrong period for a metric.
-    let e = get(&graph.url(&format!(
-        "/v24.0/{ig}/insights?metric=follower_count&period=week"
-    )))
-    .error(400);
+    let e = get(&graph.url(&format!("/v24.0/{ig}/insights?metric=follower_count&period=week"))).error(400);
     assert_eq!(e["code"], 100);
     // Unknown / retired account metrics.
-    for old in [
-        "impressions",
-        "profile_views",
-        "website_clicks",
-        "audience_city",
-    ] {
-        let e =
-            get(&graph.url(&format!("/v24.0/{ig}/insights?metric={old}&period=day"))).error(400);
-        assert!(
-            e["message"]
-                .as_str()
-                .unwrap()
-                .starts_with("(#100) metric[0] must be one of the following values")
-        );
+    for old in ["impressions", "profile_views", "website_clicks", "audience_city"] {
+        let e = get(&graph.url(&format!("/v24.0/{ig}/insights?metric={old}&period=day"))).error(400);
+        assert!(e["message"].as_str().unwrap().starts_with("(#100) metric[0] must be one of the following values"));
     }
 }
 
@@ -351,10 +193,7 @@ fn thirty_day_rule_and_recent_only_metrics() {
     )))
     .error(400);
     assert_eq!(e["code"], 100);
-    assert_eq!(
-        e["message"],
-        "(#100) There cannot be more than 30 days (2592000 s) between since and until"
-    );
+    assert_eq!(e["message"], "(#100) There cannot be more than 30 days (2592000 s) between since and until");
     // Exactly 30 days is allowed.
     let ok = get(&graph.url(&format!(
         "/v24.0/{ig}/insights?metric=reach&period=day&since={}&until={}",
@@ -372,26 +211,12 @@ fn thirty_day_rule_and_recent_only_metrics() {
     assert!(e["message"].as_str().unwrap().contains("2 years"));
 
     // 45..40 days ago: reach has values, follower_count and online_followers have none.
-    let window = format!(
-        "since={}&until={}",
-        (now - Duration::days(45)).timestamp(),
-        (now - Duration::days(40)).timestamp()
-    );
-    let body = get(&graph.url(&format!(
-        "/v24.0/{ig}/insights?metric=follower_count,reach&period=day&{window}"
-    )))
-    .ok();
-    let names: Vec<&str> = body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["name"].as_str().unwrap())
-        .collect();
+    let window =
+        format!("since={}&until={}", (now - Duration::days(45)).timestamp(), (now - Duration::days(40)).timestamp());
+    let body = get(&graph.url(&format!("/v24.0/{ig}/insights?metric=follower_count,reach&period=day&{window}"))).ok();
+    let names: Vec<&str> = body["data"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["reach"]);
-    let body = get(&graph.url(&format!(
-        "/v24.0/{ig}/insights?metric=online_followers&period=lifetime&{window}"
-    )))
-    .ok();
+    let body = get(&graph.url(&format!("/v24.0/{ig}/insights?metric=online_followers&period=lifetime&{window}"))).ok();
     assert_eq!(body["data"], serde_json::json!([]));
     // Before the dataset's first day: empty.
     let body = get(&graph.url(&format!(
@@ -430,25 +255,16 @@ fn total_value_sums_the_window() {
     .ok();
     let since = Utc.with_ymd_and_hms(2026, 10, 25, 0, 0, 0).unwrap();
     let until = Utc.with_ymd_and_hms(2026, 10, 31, 0, 0, 0).unwrap();
-    let days: Vec<_> = ds
-        .insight_days()
-        .into_iter()
-        .filter(|d| day_end_time(*d) > since && day_end_time(*d) <= until)
-        .collect();
+    let days: Vec<_> =
+        ds.insight_days().into_iter().filter(|d| day_end_time(*d) > since && day_end_time(*d) <= until).collect();
     assert_eq!(days.len(), 6);
     for (entry, metric) in body["data"].as_array().unwrap().iter().zip(metrics) {
         assert_eq!(entry["name"], metric);
         assert!(entry.get("values").is_none());
-        let expected: u64 = days
-            .iter()
-            .map(|d| account_daily_value(ds, account, metric, *d).unwrap())
-            .sum();
+        let expected: u64 = days.iter().map(|d| account_daily_value(ds, account, metric, *d).unwrap()).sum();
         assert_eq!(entry["total_value"]["value"], expected, "{metric}");
     }
-    let e = get(&graph.url(&format!(
-        "/v24.0/{ig}/insights?metric=views,likes&period=day"
-    )))
-    .error(400);
+    let e = get(&graph.url(&format!("/v24.0/{ig}/insights?metric=views,likes&period=day"))).error(400);
     assert_eq!(
         e["message"],
         "(#100) The following metrics (views, likes) should be specified with parameter metric_type=total_value"
@@ -459,12 +275,8 @@ fn total_value_sums_the_window() {
     )))
     .ok();
     let total = &body["data"][0]["total_value"];
-    let parts: u64 = total["breakdowns"][0]["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["value"].as_u64().unwrap())
-        .sum();
+    let parts: u64 =
+        total["breakdowns"][0]["results"].as_array().unwrap().iter().map(|r| r["value"].as_u64().unwrap()).sum();
     assert_eq!(parts, total["value"].as_u64().unwrap());
 }
 
@@ -482,38 +294,21 @@ fn demographics_age_gender() {
     assert_eq!(entry["name"], "follower_demographics");
     assert_eq!(entry["period"], "lifetime");
     let breakdown = &entry["total_value"]["breakdowns"][0];
-    assert_eq!(
-        breakdown["dimension_keys"],
-        serde_json::json!(["age", "gender"])
-    );
+    assert_eq!(breakdown["dimension_keys"], serde_json::json!(["age", "gender"]));
     let results = breakdown["results"].as_array().unwrap();
     assert_eq!(results.len(), AGE_BUCKETS.len() * GENDERS.len());
     let mut pairs: Vec<(String, String)> = results
         .iter()
-        .map(|r| {
-            (
-                r["dimension_values"][0].as_str().unwrap().into(),
-                r["dimension_values"][1].as_str().unwrap().into(),
-            )
-        })
+        .map(|r| (r["dimension_values"][0].as_str().unwrap().into(), r["dimension_values"][1].as_str().unwrap().into()))
         .collect();
     pairs.sort();
     pairs.dedup();
     assert_eq!(pairs.len(), 21, "every (age, gender) pair once");
     // Same ages carry several genders with their own values: a first-dimension key would collide.
-    let first_age: Vec<u64> = results
-        .iter()
-        .filter(|r| r["dimension_values"][0] == "18-24")
-        .map(|r| r["value"].as_u64().unwrap())
-        .collect();
+    let first_age: Vec<u64> =
+        results.iter().filter(|r| r["dimension_values"][0] == "18-24").map(|r| r["value"].as_u64().unwrap()).collect();
     assert_eq!(first_age.len(), 3);
-    let expected = demographic_results(
-        ds,
-        account,
-        "follower_demographics",
-        None,
-        &["age", "gender"],
-    );
+    let expected = demographic_results(ds, account, "follower_demographics", None, &["age", "gender"]);
     assert_eq!(results[0]["value"], expected[0].1);
 
     // Single breakdowns: age sums over genders; city names contain commas.
@@ -533,8 +328,7 @@ fn demographics_age_gender() {
         "/v24.0/{ig}/insights?metric=reached_audience_demographics&period=lifetime&breakdown=city&metric_type=total_value&timeframe=this_week"
     )))
     .ok();
-    let first_city =
-        &city["data"][0]["total_value"]["breakdowns"][0]["results"][0]["dimension_values"][0];
+    let first_city = &city["data"][0]["total_value"]["breakdowns"][0]["results"][0]["dimension_values"][0];
     assert!(first_city.as_str().unwrap().contains(", "));
 
     // timeframe is required for engaged/reached audiences; period must be lifetime.
@@ -548,23 +342,18 @@ fn demographics_age_gender() {
     )))
     .error(400);
     assert_eq!(e["code"], 100);
-    let e = get(&graph.url(&format!(
-        "/v24.0/{ig}/insights?metric=follower_demographics&period=lifetime&breakdown=age"
-    )))
-    .error(400);
-    assert!(
-        e["message"]
-            .as_str()
-            .unwrap()
-            .contains("metric_type=total_value")
-    );
+    let e =
+        get(&graph.url(&format!("/v24.0/{ig}/insights?metric=follower_demographics&period=lifetime&breakdown=age")))
+            .error(400);
+    assert!(e["message"].as_str().unwrap().contains("metric_type=total_value"));
 }
 
 #[test]
 fn insight_values_are_stable_across_servers() {
     let a = start_small();
     let b = start_small();
-    let path = "/v24.0/17841400000000002/insights?metric=reach,follower_count&period=day&since=2026-10-22&until=2026-10-31";
+    let path =
+        "/v24.0/17841400000000002/insights?metric=reach,follower_count&period=day&since=2026-10-22&until=2026-10-31";
     let left: Value = get(&a.url(path)).ok()["data"].clone();
     let right: Value = get(&b.url(path)).ok()["data"].clone();
     assert_eq!(left, right);

@@ -38,20 +38,11 @@ fn run() -> Result<(), String> {
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
         let bad = |what: &str| format!("{flag}: {what}: {value}");
         match flag.as_str() {
-            "--dataset" => {
-                spec = DatasetSpec::named(&value).ok_or_else(|| bad("unknown dataset"))?
-            }
+            "--dataset" => spec = DatasetSpec::named(&value).ok_or_else(|| bad("unknown dataset"))?,
             "--port" => options.port = value.parse().map_err(|_| bad("not a port"))?,
-            "--latency-ms" => {
-                options.latency =
-                    Duration::from_millis(value.parse().map_err(|_| bad("not a number"))?)
-            }
-            "--throttle" => {
-                throttle = Some(value.parse::<f64>().map_err(|_| bad("not a fraction"))?)
-            }
-            "--transient" => {
-                transient = Some(value.parse::<f64>().map_err(|_| bad("not a fraction"))?)
-            }
+            "--latency-ms" => options.latency = Duration::from_millis(value.parse().map_err(|_| bad("not a number"))?),
+            "--throttle" => throttle = Some(value.parse::<f64>().map_err(|_| bad("not a fraction"))?),
+            "--transient" => transient = Some(value.parse::<f64>().map_err(|_| bad("not a fraction"))?),
             "--seed" => seed = value.parse().map_err(|_| bad("not a number"))?,
             _ => return Err(format!("unknown option {flag}")),
         }
@@ -70,12 +61,7 @@ fn run() -> Result<(), String> {
     println!("FAKE_GRAPH_NOW={}", graph.dataset().now().to_rfc3339());
     println!(
         "dataset: {} pages, {} accounts, {} media, {} carousel children, {} stories, {} insight days",
-        counts.pages,
-        counts.accounts,
-        counts.media,
-        counts.carousel_children,
-        counts.stories,
-        counts.insight_days
+        counts.pages, counts.accounts, counts.media, counts.carousel_children, counts.stories, counts.insight_days
     );
     println!(
         "try: curl -H 'Authorization: Bearer {}' '{}/v24.0/me/accounts?fields=id,instagram_business_account'",

@@ -19,39 +19,20 @@ impl Reply {
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     pub fn header_json(&self, name: &str) -> Value {
-        serde_json::from_str(
-            self.header(name)
-                .unwrap_or_else(|| panic!("no {name} header")),
-        )
-        .unwrap()
+        serde_json::from_str(self.header(name).unwrap_or_else(|| panic!("no {name} header"))).unwrap()
     }
 
     /// The Graph error object, asserting the status.
     pub fn error(&self, status: u16) -> Value {
-        assert_eq!(
-            self.status, status,
-            "unexpected status; body: {}",
-            self.body
-        );
+        assert_eq!(self.status, status, "unexpected status; body: {}", self.body);
         let body = self.json();
-        let error = body
-            .get("error")
-            .unwrap_or_else(|| panic!("no error in {}", self.body))
-            .clone();
-        assert!(
-            error["fbtrace_id"].is_string(),
-            "fbtrace_id missing: {error}"
-        );
-        assert!(
-            error["type"].is_string() && error["message"].is_string() && error["code"].is_i64()
-        );
+        let error = body.get("error").unwrap_or_else(|| panic!("no error in {}", self.body)).clone();
+        assert!(error["fbtrace_id"].is_string(), "fbtrace_id missing: {error}");
+        assert!(error["type"].is_string() && error["message"].is_string() && error["code"].is_i64());
         error
     }
 
@@ -72,11 +53,7 @@ fn to_reply(response: ureq::Response) -> Reply {
             (name, value)
         })
         .collect();
-    Reply {
-        status,
-        headers,
-        body: response.into_string().expect("readable body"),
-    }
+    Reply { status, headers, body: response.into_string().expect("readable body") }
 }
 
 fn send(result: Result<ureq::Response, ureq::Error>) -> Reply {
@@ -107,11 +84,7 @@ pub fn get_plain(url: &str) -> Reply {
 
 /// POST a form with `Authorization: Bearer TOKEN`.
 pub fn post_form(url: &str, form: &[(&str, &str)]) -> Reply {
-    send(
-        ureq::post(url)
-            .set("Authorization", &format!("Bearer {TOKEN}"))
-            .send_form(form),
-    )
+    send(ureq::post(url).set("Authorization", &format!("Bearer {TOKEN}")).send_form(form))
 }
 
 pub fn post_form_plain(url: &str, form: &[(&str, &str)]) -> Reply {
