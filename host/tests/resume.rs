@@ -11,16 +11,6 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-const CATALOG: &[&str] = &[
-    "users",
-    "media:incremental",
-    "media_insights:incremental",
-    "stories",
-    "story_insights",
-    "user_insights:incremental",
-    "user_lifetime_insights",
-];
-
 fn key(stream: &str, data: &Value) -> String {
     let parts: Vec<String> = primary_key(stream).iter().map(|f| data[*f].to_string()).collect();
     format!("{stream}:{}", parts.join("|"))
@@ -90,7 +80,7 @@ fn kill_and_resume_loses_nothing() {
         FakeOptions { latency: Duration::from_millis(3), ..FakeOptions::default() },
     );
     let cfg = sb.config(json!({}));
-    let cat = sb.catalog(CATALOG);
+    let cat = sb.catalog(INCREMENTAL);
     let full = sb.read(&cfg, &cat, None);
     assert_eq!(full.code, 0);
     let everything: BTreeSet<String> =

@@ -150,16 +150,6 @@ fn golden_full_read() {
     assert_eq!(actual.lines().count(), expected.lines().count(), "golden line count");
 }
 
-const INCREMENTAL: &[&str] = &[
-    "users",
-    "media:incremental",
-    "media_insights:incremental",
-    "stories",
-    "story_insights",
-    "user_insights:incremental",
-    "user_lifetime_insights",
-];
-
 /// A second read from the first read's final state emits only the lookback windows: media
 /// within 7 days of each account's newest post, and the last 2 days of account insights.
 #[test]

@@ -241,6 +241,17 @@ fn fastrand_name() -> String {
 pub const ALL_STREAMS: &[&str] =
     &["users", "media", "media_insights", "stories", "story_insights", "user_insights", "user_lifetime_insights"];
 
+/// Every stream, incremental where it has a cursor.
+pub const INCREMENTAL: &[&str] = &[
+    "users",
+    "media:incremental",
+    "media_insights:incremental",
+    "stories",
+    "story_insights",
+    "user_insights:incremental",
+    "user_lifetime_insights",
+];
+
 /// The JSON schema of each stream, from `schemas/`.
 pub fn schema(stream: &str) -> Value {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas").join(format!("{stream}.json"));
