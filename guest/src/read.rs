@@ -10,7 +10,7 @@ use crate::catalog::Selection;
 use crate::config::{Config, Login};
 use crate::emit::{self, Status};
 use crate::error::{ConnectorError, Result};
-use crate::graph::{ApiError, GraphClient, PAGE_LIMIT};
+use crate::graph::{self, ApiError, GraphClient, PAGE_LIMIT};
 use crate::metrics::{self, MediaKind, MetricPolicy, MetricTable, RECENT_ONLY_DAYS, SERIES_WINDOW_DAYS};
 use crate::state::{self, AccountCursors};
 use crate::streams::{
@@ -188,8 +188,20 @@ enum OpFailure {
 struct InsightTarget {
     id: String,
     kind: MediaKind,
+    /// Index of its account in the read's account list.
+    account: usize,
     /// Fields copied from the parent onto the insights record.
     extra: Map<String, Value>,
+}
+
+/// One account's walk down a paged edge (media or stories), newest first.
+struct EdgeWalk {
+    account: usize,
+    /// The next page to fetch; `None` once the walk is done.
+    next: Option<String>,
+    newest: Option<DateTime<Utc>>,
+    /// Items older than this are not wanted by any consumer (media only).
+    stop_before: Option<DateTime<Utc>>,
 }
 
 impl Run {
@@ -237,6 +249,9 @@ impl Run {
         OpFailure::Fail(err.into_connector(doing))
     }
 
+    /// Every selected stream, stream group by stream group. Within a group all accounts
+    /// advance together: their requests of one step go out at once (`num_workers` in
+    /// flight) and the answers are handled in account order, so the output is deterministic.
     fn read_all(&mut self) -> Result<()> {
         let accounts = list_accounts(&self.client, &self.config)?;
         emit::info(&format!("Reading {} Instagram account(s)", accounts.len()));
@@ -250,27 +265,20 @@ impl Run {
                 emit::estimate(stream, n);
             }
         }
-        for account in &accounts {
-            self.read_account(account)?;
-        }
-        Ok(())
-    }
-
-    fn read_account(&mut self, account: &Account) -> Result<()> {
         if self.wants(USERS) {
-            self.read_user(account).map_err(|e| e.in_stream(USERS))?;
+            self.read_users(&accounts).map_err(|e| e.in_stream(USERS))?;
         }
         if self.wants(MEDIA) || self.wants(MEDIA_INSIGHTS) {
-            self.read_media(account)?;
+            self.read_media(&accounts)?;
         }
         if self.wants(STORIES) || self.wants(STORY_INSIGHTS) {
-            self.read_stories(account)?;
+            self.read_stories(&accounts)?;
         }
         if self.wants(USER_LIFETIME_INSIGHTS) {
-            self.read_lifetime_insights(account).map_err(|e| e.in_stream(USER_LIFETIME_INSIGHTS))?;
+            self.read_lifetime_insights(&accounts).map_err(|e| e.in_stream(USER_LIFETIME_INSIGHTS))?;
         }
         if self.wants(USER_INSIGHTS) {
-            self.read_user_insights(account).map_err(|e| e.in_stream(USER_INSIGHTS))?;
+            self.read_user_insights(&accounts).map_err(|e| e.in_stream(USER_INSIGHTS))?;
         }
         Ok(())
     }
@@ -280,19 +288,32 @@ impl Run {
         record.insert("page_id".into(), account.page_id.clone().map(Value::String).unwrap_or(Value::Null));
     }
 
-    fn read_user(&mut self, account: &Account) -> Result<()> {
-        let user = self
-            .client
-            .get(&account.ig_id, &[("fields", streams::user_fields(self.config.login))])
-            .map_err(|e| e.into_connector(&format!("reading Instagram account {}", account.ig_id)))?;
-        let Value::Object(mut user) = user else {
-            return Err(ConnectorError::system("The IG user node is not a JSON object"));
-        };
-        transform::clean_object(&mut user);
-        Self::enrich(&mut user, account);
-        self.record(USERS, &Value::Object(user));
-        self.checkpoint(USERS, state::no_cursor_state());
-        Ok(())
+    /// The IG user node of every account, all at once.
+    fn read_users(&mut self, accounts: &[Account]) -> Result<()> {
+        let fields = streams::user_fields(self.config.login);
+        let urls: Vec<String> = accounts.iter().map(|a| self.client.url(&a.ig_id, &[("fields", fields)])).collect();
+        let mut failure = None;
+        for (account, answer) in accounts.iter().zip(self.client.get_many(&urls)) {
+            let user = match answer {
+                Ok(Value::Object(user)) => user,
+                Ok(_) => {
+                    failure.get_or_insert_with(|| ConnectorError::system("The IG user node is not a JSON object"));
+                    continue;
+                }
+                Err(e) => {
+                    failure.get_or_insert_with(|| {
+                        e.into_connector(&format!("reading Instagram account {}", account.ig_id))
+                    });
+                    continue;
+                }
+            };
+            let mut user = user;
+            transform::clean_object(&mut user);
+            Self::enrich(&mut user, account);
+            self.record(USERS, &Value::Object(user));
+            self.checkpoint(USERS, state::no_cursor_state());
+        }
+        failure.map_or(Ok(()), Err)
     }
 
     /// The earliest media timestamp a stream wants: the cursor minus the lookback in
@@ -312,126 +333,191 @@ impl Run {
         }
     }
 
-    /// The media edge, page by page (newest first). Each page's media records and its media
-    /// insights are emitted and checkpointed before the next page is fetched; the cursor only
-    /// moves once the account is done, so a resume never skips older posts.
-    fn read_media(&mut self, account: &Account) -> Result<()> {
-        let media_cutoff = self.media_cutoff(MEDIA, &self.media_cursors.clone(), account);
-        let insights_cutoff = self.media_cutoff(MEDIA_INSIGHTS, &self.media_insights_cursors.clone(), account);
-        // Page until both consumers are satisfied: a full-refresh consumer needs everything.
-        let needs_all =
-            (self.wants(MEDIA) && media_cutoff.is_none()) || (self.wants(MEDIA_INSIGHTS) && insights_cutoff.is_none());
-        let stop_before = if needs_all { None } else { [media_cutoff, insights_cutoff].into_iter().flatten().min() };
-        let keep = |cutoff: Option<DateTime<Utc>>, ts: Option<DateTime<Utc>>| match (cutoff, ts) {
-            (None, _) => true,
-            (Some(c), Some(t)) => t >= c,
-            (Some(_), None) => true,
-        };
-        let doing = format!("reading the media of Instagram account {}", account.ig_id);
-        let fields = streams::media_fields();
-        let mut url =
-            self.client.url(&format!("{}/media", account.ig_id), &[("fields", fields.as_str()), ("limit", PAGE_LIMIT)]);
-        let mut newest: Option<DateTime<Utc>> = None;
-        let edge_stream = if self.wants(MEDIA) { MEDIA } else { MEDIA_INSIGHTS };
-        loop {
-            let page = self.client.get_page(&url).map_err(|e| e.into_connector(&doing).in_stream(edge_stream))?;
-            let mut page_oldest: Option<DateTime<Utc>> = None;
-            let mut targets = Vec::new();
-            for item in page.data {
-                let Value::Object(mut media) = item else {
-                    return Err(ConnectorError::system("The media edge returned an item that is not an object")
-                        .in_stream(edge_stream));
-                };
-                let Some(id) = media.get("id").and_then(Value::as_str).map(str::to_string) else {
-                    return Err(ConnectorError::system("The media edge returned an item without `id`")
-                        .with_internal(Value::Object(media).to_string())
-                        .in_stream(edge_stream));
-                };
-                let ts = media.get("timestamp").and_then(Value::as_str).and_then(parse_timestamp);
-                if let Some(t) = ts {
-                    newest = Some(newest.map_or(t, |n| n.max(t)));
-                    page_oldest = Some(page_oldest.map_or(t, |o| o.min(t)));
-                }
-                transform::clean_object(&mut media);
-                inline_children(&mut media);
-                Self::enrich(&mut media, account);
-                let media_type = media.get("media_type").and_then(Value::as_str).unwrap_or("").to_string();
-                let product = media.get("media_product_type").and_then(Value::as_str).unwrap_or("").to_string();
-                if self.wants(MEDIA_INSIGHTS) && keep(insights_cutoff, ts) {
-                    let mut extra = Map::new();
-                    for k in ["media_type", "media_product_type", "timestamp"] {
-                        if let Some(v) = media.get(k) {
-                            extra.insert(k.into(), v.clone());
-                        }
-                    }
-                    targets.push(InsightTarget { id: id.clone(), kind: MediaKind::of(&media_type, &product), extra });
-                }
-                if self.wants(MEDIA) && keep(media_cutoff, ts) {
-                    self.record(MEDIA, &Value::Object(media));
+    /// Fetch the next page of every unfinished walk at once; answers in walk order. A walk
+    /// whose page failed is closed and its error returned next to the other walks' pages, so
+    /// the caller can still emit and checkpoint the work that succeeded before failing.
+    fn next_pages(&self, walks: &mut [EdgeWalk], doing: &str) -> (Vec<(usize, graph::Page)>, Option<ConnectorError>) {
+        let open: Vec<(usize, String)> =
+            walks.iter().enumerate().filter_map(|(i, w)| w.next.clone().map(|u| (i, u))).collect();
+        let urls: Vec<String> = open.iter().map(|(_, u)| u.clone()).collect();
+        let mut pages = Vec::new();
+        let mut failure = None;
+        for ((walk, url), answer) in open.into_iter().zip(self.client.get_many(&urls)) {
+            match answer.and_then(|v| graph::parse_page(v, &url)) {
+                Ok(page) => pages.push((walk, page)),
+                Err(e) => {
+                    walks[walk].next = None;
+                    failure.get_or_insert_with(|| e.into_connector(doing));
                 }
             }
-            // The edge is newest first: once a page reaches past the cutoff, stop.
-            let past_cutoff = matches!((stop_before, page_oldest), (Some(cut), Some(oldest)) if oldest < cut);
-            let last = past_cutoff || page.next.is_none();
+        }
+        (pages, failure)
+    }
+
+    /// The media edges of all accounts, page by page (newest first). Each round's media
+    /// records and their insights are emitted and checkpointed before the next pages are
+    /// fetched; an account's cursor only moves once its edge is done, so a resume never skips
+    /// older posts.
+    fn read_media(&mut self, accounts: &[Account]) -> Result<()> {
+        let fields = streams::media_fields();
+        let mut walks = Vec::new();
+        let mut cutoffs = Vec::new();
+        for (i, account) in accounts.iter().enumerate() {
+            let media_cutoff = self.media_cutoff(MEDIA, &self.media_cursors.clone(), account);
+            let insights_cutoff = self.media_cutoff(MEDIA_INSIGHTS, &self.media_insights_cursors.clone(), account);
+            // Page until both consumers are satisfied: a full-refresh consumer needs everything.
+            let needs_all = (self.wants(MEDIA) && media_cutoff.is_none())
+                || (self.wants(MEDIA_INSIGHTS) && insights_cutoff.is_none());
+            let stop_before =
+                if needs_all { None } else { [media_cutoff, insights_cutoff].into_iter().flatten().min() };
+            let url = self
+                .client
+                .url(&format!("{}/media", account.ig_id), &[("fields", fields.as_str()), ("limit", PAGE_LIMIT)]);
+            walks.push(EdgeWalk { account: i, next: Some(url), newest: None, stop_before });
+            cutoffs.push((media_cutoff, insights_cutoff));
+        }
+        let keep = |cutoff: Option<DateTime<Utc>>, ts: Option<DateTime<Utc>>| match (cutoff, ts) {
+            (Some(c), Some(t)) => t >= c,
+            _ => true,
+        };
+        let edge_stream = if self.wants(MEDIA) { MEDIA } else { MEDIA_INSIGHTS };
+        while walks.iter().any(|w| w.next.is_some()) {
+            let (pages, failure) = self.next_pages(&mut walks, "reading the media of the Instagram accounts");
+            let mut targets = Vec::new();
+            let mut finished = Vec::new();
+            for (w, page) in pages {
+                let account = &accounts[walks[w].account];
+                let (media_cutoff, insights_cutoff) = cutoffs[walks[w].account];
+                let mut page_oldest: Option<DateTime<Utc>> = None;
+                for item in page.data {
+                    let Value::Object(mut media) = item else {
+                        return Err(ConnectorError::system("The media edge returned an item that is not an object")
+                            .in_stream(edge_stream));
+                    };
+                    let Some(id) = media.get("id").and_then(Value::as_str).map(str::to_string) else {
+                        return Err(ConnectorError::system("The media edge returned an item without `id`")
+                            .with_internal(Value::Object(media).to_string())
+                            .in_stream(edge_stream));
+                    };
+                    let ts = media.get("timestamp").and_then(Value::as_str).and_then(parse_timestamp);
+                    if let Some(t) = ts {
+                        walks[w].newest = Some(walks[w].newest.map_or(t, |n| n.max(t)));
+                        page_oldest = Some(page_oldest.map_or(t, |o| o.min(t)));
+                    }
+                    transform::clean_object(&mut media);
+                    inline_children(&mut media);
+                    Self::enrich(&mut media, account);
+                    let media_type = media.get("media_type").and_then(Value::as_str).unwrap_or("").to_string();
+                    let product = media.get("media_product_type").and_then(Value::as_str).unwrap_or("").to_string();
+                    if self.wants(MEDIA_INSIGHTS) && keep(insights_cutoff, ts) {
+                        let mut extra = Map::new();
+                        for k in ["media_type", "media_product_type", "timestamp"] {
+                            if let Some(v) = media.get(k) {
+                                extra.insert(k.into(), v.clone());
+                            }
+                        }
+                        targets.push(InsightTarget {
+                            id,
+                            kind: MediaKind::of(&media_type, &product),
+                            account: walks[w].account,
+                            extra,
+                        });
+                    }
+                    if self.wants(MEDIA) && keep(media_cutoff, ts) {
+                        self.record(MEDIA, &Value::Object(media));
+                    }
+                }
+                // The edge is newest first: once a page reaches past the cutoff, stop.
+                let past_cutoff =
+                    matches!((walks[w].stop_before, page_oldest), (Some(cut), Some(oldest)) if oldest < cut);
+                let current = walks[w].next.take();
+                walks[w].next = page.next.filter(|n| !past_cutoff && Some(n) != current.as_ref());
+                if walks[w].next.is_none() {
+                    finished.push(w);
+                }
+            }
             if self.wants(MEDIA) {
-                if let (true, Some(t)) = (last, newest) {
-                    self.media_cursors.advance(&account.ig_id, t);
+                for w in &finished {
+                    if let Some(t) = walks[*w].newest {
+                        self.media_cursors.advance(&accounts[walks[*w].account].ig_id, t);
+                    }
                 }
                 let s = self.media_cursors.to_state("timestamp");
                 self.checkpoint(MEDIA, s);
             }
             if self.wants(MEDIA_INSIGHTS) {
-                self.read_insights(MEDIA_INSIGHTS, account, targets).map_err(|e| e.in_stream(MEDIA_INSIGHTS))?;
-                if let (true, Some(t)) = (last, newest) {
-                    self.media_insights_cursors.advance(&account.ig_id, t);
+                self.read_insights(MEDIA_INSIGHTS, accounts, targets).map_err(|e| e.in_stream(MEDIA_INSIGHTS))?;
+                for w in &finished {
+                    if let Some(t) = walks[*w].newest {
+                        self.media_insights_cursors.advance(&accounts[walks[*w].account].ig_id, t);
+                    }
                 }
                 let s = self.media_insights_cursors.to_state("timestamp");
                 self.checkpoint(MEDIA_INSIGHTS, s);
             }
-            match page.next {
-                Some(next) if !last && next != url => url = next,
-                _ => return Ok(()),
+            if let Some(e) = failure {
+                return Err(e.in_stream(edge_stream));
             }
         }
+        Ok(())
     }
 
-    fn read_stories(&mut self, account: &Account) -> Result<()> {
-        let mut records = Vec::new();
-        let mut targets = Vec::new();
-        let doing = format!("reading the stories of Instagram account {}", account.ig_id);
-        self.client
-            .for_each_page(
-                &format!("{}/stories", account.ig_id),
-                &[("fields", streams::STORY_FIELDS), ("limit", PAGE_LIMIT)],
-                |items| {
-                    for item in items {
-                        let Value::Object(mut story) = item else {
-                            return Err(ConnectorError::system(
-                                "The stories edge returned an item that is not an object",
-                            ));
-                        };
-                        let Some(id) = story.get("id").and_then(Value::as_str).map(str::to_string) else {
-                            return Err(ConnectorError::system("The stories edge returned an item without `id`"));
-                        };
-                        transform::clean_object(&mut story);
-                        Self::enrich(&mut story, account);
-                        targets.push(InsightTarget { id, kind: MediaKind::Story, extra: Map::new() });
-                        records.push(Value::Object(story));
+    /// The live stories of all accounts (and their insights).
+    fn read_stories(&mut self, accounts: &[Account]) -> Result<()> {
+        let mut walks: Vec<EdgeWalk> =
+            accounts
+                .iter()
+                .enumerate()
+                .map(|(i, a)| EdgeWalk {
+                    account: i,
+                    next: Some(self.client.url(
+                        &format!("{}/stories", a.ig_id),
+                        &[("fields", streams::STORY_FIELDS), ("limit", PAGE_LIMIT)],
+                    )),
+                    newest: None,
+                    stop_before: None,
+                })
+                .collect();
+        while walks.iter().any(|w| w.next.is_some()) {
+            let (pages, failure) = self.next_pages(&mut walks, "reading the stories of the Instagram accounts");
+            let mut targets = Vec::new();
+            for (w, page) in pages {
+                let account = &accounts[walks[w].account];
+                for item in page.data {
+                    let Value::Object(mut story) = item else {
+                        return Err(ConnectorError::system("The stories edge returned an item that is not an object")
+                            .in_stream(STORIES));
+                    };
+                    let Some(id) = story.get("id").and_then(Value::as_str).map(str::to_string) else {
+                        return Err(
+                            ConnectorError::system("The stories edge returned an item without `id`").in_stream(STORIES)
+                        );
+                    };
+                    transform::clean_object(&mut story);
+                    Self::enrich(&mut story, account);
+                    targets.push(InsightTarget {
+                        id,
+                        kind: MediaKind::Story,
+                        account: walks[w].account,
+                        extra: Map::new(),
+                    });
+                    if self.wants(STORIES) {
+                        self.record(STORIES, &Value::Object(story));
                     }
-                    Ok(true)
-                },
-                &doing,
-            )
-            .map_err(|e| e.in_stream(STORIES))?;
-        if self.wants(STORIES) {
-            for r in &records {
-                self.record(STORIES, r);
+                }
+                let current = walks[w].next.take();
+                walks[w].next = page.next.filter(|n| Some(n) != current.as_ref());
             }
-            self.checkpoint(STORIES, state::no_cursor_state());
-        }
-        if self.wants(STORY_INSIGHTS) {
-            self.read_insights(STORY_INSIGHTS, account, targets).map_err(|e| e.in_stream(STORY_INSIGHTS))?;
-            self.checkpoint(STORY_INSIGHTS, state::no_cursor_state());
+            if self.wants(STORIES) {
+                self.checkpoint(STORIES, state::no_cursor_state());
+            }
+            if self.wants(STORY_INSIGHTS) {
+                self.read_insights(STORY_INSIGHTS, accounts, targets).map_err(|e| e.in_stream(STORY_INSIGHTS))?;
+                self.checkpoint(STORY_INSIGHTS, state::no_cursor_state());
+            }
+            if let Some(e) = failure {
+                return Err(e.in_stream(STORIES));
+            }
         }
         Ok(())
     }
@@ -439,7 +525,7 @@ impl Run {
     /// Media or story insights through batch requests. Per-object errors stay per object:
     /// a rejected metric is dropped for that media kind and the object asked again; known
     /// "no insights for this object" answers skip its insights record with a warning.
-    fn read_insights(&mut self, stream: &'static str, account: &Account, targets: Vec<InsightTarget>) -> Result<()> {
+    fn read_insights(&mut self, stream: &'static str, accounts: &[Account], targets: Vec<InsightTarget>) -> Result<()> {
         let mut pending: Vec<InsightTarget> = targets;
         for round in 0..MAX_INSIGHT_ROUNDS {
             if pending.is_empty() {
@@ -458,10 +544,7 @@ impl Run {
             if ops.is_empty() {
                 return Ok(());
             }
-            let results = self
-                .client
-                .batch(&ops)
-                .map_err(|e| e.into_connector(&format!("requesting {stream} of account {}", account.ig_id)))?;
+            let results = self.client.batch(&ops).map_err(|e| e.into_connector(&format!("requesting {stream}")))?;
             for ((target, metrics), result) in asked.into_iter().zip(results) {
                 match result {
                     Ok(body) => {
@@ -476,7 +559,7 @@ impl Run {
                         for (k, v) in &target.extra {
                             record.insert(k.clone(), v.clone());
                         }
-                        Self::enrich(&mut record, account);
+                        Self::enrich(&mut record, &accounts[target.account]);
                         self.record(stream, &Value::Object(record));
                     }
                     Err(err) => {
@@ -493,18 +576,19 @@ impl Run {
             }
             if round + 1 == MAX_INSIGHT_ROUNDS && !pending.is_empty() {
                 return Err(ConnectorError::system(format!(
-                    "Meta kept rejecting {stream} requests for {} object(s) of account {}",
-                    pending.len(),
-                    account.ig_id
+                    "Meta kept rejecting {stream} requests for {} object(s)",
+                    pending.len()
                 )));
             }
         }
         Ok(())
     }
 
-    fn read_lifetime_insights(&mut self, account: &Account) -> Result<()> {
+    /// Audience demographics of all accounts: one operation per account and breakdown.
+    fn read_lifetime_insights(&mut self, accounts: &[Account]) -> Result<()> {
         const SCOPE: &str = "demographics";
-        let mut pending: Vec<&'static str> = self.table.breakdowns.to_vec();
+        let mut pending: Vec<(usize, &'static str)> =
+            (0..accounts.len()).flat_map(|a| self.table.breakdowns.iter().map(move |b| (a, *b))).collect();
         for _ in 0..MAX_INSIGHT_ROUNDS {
             if pending.is_empty() {
                 break;
@@ -516,9 +600,9 @@ impl Run {
             let joined = metrics.join(",");
             let ops: Vec<String> = pending
                 .iter()
-                .map(|b| {
+                .map(|(a, b)| {
                     self.client.relative_url(
-                        &format!("{}/insights", account.ig_id),
+                        &format!("{}/insights", accounts[*a].ig_id),
                         &[
                             ("metric", joined.as_str()),
                             ("period", "lifetime"),
@@ -529,11 +613,10 @@ impl Run {
                     )
                 })
                 .collect();
-            let results = self.client.batch(&ops).map_err(|e| {
-                e.into_connector(&format!("requesting audience demographics of account {}", account.ig_id))
-            })?;
+            let results = self.client.batch(&ops).map_err(|e| e.into_connector("requesting audience demographics"))?;
             let mut retry = Vec::new();
-            for (breakdown, result) in pending.drain(..).zip(results) {
+            for ((a, breakdown), result) in pending.drain(..).zip(results) {
+                let account = &accounts[a];
                 match result {
                     Ok(body) => {
                         for item in body.get("data").and_then(Value::as_array).into_iter().flatten() {
@@ -546,9 +629,9 @@ impl Run {
                         }
                     }
                     Err(err) => {
-                        let doing = format!("reading audience demographics by {breakdown}");
+                        let doing = format!("reading audience demographics of {} by {breakdown}", account.ig_id);
                         match self.on_op_error(err, SCOPE, &metrics, no_insights_for_account, &doing) {
-                            OpFailure::Retry => retry.push(breakdown),
+                            OpFailure::Retry => retry.push((a, breakdown)),
                             OpFailure::Skip(reason) => emit::warn(&format!(
                                 "No audience demographics for account {} by {breakdown}: {reason}",
                                 account.ig_id
@@ -564,51 +647,54 @@ impl Run {
         Ok(())
     }
 
-    /// Daily account insights: time series in 30-day windows (all windows' requests batched),
-    /// then the `total_value` metrics per day, merged into one record per `date`.
-    fn read_user_insights(&mut self, account: &Account) -> Result<()> {
+    /// Daily account insights of all accounts: time series in 30-day windows, then the
+    /// `total_value` metrics per day, merged into one record per account and `date`.
+    fn read_user_insights(&mut self, accounts: &[Account]) -> Result<()> {
         let earliest = self.config.insights_start(self.now);
-        let start = match (self.selection.is_incremental(USER_INSIGHTS), self.user_insights_cursors.get(&account.ig_id))
-        {
-            (true, Some(cursor)) => (cursor - Duration::days(self.config.insights_lookback_days)).max(earliest),
-            _ => earliest,
-        };
-        let mut days: BTreeMap<DateTime<Utc>, Map<String, Value>> = BTreeMap::new();
-        if start < self.now {
-            self.read_series(account, start, &mut days)?;
-            self.read_daily_totals(account, &mut days)?;
-        }
-        let mut emitted = 0u64;
-        for (date, metrics) in days {
-            if metrics.is_empty() || date > self.now {
-                continue;
+        let starts: Vec<DateTime<Utc>> = accounts
+            .iter()
+            .map(|a| match (self.selection.is_incremental(USER_INSIGHTS), self.user_insights_cursors.get(&a.ig_id)) {
+                (true, Some(cursor)) => (cursor - Duration::days(self.config.insights_lookback_days)).max(earliest),
+                _ => earliest,
+            })
+            .collect();
+        let mut days: Vec<BTreeMap<DateTime<Utc>, Map<String, Value>>> = vec![BTreeMap::new(); accounts.len()];
+        self.read_series(accounts, &starts, &mut days)?;
+        self.read_daily_totals(accounts, &mut days)?;
+        for ((account, start), account_days) in accounts.iter().zip(&starts).zip(days) {
+            let mut emitted = 0u64;
+            for (date, metrics) in account_days {
+                if metrics.is_empty() || date > self.now {
+                    continue;
+                }
+                let mut record = metrics;
+                record.insert("date".into(), Value::String(format_timestamp(date)));
+                Self::enrich(&mut record, account);
+                self.record(USER_INSIGHTS, &Value::Object(record));
+                self.user_insights_cursors.advance(&account.ig_id, date);
+                emitted += 1;
             }
-            let mut record = metrics;
-            record.insert("date".into(), Value::String(format_timestamp(date)));
-            Self::enrich(&mut record, account);
-            self.record(USER_INSIGHTS, &Value::Object(record));
-            self.user_insights_cursors.advance(&account.ig_id, date);
-            emitted += 1;
+            if emitted == 0 {
+                emit::info(&format!(
+                    "No new {USER_INSIGHTS} for account {} since {}",
+                    account.ig_id,
+                    format_timestamp(*start)
+                ));
+            }
+            let s = self.user_insights_cursors.to_state("date");
+            self.checkpoint(USER_INSIGHTS, s);
         }
-        if emitted == 0 {
-            emit::info(&format!(
-                "No new {USER_INSIGHTS} for account {} since {}",
-                account.ig_id,
-                format_timestamp(start)
-            ));
-        }
-        let s = self.user_insights_cursors.to_state("date");
-        self.checkpoint(USER_INSIGHTS, s);
         Ok(())
     }
 
     fn read_series(
         &mut self,
-        account: &Account,
-        start: DateTime<Utc>,
-        days: &mut BTreeMap<DateTime<Utc>, Map<String, Value>>,
+        accounts: &[Account],
+        starts: &[DateTime<Utc>],
+        days: &mut [BTreeMap<DateTime<Utc>, Map<String, Value>>],
     ) -> Result<()> {
         struct Op {
+            account: usize,
             period: &'static str,
             suffix: &'static str,
             metrics: Vec<&'static str>,
@@ -617,27 +703,30 @@ impl Run {
         }
         let recent_from = self.now - Duration::days(RECENT_ONLY_DAYS);
         let mut pending = Vec::new();
-        let mut since = start;
-        while since < self.now {
-            let until = (since + Duration::days(SERIES_WINDOW_DAYS)).min(self.now);
-            for req in self.table.user_series {
-                let metrics: Vec<&'static str> = req
-                    .metrics
-                    .iter()
-                    .copied()
-                    .filter(|m| until > recent_from || !self.table.recent_only.contains(m))
-                    .collect();
-                if !metrics.is_empty() {
-                    pending.push(Op {
-                        period: req.period,
-                        suffix: req.column_suffix,
-                        metrics,
-                        since: since.timestamp(),
-                        until: until.timestamp(),
-                    });
+        for (account, start) in starts.iter().enumerate() {
+            let mut since = *start;
+            while since < self.now {
+                let until = (since + Duration::days(SERIES_WINDOW_DAYS)).min(self.now);
+                for req in self.table.user_series {
+                    let metrics: Vec<&'static str> = req
+                        .metrics
+                        .iter()
+                        .copied()
+                        .filter(|m| until > recent_from || !self.table.recent_only.contains(m))
+                        .collect();
+                    if !metrics.is_empty() {
+                        pending.push(Op {
+                            account,
+                            period: req.period,
+                            suffix: req.column_suffix,
+                            metrics,
+                            since: since.timestamp(),
+                            until: until.timestamp(),
+                        });
+                    }
                 }
+                since = until;
             }
-            since = until;
         }
         for _ in 0..MAX_INSIGHT_ROUNDS {
             if pending.is_empty() {
@@ -652,7 +741,7 @@ impl Run {
                     continue;
                 }
                 ops.push(self.client.relative_url(
-                    &format!("{}/insights", account.ig_id),
+                    &format!("{}/insights", accounts[op.account].ig_id),
                     &[
                         ("metric", metrics.join(",").as_str()),
                         ("period", op.period),
@@ -662,11 +751,9 @@ impl Run {
                 ));
                 asked.push((op, scope, metrics));
             }
-            let results = self
-                .client
-                .batch(&ops)
-                .map_err(|e| e.into_connector(&format!("requesting account insights of {}", account.ig_id)))?;
+            let results = self.client.batch(&ops).map_err(|e| e.into_connector("requesting account insights"))?;
             for ((op, scope, metrics), result) in asked.into_iter().zip(results) {
+                let account = &accounts[op.account];
                 match result {
                     Ok(body) => {
                         for item in body.get("data").and_then(Value::as_array).into_iter().flatten() {
@@ -681,7 +768,10 @@ impl Run {
                                 if value.is_null() {
                                     continue;
                                 }
-                                days.entry(end).or_default().insert(format!("{name}{}", op.suffix), value.clone());
+                                days[op.account]
+                                    .entry(end)
+                                    .or_default()
+                                    .insert(format!("{name}{}", op.suffix), value.clone());
                             }
                         }
                     }
@@ -706,11 +796,15 @@ impl Run {
 
     fn read_daily_totals(
         &mut self,
-        account: &Account,
-        days: &mut BTreeMap<DateTime<Utc>, Map<String, Value>>,
+        accounts: &[Account],
+        days: &mut [BTreeMap<DateTime<Utc>, Map<String, Value>>],
     ) -> Result<()> {
         const SCOPE: &str = "user_insights/total_value";
-        let mut pending: Vec<DateTime<Utc>> = days.keys().copied().filter(|d| *d <= self.now).collect();
+        let mut pending: Vec<(usize, DateTime<Utc>)> = days
+            .iter()
+            .enumerate()
+            .flat_map(|(a, d)| d.keys().copied().filter(|d| *d <= self.now).map(move |d| (a, d)))
+            .collect();
         for _ in 0..MAX_INSIGHT_ROUNDS {
             if pending.is_empty() {
                 return Ok(());
@@ -722,9 +816,9 @@ impl Run {
             let joined = metrics.join(",");
             let ops: Vec<String> = pending
                 .iter()
-                .map(|day| {
+                .map(|(a, day)| {
                     self.client.relative_url(
-                        &format!("{}/insights", account.ig_id),
+                        &format!("{}/insights", accounts[*a].ig_id),
                         &[
                             ("metric", joined.as_str()),
                             ("metric_type", "total_value"),
@@ -735,15 +829,12 @@ impl Run {
                     )
                 })
                 .collect();
-            let results = self
-                .client
-                .batch(&ops)
-                .map_err(|e| e.into_connector(&format!("requesting daily account totals of {}", account.ig_id)))?;
+            let results = self.client.batch(&ops).map_err(|e| e.into_connector("requesting daily account totals"))?;
             let mut retry = Vec::new();
-            for (day, result) in pending.drain(..).zip(results) {
+            for ((a, day), result) in pending.drain(..).zip(results) {
                 match result {
                     Ok(body) => {
-                        let record = days.entry(day).or_default();
+                        let record = days[a].entry(day).or_default();
                         for item in body.get("data").and_then(Value::as_array).into_iter().flatten() {
                             if let (Some(name), Some(value)) = (
                                 item.get("name").and_then(Value::as_str),
@@ -754,12 +845,12 @@ impl Run {
                         }
                     }
                     Err(err) => {
-                        let doing = format!("reading daily account totals of {}", account.ig_id);
+                        let doing = format!("reading daily account totals of {}", accounts[a].ig_id);
                         match self.on_op_error(err, SCOPE, &metrics, no_insights_for_account, &doing) {
-                            OpFailure::Retry => retry.push(day),
+                            OpFailure::Retry => retry.push((a, day)),
                             OpFailure::Skip(reason) => emit::warn(&format!(
                                 "No daily totals for account {} on {}: {reason}",
-                                account.ig_id,
+                                accounts[a].ig_id,
                                 format_timestamp(day)
                             )),
                             OpFailure::Fail(e) => return Err(e),
