@@ -276,3 +276,24 @@ fn media_pages_are_checkpointed_and_incremental_stops_early() {
     let pages_second = sb.fake.requests().iter().filter(|q| q.path.ends_with("/media")).count() - pages_first;
     assert!(pages_second < pages_first, "the second read pages less ({pages_second} vs {pages_first})");
 }
+
+/// With a progress display requested, stderr shows per-stream counts while stdout still
+/// carries only Airbyte messages.
+#[test]
+fn progress_goes_to_stderr_only() {
+    let sb = Sandbox::start(DatasetSpec::small());
+    let cfg = sb.config(json!({}));
+    let cat = sb.catalog(&["users", "media"]);
+    let r = run_env(
+        &["read", "--config", &cfg, "--catalog", &cat],
+        Some(&sb.now),
+        &sb.token,
+        &[("SOURCE_INSTAGRAM_PROGRESS", "1"), ("SOURCE_INSTAGRAM_TIME_SCALE", "60000")],
+    );
+    assert_eq!(r.code, 0);
+    let posts: usize = sb.dataset().accounts().iter().map(|a| a.media.len()).sum();
+    assert!(r.stderr.contains(&format!("media {posts}")), "{}", r.stderr);
+    assert!(r.stderr.contains("users 2"), "{}", r.stderr);
+    // run_env already checked that every stdout line is an AirbyteMessage.
+    assert_eq!(r.records("media").len(), posts);
+}
