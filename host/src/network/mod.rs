@@ -236,9 +236,9 @@ impl Limiter {
         Ok(http::Response::from_parts(parts, collected?.to_bytes()))
     }
 
-    /// Wait before a request as the usage board says.
-    async fn pace(&self, output: &Output) {
-        let (peak, regain) = self.board.lock().unwrap().peak();
+    /// Wait before a request about `subjects` as the usage board says.
+    async fn pace(&self, subjects: &[String], output: &Output) {
+        let (peak, regain) = self.board.lock().unwrap().peak_for(subjects);
         match self.pacing.decide(peak, regain) {
             Pace::Go => {}
             Pace::Space(d) => self.clock.sleep(d).await,
@@ -291,8 +291,9 @@ impl Limiter {
     /// Send one request, waiting out throttles and retrying transient failures.
     async fn send(&self, call: &Call, body: Bytes, output: &Output) -> Result<http::Response<Bytes>, HttpError> {
         let (mut transient, mut throttles) = (0u32, 0u32);
+        let subjects = subjects(call, &body);
         loop {
-            self.pace(output).await;
+            self.pace(&subjects, output).await;
             let verdict = match self.send_once(call, body.clone()).await {
                 Ok(response) => {
                     let reading = parse_usage(response.headers());
@@ -415,6 +416,26 @@ impl Limiter {
     }
 }
 
+/// The Graph objects a request is about: the first path segment after the version, for the
+/// request itself or for each operation of a batch (`me` and the root are about no account).
+fn subjects(call: &Call, body: &Bytes) -> Vec<String> {
+    fn first_id(path: &str) -> Option<String> {
+        let mut parts = path.trim_start_matches('/').split(['/', '?']).filter(|p| !p.is_empty());
+        let mut first = parts.next()?;
+        if first.starts_with('v') && first.contains('.') {
+            first = parts.next()?;
+        }
+        (first != "me").then(|| first.to_string())
+    }
+    let mut ids: Vec<String> = match BatchBody::parse(body).filter(|_| call.method == http::Method::POST) {
+        Some(batch) => batch.ops.iter().filter_map(|op| op.get("relative_url")?.as_str().and_then(first_id)).collect(),
+        None => first_id(call.uri.path()).into_iter().collect(),
+    };
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
 /// `code: message` of a Graph error body, or a short note on what the body is.
 fn graph_error_text(body: &[u8]) -> String {
     match serde_json::from_slice::<Value>(body).ok().and_then(|v| v.get("error").cloned()) {
@@ -442,6 +463,26 @@ fn human(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A request is about the ids right after the API version, batch operations included.
+    #[test]
+    fn request_subjects() {
+        let call = |m: http::Method, u: &str| Call { method: m, uri: u.parse().unwrap(), headers: http::HeaderMap::new() };
+        let get = call(http::Method::GET, "http://g/v25.0/1784/media?limit=100");
+        assert_eq!(subjects(&get, &Bytes::new()), vec!["1784"]);
+        let me = call(http::Method::GET, "http://g/v25.0/me/accounts");
+        assert!(subjects(&me, &Bytes::new()).is_empty());
+        let batch = call(http::Method::POST, "http://g/v25.0/");
+        let body = retry::BatchBody {
+            ops: vec![
+                serde_json::json!({"method": "GET", "relative_url": "v25.0/1784/insights?metric=reach"}),
+                serde_json::json!({"method": "GET", "relative_url": "1785/insights"}),
+                serde_json::json!({"method": "GET", "relative_url": "v25.0/1784/insights?metric=views"}),
+            ],
+            fields: vec![],
+        };
+        assert_eq!(subjects(&batch, &Bytes::from(body.encode(&[0, 1, 2]))), vec!["1784", "1785"]);
+    }
 
     /// Only the exact scheme, host and port pass; default ports are implied.
     #[test]

@@ -75,6 +75,16 @@ impl UsageBoard {
         (acc.0.max(self.app), acc.1)
     }
 
+    /// The usage that governs a request about `subjects` (object ids): the app's and those
+    /// accounts' when every subject is an account on the board; otherwise (media ids, unknown
+    /// objects) the highest usage on the board.
+    pub fn peak_for(&self, subjects: &[String]) -> (f64, u32) {
+        if subjects.is_empty() || !subjects.iter().all(|s| self.accounts.contains_key(s)) {
+            return self.peak();
+        }
+        subjects.iter().filter_map(|s| self.accounts.get(s)).fold((self.app, 0), |(p, r), (ap, ar)| (p.max(*ap), r.max(*ar)))
+    }
+
     /// Forget readings after a pause (the next response tells the new usage).
     pub fn reset(&mut self) {
         self.app = 0.0;
@@ -154,6 +164,12 @@ mod tests {
         b.observe(&r);
         assert_eq!(b.peak(), (80.0, 3));
         assert_eq!(parse_usage(&HeaderMap::new()), UsageReading::default());
+        // Another account's high usage does not slow this one down; an unknown object does.
+        b.observe(&UsageReading { app_percent: Some(10.0), accounts: vec![("1785".into(), 20.0, 0)] });
+        assert_eq!(b.peak_for(&["1785".to_string()]), (20.0, 0));
+        assert_eq!(b.peak_for(&["1784".to_string()]), (80.0, 3));
+        assert_eq!(b.peak_for(&["179000".to_string()]), (80.0, 3));
+        assert_eq!(b.peak_for(&[]), (80.0, 3));
     }
 
     /// Below the threshold: go; between: space out; near the limit: pause.
