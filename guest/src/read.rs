@@ -98,11 +98,11 @@ fn facebook_accounts(client: &GraphClient) -> Result<Vec<Account>> {
                         .with_internal(format!("page object: {page}"))
                 })?;
                 let ig = page.get("instagram_business_account");
-                if let Some(ig_id) = ig.and_then(id_of) {
-                    if !accounts.iter().any(|a: &Account| a.ig_id == ig_id) {
-                        let media_count = ig.and_then(|i| i.get("media_count")).and_then(Value::as_u64);
-                        accounts.push(Account { page_id: Some(page_id), ig_id, media_count });
-                    }
+                if let Some(ig_id) = ig.and_then(id_of)
+                    && !accounts.iter().any(|a: &Account| a.ig_id == ig_id)
+                {
+                    let media_count = ig.and_then(|i| i.get("media_count")).and_then(Value::as_u64);
+                    accounts.push(Account { page_id: Some(page_id), ig_id, media_count });
                 }
             }
             Ok(true)

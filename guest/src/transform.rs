@@ -47,10 +47,10 @@ pub fn strip_query_param(url: &str, param: &str) -> String {
 
 /// Normalise `timestamp` and scrub volatile URL parameters of one media-like object, in place.
 pub fn clean_object(obj: &mut serde_json::Map<String, Value>) {
-    if let Some(Value::String(ts)) = obj.get("timestamp") {
-        if let Some(n) = normalize_timestamp(ts) {
-            obj.insert("timestamp".into(), Value::String(n));
-        }
+    if let Some(Value::String(ts)) = obj.get("timestamp")
+        && let Some(n) = normalize_timestamp(ts)
+    {
+        obj.insert("timestamp".into(), Value::String(n));
     }
     for (field, param) in VOLATILE_URL_PARAMS {
         if let Some(Value::String(u)) = obj.get(*field) {

@@ -33,6 +33,8 @@ fn measure(args: &[&str], env: &[(&str, &str)]) -> Measured {
     for (k, v) in env {
         cmd.env(k, v);
     }
+    // Reaped below with wait4, which also gives its CPU time and peak RSS.
+    #[allow(clippy::zombie_processes)]
     let mut child = cmd.spawn().unwrap();
     let mut stdout = String::new();
     std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut stdout).unwrap();

@@ -193,11 +193,11 @@ impl Output {
         if inner.exceeded && !force {
             return;
         }
-        if let (Some(limit), false) = (inner.limit, force) {
-            if inner.written + text.len() as u64 > limit {
-                inner.exceeded = true;
-                return;
-            }
+        if let (Some(limit), false) = (inner.limit, force)
+            && inner.written + text.len() as u64 > limit
+        {
+            inner.exceeded = true;
+            return;
         }
         inner.written += text.len() as u64;
         // A closed stdout (e.g. `| head`) must not crash the host.

@@ -35,13 +35,7 @@ fn token_is_added_by_the_host() {
     let r = sb.read(&sb.config(json!({})), &sb.catalog(&["users", "media_insights"]), None);
     assert_eq!(r.code, 0);
     for q in sb.fake.requests() {
-        assert_eq!(
-            q.header("authorization").as_deref(),
-            Some(format!("Bearer {}", sb.token).as_str()),
-            "{} {}",
-            q.method,
-            q.path
-        );
+        assert_eq!(q.header("authorization"), Some(format!("Bearer {}", sb.token).as_str()), "{} {}", q.method, q.path);
         assert!(q.query.iter().all(|(k, _)| k != "access_token"));
         assert!(!q.body.contains(&sb.token));
     }

@@ -185,11 +185,11 @@ impl WasiHttpHooks for NetworkPolicy {
             );
             return Box::new(async { Err(HttpError::HttpRequestDenied) });
         }
-        if let Some(token) = &self.token {
-            if let Ok(mut value) = http::HeaderValue::from_str(&format!("Bearer {token}")) {
-                value.set_sensitive(true);
-                request.headers_mut().insert(http::header::AUTHORIZATION, value);
-            }
+        if let Some(token) = &self.token
+            && let Ok(mut value) = http::HeaderValue::from_str(&format!("Bearer {token}"))
+        {
+            value.set_sensitive(true);
+            request.headers_mut().insert(http::header::AUTHORIZATION, value);
         }
         let limiter = self.limiter.clone();
         let output = self.output.clone();
@@ -467,7 +467,8 @@ mod tests {
     /// A request is about the ids right after the API version, batch operations included.
     #[test]
     fn request_subjects() {
-        let call = |m: http::Method, u: &str| Call { method: m, uri: u.parse().unwrap(), headers: http::HeaderMap::new() };
+        let call =
+            |m: http::Method, u: &str| Call { method: m, uri: u.parse().unwrap(), headers: http::HeaderMap::new() };
         let get = call(http::Method::GET, "http://g/v25.0/1784/media?limit=100");
         assert_eq!(subjects(&get, &Bytes::new()), vec!["1784"]);
         let me = call(http::Method::GET, "http://g/v25.0/me/accounts");

@@ -82,7 +82,10 @@ impl UsageBoard {
         if subjects.is_empty() || !subjects.iter().all(|s| self.accounts.contains_key(s)) {
             return self.peak();
         }
-        subjects.iter().filter_map(|s| self.accounts.get(s)).fold((self.app, 0), |(p, r), (ap, ar)| (p.max(*ap), r.max(*ar)))
+        subjects
+            .iter()
+            .filter_map(|s| self.accounts.get(s))
+            .fold((self.app, 0), |(p, r), (ap, ar)| (p.max(*ap), r.max(*ar)))
     }
 
     /// Forget readings after a pause (the next response tells the new usage).
