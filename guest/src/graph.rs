@@ -276,11 +276,6 @@ impl GraphClient {
         self.get_url(&self.url(path, query))
     }
 
-    /// One page of an edge at an absolute URL.
-    pub fn get_page(&self, url: &str) -> Result<Page, ApiError> {
-        parse_page(self.get_url(url)?, url)
-    }
-
     /// Walk an edge page by page, following `paging.next` until it is absent or `on_page`
     /// returns `false`. No request is made after the last page.
     pub fn for_each_page(
