@@ -56,7 +56,8 @@ fn hostile(mode: serde_json::Value, env: &[(&str, &str)]) -> Run {
     )
 }
 
-/// Each hostile component is stopped by its own limit, with its own clear system_error.
+/// Each hostile component is stopped by its own limit, with its own clear system_error; raw
+/// sockets, the environment and the filesystem are not granted at all.
 #[test]
 fn hostile_components_are_contained() {
     let busy = hostile(json!({"mode": "busy-loop"}), &[("SOURCE_INSTAGRAM_DEADLINE_SECS", "1")]);
@@ -80,6 +81,11 @@ fn hostile_components_are_contained() {
     assert!(
         sneaky.of_type("LOG").iter().any(|l| l["log"]["message"].as_str().unwrap().contains("Network policy refused"))
     );
+
+    let escape = hostile(json!({"mode": "escape", "target": elsewhere.fake.base_url().replace("http://", "")}), &[]);
+    let e = escape.error().unwrap()["message"].as_str().unwrap().to_string();
+    assert!(e.contains("socket: refused") && e.contains("env: empty") && e.contains("fs: refused"), "{e}");
+    assert!(elsewhere.fake.requests().is_empty(), "no raw socket reached the other host");
 
     let crash = hostile(json!({"mode": "panic"}), &[]);
     assert_ne!(crash.code, 0);

@@ -6,6 +6,8 @@
 //! - `other-host`: requests `target` (a host that is not `api_base_url`; the allow-list must refuse it);
 //! - `flood`: emits `count` records of `size` bytes each (output volume under load);
 //! - `panic`: panics (a trap the host must report cleanly);
+//! - `escape`: tries a raw TCP socket to `target`, the environment and the filesystem, and
+//!   reports each attempt (the host grants none of them);
 //! - `sleep-then-ok`: a well-behaved run that emits one record.
 //!
 //! Never used outside tests.
@@ -75,6 +77,22 @@ impl Guest for Hostile {
                 Ok(())
             }
             "panic" => panic!("hostile guest panics on purpose"),
+            "escape" => {
+                let target = cfg["target"].as_str().unwrap_or("127.0.0.1:9");
+                let socket = match std::net::TcpStream::connect(target) {
+                    Ok(_) => "socket: CONNECTED".to_string(),
+                    Err(e) => format!("socket: refused ({e})"),
+                };
+                let env = match std::env::vars().count() {
+                    0 => "env: empty".to_string(),
+                    n => format!("env: {n} VARIABLES VISIBLE"),
+                };
+                let fs = match std::fs::read_dir("/") {
+                    Ok(_) => "fs: ROOT READABLE".to_string(),
+                    Err(e) => format!("fs: refused ({e})"),
+                };
+                Err(fail(format!("escape attempts: {socket}; {env}; {fs}")))
+            }
             "sleep-then-ok" => {
                 emitter::emit_record("ok", r#"{"id":"1"}"#);
                 Ok(())
