@@ -4,20 +4,12 @@
 //! (the built-in sandbox) and `run-many` (many tenants in one process). What each command
 //! does and means lives in `commands`; only AirbyteMessages go to stdout (see `protocol`).
 
-mod clock;
-mod commands;
-mod demo;
-mod network;
-mod protocol;
-mod runtime;
-mod settings;
-mod tenants;
-
 use clap::{Parser, Subcommand};
-use commands::RunEnv;
-use protocol::{Failure, Output};
-use runtime::Runtime;
-use settings::Settings;
+use source_instagram::commands::{self, RunEnv};
+use source_instagram::protocol::{Failure, Output};
+use source_instagram::runtime::Runtime;
+use source_instagram::settings::{self, Settings};
+use source_instagram::{demo, tenants};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
