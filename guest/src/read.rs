@@ -194,6 +194,18 @@ struct InsightTarget {
     extra: Map<String, Value>,
 }
 
+/// One account-insights time-series request: a metric set for one period and window.
+struct SeriesOp {
+    account: usize,
+    /// Index of the 30-day window in the account's range.
+    window: usize,
+    period: &'static str,
+    suffix: &'static str,
+    metrics: Vec<&'static str>,
+    since: i64,
+    until: i64,
+}
+
 /// One account's walk down a paged edge (media or stories), newest first.
 struct EdgeWalk {
     account: usize,
@@ -687,47 +699,68 @@ impl Run {
         Ok(())
     }
 
+    /// Account time series in 30-day windows. With more than one window (a first sync), the
+    /// first request of each window (daily reach) goes out alone, and the other periods are
+    /// asked only for windows that have data: months before an account's insights begin cost
+    /// one operation each instead of four.
     fn read_series(
         &mut self,
         accounts: &[Account],
         starts: &[DateTime<Utc>],
         days: &mut [BTreeMap<DateTime<Utc>, Map<String, Value>>],
     ) -> Result<()> {
-        struct Op {
-            account: usize,
-            period: &'static str,
-            suffix: &'static str,
-            metrics: Vec<&'static str>,
-            since: i64,
-            until: i64,
-        }
         let recent_from = self.now - Duration::days(RECENT_ONLY_DAYS);
-        let mut pending = Vec::new();
+        let mut first = Vec::new();
+        let mut deferred = Vec::new();
         for (account, start) in starts.iter().enumerate() {
             let mut since = *start;
+            let mut windows = Vec::new();
             while since < self.now {
                 let until = (since + Duration::days(SERIES_WINDOW_DAYS)).min(self.now);
-                for req in self.table.user_series {
+                windows.push((since, until));
+                since = until;
+            }
+            let probe = windows.len() > 1;
+            for (window, (since, until)) in windows.into_iter().enumerate() {
+                for (i, req) in self.table.user_series.iter().enumerate() {
                     let metrics: Vec<&'static str> = req
                         .metrics
                         .iter()
                         .copied()
                         .filter(|m| until > recent_from || !self.table.recent_only.contains(m))
                         .collect();
-                    if !metrics.is_empty() {
-                        pending.push(Op {
-                            account,
-                            period: req.period,
-                            suffix: req.column_suffix,
-                            metrics,
-                            since: since.timestamp(),
-                            until: until.timestamp(),
-                        });
+                    if metrics.is_empty() {
+                        continue;
                     }
+                    let op = SeriesOp {
+                        account,
+                        window,
+                        period: req.period,
+                        suffix: req.column_suffix,
+                        metrics,
+                        since: since.timestamp(),
+                        until: until.timestamp(),
+                    };
+                    if probe && i > 0 { deferred.push(op) } else { first.push(op) }
                 }
-                since = until;
             }
         }
+        let mut with_data = std::collections::BTreeSet::new();
+        self.run_series_ops(accounts, first, days, &mut with_data)?;
+        let rest: Vec<SeriesOp> =
+            deferred.into_iter().filter(|op| with_data.contains(&(op.account, op.window))).collect();
+        self.run_series_ops(accounts, rest, days, &mut with_data)
+    }
+
+    /// Ask series operations (rounds for dropped metrics and unrun operations) and merge the
+    /// values into `days`; `with_data` collects the (account, window) pairs that had any.
+    fn run_series_ops(
+        &mut self,
+        accounts: &[Account],
+        mut pending: Vec<SeriesOp>,
+        days: &mut [BTreeMap<DateTime<Utc>, Map<String, Value>>],
+        with_data: &mut std::collections::BTreeSet<(usize, usize)>,
+    ) -> Result<()> {
         for _ in 0..MAX_INSIGHT_ROUNDS {
             if pending.is_empty() {
                 return Ok(());
@@ -772,6 +805,7 @@ impl Run {
                                     .entry(end)
                                     .or_default()
                                     .insert(format!("{name}{}", op.suffix), value.clone());
+                                with_data.insert((op.account, op.window));
                             }
                         }
                     }

@@ -116,6 +116,13 @@ fn round_trips_are_few() {
     // Per account: user node, media edge, stories edge, one batch each for media insights,
     // story insights and demographics, two for ~2 years of 30-day time-series windows (4
     // periods each, 50 operations per batch) and one for the daily totals.
+    // A first sync probes every 30-day window of the ~2 years with daily reach, and asks the
+    // other periods only where there is data (the small dataset has 10 days).
+    let ops: Vec<String> = reqs.iter().flat_map(|q| q.batch_relative_urls()).collect();
+    let probes = ops.iter().filter(|u| u.contains("period=day") && !u.contains("metric_type")).count();
+    let weekly = ops.iter().filter(|u| u.contains("period=week")).count();
+    assert!(probes >= 24 * accounts, "every window is probed ({probes})");
+    assert!((1..=2 * accounts).contains(&weekly), "other periods only for windows with data ({weekly})");
     let listing: Vec<String> = reqs.iter().map(|q| format!("{} {} ops={}", q.method, q.path, q.batch_ops)).collect();
     assert!(reqs.len() <= 1 + accounts * 9, "{} requests: {listing:#?}", reqs.len());
 }
