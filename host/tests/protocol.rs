@@ -297,3 +297,31 @@ fn progress_goes_to_stderr_only() {
     // run_env already checked that every stdout line is an AirbyteMessage.
     assert_eq!(r.records("media").len(), posts);
 }
+
+/// `discover` advertises exactly what `read` accepts: every stream in every sync mode it
+/// lists reads successfully, with its advertised primary key present in every record.
+#[test]
+fn discover_and_read_agree() {
+    let sb = Sandbox::start(DatasetSpec::small());
+    let cfg = sb.config(json!({}));
+    let catalog = sb.run(&["discover", "--config", &cfg]).of_type("CATALOG")[0]["catalog"].clone();
+    for stream in catalog["streams"].as_array().unwrap() {
+        for mode in stream["supported_sync_modes"].as_array().unwrap() {
+            let configured = json!({"streams": [{"stream": stream, "sync_mode": mode, "destination_sync_mode": "append",
+                "cursor_field": stream.get("default_cursor_field").cloned().unwrap_or(json!([]))}]});
+            let cat = sb.file("agree.json", &configured);
+            let r = sb.run(&["read", "--config", &cfg, "--catalog", &cat]);
+            let name = stream["name"].as_str().unwrap();
+            assert_eq!(r.code, 0, "{name} {mode}: {}", r.stdout);
+            let records = r.records(name);
+            assert!(!records.is_empty(), "{name} {mode}");
+            for key in stream["source_defined_primary_key"].as_array().unwrap() {
+                let field = key[0].as_str().unwrap();
+                assert!(records.iter().all(|x| !x[field].is_null()), "{name}: {field}");
+            }
+            if let Some(cursor) = stream["default_cursor_field"][0].as_str() {
+                assert!(records.iter().all(|x| x[cursor].is_string()), "{name}: cursor {cursor}");
+            }
+        }
+    }
+}
