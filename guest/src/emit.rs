@@ -48,7 +48,3 @@ pub fn info(message: &str) {
 pub fn warn(message: &str) {
     wit::log(wit::LogLevel::Warn, message);
 }
-
-pub fn debug(message: &str) {
-    wit::log(wit::LogLevel::Debug, message);
-}

@@ -236,10 +236,6 @@ impl GraphClient {
         }
     }
 
-    pub fn version(&self) -> &str {
-        &self.version
-    }
-
     /// `{base}/{version}/{path}?{query}`.
     pub fn url(&self, path: &str, query: &[(&str, &str)]) -> String {
         let mut u = format!("{}/{}/{}", self.base, self.version, path);
