@@ -1,9 +1,10 @@
 //! `check` and `read`: account discovery and every stream's read hook.
 //!
-//! Owns the order of work in a read: the account list is fetched once, then per account each
-//! parent (user node, media edge, stories edge) is fetched once and feeds every selected
-//! stream that needs it; insights go through Graph batch requests. Checkpoints (STATE) follow
-//! the records they cover. It must not parse config/catalog/state formats itself (see
+//! Owns the order of work in a read: the account list is fetched once; then stream group by
+//! stream group, all accounts advance together (each step's requests for every account go out
+//! at once, answers are handled in account order). Each parent (user node, media edge, stories
+//! edge) is fetched once and feeds every selected stream that needs it; insights go through
+//! Graph batch requests. Checkpoints (STATE) follow the records they cover. It must not parse config/catalog/state formats itself (see
 //! `config`, `catalog`, `state`) nor hard-code metric names (see `metrics`).
 
 use crate::catalog::Selection;
@@ -126,7 +127,7 @@ fn id_of(v: &Value) -> Option<String> {
     }
 }
 
-/// `read`: every selected stream, account by account.
+/// `read`: every selected stream of every account.
 pub fn read(config_json: &str, catalog_json: &str, state_json: Option<&str>) -> Result<()> {
     let now = Utc::now();
     let config = Config::parse(config_json, now)?;
