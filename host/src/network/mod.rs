@@ -109,7 +109,8 @@ impl Default for RetryLimits {
     }
 }
 
-/// State shared by every request of one run (and, later, by runs sharing an app token).
+/// Rate-limit state shared by every request of every run that uses the same app token and API
+/// origin (see `commands::LimiterRegistry`): usage per app and per IG account, and the total wait.
 pub struct Limiter {
     board: Mutex<UsageBoard>,
     pacing: Pacing,
