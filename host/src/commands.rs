@@ -4,7 +4,7 @@
 //! process), so a tenant's output is exactly what a solo run prints.
 
 use crate::clock::Clock;
-use crate::network::{self, Limiter, NetworkPolicy};
+use crate::network::{self, Limiter, NetworkPolicy, WaitBudget};
 use crate::protocol::{Failure, FailureType, Output};
 use crate::runtime::{ConnectorError, GuestState, Limits, Runtime, SourceConnector, WitFailureType};
 use crate::settings::Settings;
@@ -68,11 +68,7 @@ impl LimiterRegistry {
             .or_insert_with(|| {
                 let pacing =
                     network::Pacing { slow_from: settings.usage_slowdown_percent, ..network::Pacing::default() };
-                let limits = network::RetryLimits {
-                    max_total_wait: settings.max_rate_limit_wait,
-                    ..network::RetryLimits::default()
-                };
-                Limiter::new(pacing, limits, clock)
+                Limiter::new(pacing, network::RetryLimits::default(), clock)
             })
             .clone()
     }
@@ -124,7 +120,13 @@ async fn instance(
     let policy = match settings {
         Some(s) => {
             output.add_secret(&s.token);
-            NetworkPolicy::new(s.origin.clone(), Some(s.token.clone()), output.clone(), env.limiters.get(s, env.clock))
+            NetworkPolicy::new(
+                s.origin.clone(),
+                Some(s.token.clone()),
+                output.clone(),
+                env.limiters.get(s, env.clock),
+                WaitBudget::new(s.max_rate_limit_wait),
+            )
         }
         // No config (spec): no network at all.
         None => NetworkPolicy::new(
@@ -132,6 +134,7 @@ async fn instance(
             None,
             output.clone(),
             Limiter::new(network::Pacing::default(), network::RetryLimits::default(), env.clock),
+            WaitBudget::new(Duration::ZERO),
         ),
     };
     let started = Instant::now();

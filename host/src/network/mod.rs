@@ -89,8 +89,6 @@ pub struct RetryLimits {
     /// Backoff for throttles without a regain time from Meta: minutes, doubling.
     pub throttle_base: Duration,
     pub throttle_cap: Duration,
-    /// Total time the read may spend waiting on rate limits before it gives up.
-    pub max_total_wait: Duration,
     /// Emit a RUNNING/RATE_LIMITED status at least this often while waiting.
     pub heartbeat: Duration,
 }
@@ -103,9 +101,21 @@ impl Default for RetryLimits {
             transient_cap: Duration::from_secs(60),
             throttle_base: Duration::from_secs(60),
             throttle_cap: Duration::from_secs(15 * 60),
-            max_total_wait: Duration::from_secs(60 * 60),
             heartbeat: Duration::from_secs(60),
         }
+    }
+}
+
+/// One run's allowance for waiting on rate limits (tenants sharing a token share its usage
+/// board, but each run has its own cap).
+pub struct WaitBudget {
+    waited: Mutex<Duration>,
+    max: Duration,
+}
+
+impl WaitBudget {
+    pub fn new(max: Duration) -> Arc<WaitBudget> {
+        Arc::new(WaitBudget { waited: Mutex::default(), max })
     }
 }
 
@@ -116,20 +126,12 @@ pub struct Limiter {
     pacing: Pacing,
     limits: RetryLimits,
     clock: Clock,
-    waited: Mutex<Duration>,
     stats: Arc<NetStats>,
 }
 
 impl Limiter {
     pub fn new(pacing: Pacing, limits: RetryLimits, clock: Clock) -> Arc<Limiter> {
-        Arc::new(Limiter {
-            board: Mutex::default(),
-            pacing,
-            limits,
-            clock,
-            waited: Mutex::default(),
-            stats: Arc::default(),
-        })
+        Arc::new(Limiter { board: Mutex::default(), pacing, limits, clock, stats: Arc::default() })
     }
 
     pub fn stats(&self) -> Arc<NetStats> {
@@ -143,11 +145,18 @@ pub struct NetworkPolicy {
     token: Option<Arc<str>>,
     output: Output,
     limiter: Arc<Limiter>,
+    budget: Arc<WaitBudget>,
 }
 
 impl NetworkPolicy {
-    pub fn new(allowed: Origin, token: Option<String>, output: Output, limiter: Arc<Limiter>) -> Self {
-        Self { allowed, token: token.map(Arc::from), output, limiter }
+    pub fn new(
+        allowed: Origin,
+        token: Option<String>,
+        output: Output,
+        limiter: Arc<Limiter>,
+        budget: Arc<WaitBudget>,
+    ) -> Self {
+        Self { allowed, token: token.map(Arc::from), output, limiter, budget }
     }
 }
 
@@ -194,13 +203,14 @@ impl WasiHttpHooks for NetworkPolicy {
         }
         let limiter = self.limiter.clone();
         let output = self.output.clone();
+        let budget = self.budget.clone();
         Box::new(async move {
             let (parts, body) = request.into_parts();
             let body = body.collect().await?.to_bytes();
             let call = Call { method: parts.method, uri: parts.uri, headers: parts.headers };
             let response = match BatchBody::parse(&body).filter(|_| call.method == http::Method::POST) {
-                Some(batch) => limiter.send_batch(&call, batch, &output).await?,
-                None => limiter.send(&call, body, &output).await?,
+                Some(batch) => limiter.send_batch(&call, batch, &output, &budget).await?,
+                None => limiter.send(&call, body, &output, &budget).await?,
             };
             let response = response.map(|b| Full::new(b).map_err(|never| match never {}).boxed_unsync());
             Ok((response, Box::new(async { Ok(()) }) as Box<dyn Future<Output = _> + Send>))
@@ -238,7 +248,7 @@ impl Limiter {
     }
 
     /// Wait before a request about `subjects` as the usage board says.
-    async fn pace(&self, subjects: &[String], output: &Output) {
+    async fn pace(&self, subjects: &[String], output: &Output, budget: &WaitBudget) {
         let (peak, regain) = self.board.lock().unwrap().peak_for(subjects);
         match self.pacing.decide(peak, regain) {
             Pace::Go => {}
@@ -246,7 +256,7 @@ impl Limiter {
             Pace::Pause(d) => {
                 self.stats.paused.fetch_add(1, Ordering::Relaxed);
                 let why = format!("Meta reports {peak:.0}% of the rate limit used");
-                if self.wait_rate_limit(d, &why, output).await {
+                if self.wait_rate_limit(d, &why, output, budget).await {
                     self.board.lock().unwrap().reset();
                 }
             }
@@ -255,16 +265,16 @@ impl Limiter {
 
     /// Wait out a rate limit, heartbeating; false (without waiting) when it would pass the
     /// cap on total waiting.
-    async fn wait_rate_limit(&self, wait: Duration, why: &str, output: &Output) -> bool {
+    async fn wait_rate_limit(&self, wait: Duration, why: &str, output: &Output, budget: &WaitBudget) -> bool {
         {
-            let mut waited = self.waited.lock().unwrap();
-            if *waited + wait > self.limits.max_total_wait {
+            let mut waited = budget.waited.lock().unwrap();
+            if *waited + wait > budget.max {
                 output.log(
                     "ERROR",
                     &format!(
                         "{why}; waiting {} more would pass the cap of {} on rate-limit waits, so the read stops here",
                         human(wait),
-                        human(self.limits.max_total_wait)
+                        human(budget.max)
                     ),
                 );
                 return false;
@@ -290,11 +300,17 @@ impl Limiter {
     }
 
     /// Send one request, waiting out throttles and retrying transient failures.
-    async fn send(&self, call: &Call, body: Bytes, output: &Output) -> Result<http::Response<Bytes>, HttpError> {
+    async fn send(
+        &self,
+        call: &Call,
+        body: Bytes,
+        output: &Output,
+        budget: &WaitBudget,
+    ) -> Result<http::Response<Bytes>, HttpError> {
         let (mut transient, mut throttles) = (0u32, 0u32);
         let subjects = subjects(call, &body);
         loop {
-            self.pace(&subjects, output).await;
+            self.pace(&subjects, output, budget).await;
             let verdict = match self.send_once(call, body.clone()).await {
                 Ok(response) => {
                     let reading = parse_usage(response.headers());
@@ -310,7 +326,7 @@ impl Limiter {
                                 graph_error_text(response.body())
                             );
                             if !self
-                                .wait_rate_limit(self.throttle_wait(reading.regain(), throttles), &why, output)
+                                .wait_rate_limit(self.throttle_wait(reading.regain(), throttles), &why, output, budget)
                                 .await
                             {
                                 return Ok(response);
@@ -346,6 +362,7 @@ impl Limiter {
         call: &Call,
         batch: BatchBody,
         output: &Output,
+        budget: &WaitBudget,
     ) -> Result<http::Response<Bytes>, HttpError> {
         let n = batch.ops.len();
         let mut answers: Vec<Value> = vec![Value::Null; n];
@@ -353,7 +370,7 @@ impl Limiter {
         let (mut transient, mut throttles) = (0u32, 0u32);
         let mut last_parts = None;
         loop {
-            let response = self.send(call, Bytes::from(batch.encode(&pending)), output).await?;
+            let response = self.send(call, Bytes::from(batch.encode(&pending)), output, budget).await?;
             let (parts, body) = response.into_parts();
             let items = match serde_json::from_slice::<Value>(&body) {
                 Ok(Value::Array(items)) if parts.status.is_success() && items.len() == pending.len() => items,
@@ -388,7 +405,7 @@ impl Limiter {
             if throttled {
                 self.stats.throttled.fetch_add(1, Ordering::Relaxed);
                 let why = format!("Meta throttled {} of {} batched requests", retry.len(), n);
-                if !self.wait_rate_limit(self.throttle_wait(reading.regain(), throttles), &why, output).await {
+                if !self.wait_rate_limit(self.throttle_wait(reading.regain(), throttles), &why, output, budget).await {
                     break;
                 }
                 throttles += 1;
