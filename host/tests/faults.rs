@@ -50,7 +50,7 @@ fn usage_near_the_limit_pauses_before_throttling() {
         account_percent_per_call: 9.0,
         throttle_calls: 3,
         regain_minutes: 1,
-        recover_after: Some(Duration::from_millis(40)),
+        recover_after: Some(Duration::from_millis(300)),
         ..UsageModel::default()
     };
     let sb = Sandbox::start_with(
@@ -59,12 +59,13 @@ fn usage_near_the_limit_pauses_before_throttling() {
     );
     let args_cfg = sb.config(json!({}));
     let cat = sb.catalog(&["media"]);
-    // 1000× faster: a 2-minute pause takes 120 ms, longer than the fake's 40 ms recovery.
+    // 200× faster: a 2-minute pause takes 600 ms, longer than the fake's 300 ms recovery, while
+    // the spacing between calls (at most 20 s, 100 ms real) stays well below it.
     let r = run_env(
         &["read", "--config", &args_cfg, "--catalog", &cat],
         Some(&sb.now),
         &sb.token,
-        &[("SOURCE_INSTAGRAM_TIME_SCALE", "1000")],
+        &[("SOURCE_INSTAGRAM_TIME_SCALE", "200")],
     );
     assert_eq!(r.code, 0, "{}", r.stdout);
     let posts: usize = sb.dataset().accounts().iter().map(|a| a.media.len()).sum();
