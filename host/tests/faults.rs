@@ -104,3 +104,97 @@ fn throttle_beyond_the_cap_ends_with_state_and_transient_error() {
     assert!(rate_limited_statuses(&r) >= 1);
     assert!(r.of_type("LOG").iter().any(|l| l["log"]["message"].as_str().unwrap().contains("cap")));
 }
+
+/// A TCP proxy in front of the fake that breaks some connections on purpose: every `every`th
+/// connection is either closed before any answer (a reset) or answered with a truncated body
+/// (a `Content-Length` longer than what is sent before the close). Others are relayed.
+struct FlakyProxy {
+    addr: std::net::SocketAddr,
+    upstream: std::sync::Arc<std::sync::OnceLock<String>>,
+    faults: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl FlakyProxy {
+    fn start(every: usize) -> FlakyProxy {
+        use std::io::{Read, Write};
+        use std::net::{TcpListener, TcpStream};
+        use std::sync::atomic::Ordering;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let upstream: std::sync::Arc<std::sync::OnceLock<String>> = Default::default();
+        let faults = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (target, counter) = (upstream.clone(), faults.clone());
+        std::thread::spawn(move || {
+            for (n, client) in listener.incoming().enumerate() {
+                let Ok(mut client) = client else { continue };
+                if n % every == every - 1 {
+                    let injected = counter.fetch_add(1, Ordering::Relaxed);
+                    // Read the request head so the client has finished sending.
+                    let mut buf = [0u8; 8192];
+                    let _ = client.set_read_timeout(Some(Duration::from_millis(200)));
+                    let _ = client.read(&mut buf);
+                    if injected % 2 == 1 {
+                        let _ = client.write_all(
+                            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 4000\r\nConnection: close\r\n\r\n{\"data\":[{\"id\":",
+                        );
+                    }
+                    let _ = client.shutdown(std::net::Shutdown::Both);
+                    continue;
+                }
+                let upstream = target.get().expect("upstream set").trim_start_matches("http://").to_string();
+                std::thread::spawn(move || {
+                    let Ok(mut server) = TcpStream::connect(&upstream) else { return };
+                    let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                    let up = std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut c2, &mut s2);
+                        let _ = s2.shutdown(std::net::Shutdown::Write);
+                    });
+                    let _ = std::io::copy(&mut server, &mut client);
+                    let _ = client.shutdown(std::net::Shutdown::Both);
+                    let _ = up.join();
+                });
+            }
+        });
+        FlakyProxy { addr, upstream, faults }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+/// Connections reset before an answer and bodies cut short are retried by the host as
+/// transient failures: the read emits exactly the records of a clean read.
+#[test]
+fn resets_and_truncated_bodies_are_retried() {
+    let clean = Sandbox::start(DatasetSpec::small());
+    let baseline = clean.read(&clean.config(json!({})), &clean.catalog(ALL_STREAMS), None);
+    assert_eq!(baseline.code, 0);
+
+    let proxy = FlakyProxy::start(4);
+    // Paging links point at the proxy too: it is the only origin the connector may reach.
+    let sb = Sandbox::start_with(
+        DatasetSpec::small(),
+        FakeOptions { paging_base_url: Some(proxy.url()), ..FakeOptions::default() },
+    );
+    proxy.upstream.set(sb.fake.base_url()).unwrap();
+    let r = sb.read(&sb.config(json!({"api_base_url": proxy.url()})), &sb.catalog(ALL_STREAMS), None);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert_eq!(records_without_time(&r), records_without_time(&baseline));
+    let injected = proxy.faults.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(injected >= 4, "resets and truncations were injected ({injected})");
+    let retries = r
+        .of_type("LOG")
+        .into_iter()
+        .filter(|l| l["log"]["message"].as_str().unwrap().contains("Transient failure"))
+        .count();
+    assert!(retries >= 1, "{}", r.stdout);
+    let transient: Vec<&str> = r
+        .of_type("LOG")
+        .into_iter()
+        .filter_map(|l| l["log"]["message"].as_str())
+        .filter(|m| m.contains("Transient"))
+        .collect();
+    assert!(transient.iter().any(|m| m.contains("closed before message completed")), "a reset: {transient:#?}");
+    assert!(transient.iter().any(|m| m.contains("reading a body")), "a truncated body: {transient:#?}");
+}
