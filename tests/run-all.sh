@@ -15,6 +15,7 @@ rm -rf "$SOURCE_INSTAGRAM_TRANSCRIPTS"
 # Also builds target/debug/source-instagram and target/debug/fake-graph for the acceptance suite.
 cargo test --workspace --locked
 
+command -v python3 >/dev/null || { echo "tests/run-all.sh: python3 is needed for the acceptance suite (PyAirbyte)" >&2; exit 1; }
 venv="$PWD/target/acceptance-venv"
 if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
