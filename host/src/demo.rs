@@ -60,7 +60,14 @@ pub async fn run(runtime: &Runtime, dataset: &str, summary_only: bool, env: &Run
     };
     let output = if summary_only { Output::new(Box::new(std::io::sink())) } else { Output::stdout() };
     let env = RunEnv { now: Some(now), ..env.clone() };
-    let catalog = full_catalog(&commands::discover(runtime, &output, &settings, &env).await.unwrap_or_default());
+    let catalog = match commands::discover(runtime, &output, &settings, &env).await {
+        Ok(c) => full_catalog(&c),
+        Err(f) => {
+            output.error(&f);
+            eprintln!("The sandbox could not discover the streams: {}", f.message);
+            return ExitCode::FAILURE;
+        }
+    };
     let started = std::time::Instant::now();
     let (result, _) = commands::read(runtime, &output, &settings, &catalog.to_string(), None, &env).await;
     output.flush();

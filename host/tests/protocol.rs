@@ -325,3 +325,16 @@ fn discover_and_read_agree() {
         }
     }
 }
+
+/// The README's run command: `demo` reads every stream from the built-in sandbox and prints a
+/// summary with a count per stream; every stdout line is an AirbyteMessage.
+#[test]
+fn demo_reads_every_stream_from_the_sandbox() {
+    let r = run(&["demo", "--dataset", "small"], None, "fake-token-0123456789");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for stream in ALL_STREAMS {
+        assert!(!r.records(stream).is_empty(), "{stream}");
+        assert!(r.stderr.contains(&format!("{stream:<24}")), "summary names {stream}: {}", r.stderr);
+    }
+    assert!(r.stderr.contains("0 refused"), "{}", r.stderr);
+}

@@ -127,16 +127,6 @@ fn round_trips_are_few() {
     assert!(reqs.len() <= 1 + accounts * 9, "{} requests: {listing:#?}", reqs.len());
 }
 
-fn strip_volatile(mut m: Value) -> Value {
-    if let Some(o) = m.get_mut("record").and_then(Value::as_object_mut) {
-        o.remove("emitted_at");
-    }
-    if let Some(o) = m.get_mut("trace").and_then(Value::as_object_mut) {
-        o.remove("emitted_at");
-    }
-    m
-}
-
 /// A full read of the deterministic small dataset equals the golden file
 /// (`UPDATE_GOLDEN=1` rewrites it after a deliberate change).
 #[test]
@@ -144,7 +134,7 @@ fn golden_full_read() {
     let sb = Sandbox::start(DatasetSpec::small());
     let r = sb.read(&sb.config(json!({})), &sb.catalog(ALL_STREAMS), None);
     assert_eq!(r.code, 0);
-    let actual: String = r.messages.iter().cloned().map(strip_volatile).map(|m| m.to_string() + "\n").collect();
+    let actual: String = r.messages.iter().cloned().map(without_emitted_at).map(|m| m.to_string() + "\n").collect();
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/golden/read_small.jsonl");
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, &actual).unwrap();

@@ -9,20 +9,6 @@ use fake_graph::DatasetSpec;
 use serde_json::{Value, json};
 use std::process::Command;
 
-fn without_time(text: &str) -> Vec<Value> {
-    text.lines()
-        .map(|l| {
-            let mut m: Value = serde_json::from_str(l).unwrap();
-            for k in ["record", "trace"] {
-                if let Some(o) = m.get_mut(k).and_then(Value::as_object_mut) {
-                    o.remove("emitted_at");
-                }
-            }
-            m
-        })
-        .collect()
-}
-
 #[test]
 fn hostile_tenants_do_not_disturb_normal_ones() {
     let sb = Sandbox::start(DatasetSpec::small());
@@ -110,7 +96,11 @@ fn hostile_tenants_do_not_disturb_normal_ones() {
             let cat = sb.file(&format!("{id}-catalog.json"), &job["catalog"]);
             sb.run(&["read", "--config", &cfg, "--catalog", &cat])
         };
-        assert_eq!(without_time(&tenant), without_time(&solo.stdout), "tenant {id} differs from its solo run");
+        assert_eq!(
+            lines_without_emitted_at(&tenant),
+            lines_without_emitted_at(&solo.stdout),
+            "tenant {id} differs from its solo run"
+        );
         assert!(!tenant.contains(&sb.token));
     }
     assert!(summary["instantiate_ms_median"].as_f64().unwrap() > 0.0);

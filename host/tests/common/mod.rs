@@ -48,6 +48,10 @@ impl Run {
     pub fn all_records(&self) -> Vec<&Value> {
         self.messages.iter().filter(|m| m["type"] == "RECORD").collect()
     }
+    /// The messages of every LOG line.
+    pub fn logs(&self) -> Vec<&str> {
+        self.of_type("LOG").into_iter().filter_map(|l| l["log"]["message"].as_str()).collect()
+    }
     /// The TRACE ERROR, if any.
     pub fn error(&self) -> Option<&Value> {
         self.messages
@@ -162,6 +166,21 @@ pub fn save_transcript(args: &[&str], stdout: &str) {
     let test = std::thread::current().name().unwrap_or("run").replace("::", "-");
     let name = format!("{}-{}-{}-{}.jsonl", test, args.first().unwrap_or(&"x"), std::process::id(), fastrand_name());
     let _ = std::fs::write(Path::new(&dir).join(name), stdout);
+}
+
+/// A message without its `emitted_at` (the only field that differs between identical runs).
+pub fn without_emitted_at(mut m: Value) -> Value {
+    for k in ["record", "trace"] {
+        if let Some(o) = m.get_mut(k).and_then(Value::as_object_mut) {
+            o.remove("emitted_at");
+        }
+    }
+    m
+}
+
+/// Every stdout line of a run, without `emitted_at`.
+pub fn lines_without_emitted_at(text: &str) -> Vec<Value> {
+    text.lines().map(|l| without_emitted_at(serde_json::from_str(l).unwrap())).collect()
 }
 
 /// A running fake Graph API plus files for one test.
