@@ -68,7 +68,7 @@ impl LimiterRegistry {
             .or_insert_with(|| {
                 let pacing =
                     network::Pacing { slow_from: settings.usage_slowdown_percent, ..network::Pacing::default() };
-                Limiter::new(pacing, network::RetryLimits::default(), clock)
+                Limiter::new(pacing, network::RetryLimits::from_env(), clock)
             })
             .clone()
     }
@@ -87,11 +87,41 @@ fn from_guest(e: ConnectorError) -> Failure {
     }
 }
 
+/// The failure of a command stopped by its execution deadline, wherever it was (running wasm
+/// or waiting on the network).
+fn deadline_failure(limits: &Limits) -> Failure {
+    Failure::system(
+        format!(
+            "The connector exceeded its execution deadline of {} and was stopped (operator setting SOURCE_INSTAGRAM_DEADLINE_SECS, or `deadline_secs` of a run-many job)",
+            network::human(limits.deadline)
+        ),
+        "execution deadline reached",
+    )
+}
+
+/// Run one guest call within the command's execution deadline. Epoch interruption stops
+/// wasm that computes; this timer also stops a guest that waits on the host (a request that
+/// never ends), so a command always ends by its deadline.
+async fn within_deadline<T>(
+    limits: &Limits,
+    output: &Output,
+    call: impl Future<Output = wasmtime::Result<T>>,
+) -> Result<T, Failure> {
+    let outcome = match tokio::time::timeout(limits.deadline, call).await {
+        Ok(Ok(value)) => return Ok(value),
+        Ok(Err(trap)) => from_trap(trap, limits),
+        Err(_) => deadline_failure(limits),
+    };
+    // The guest was stopped: the streams it had started did not complete.
+    output.incomplete_active();
+    Err(outcome)
+}
+
 /// A trap (crash, deadline, memory or output limit) of the guest, as the user sees it.
-fn from_trap(e: wasmtime::Error) -> Failure {
+fn from_trap(e: wasmtime::Error, limits: &Limits) -> Failure {
     let detail = format!("{e:?}");
     let message = match e.downcast_ref::<wasmtime::Trap>() {
-        Some(wasmtime::Trap::Interrupt) => "The connector exceeded its execution deadline and was stopped".to_string(),
+        Some(wasmtime::Trap::Interrupt) => return deadline_failure(limits),
         _ if detail.contains(crate::protocol::OUTPUT_LIMIT_MARKER) => {
             "The connector exceeded its output limit and was stopped".to_string()
         }
@@ -138,76 +168,91 @@ async fn instance(
         ),
     };
     let started = Instant::now();
-    let (store, connector) = runtime
-        .instantiate(policy, output.clone(), &env.limits, env.now)
-        .await
-        .map_err(|e| Failure::system("Could not start the connector component", format!("{e:#}")))?;
+    let (store, connector) = runtime.instantiate(policy, output.clone(), &env.limits, env.now).await.map_err(|e| {
+        let detail = format!("{e:?}");
+        if detail.contains("memory") {
+            Failure::system(
+                format!(
+                    "The connector component could not start within its memory limit of {} MiB: raise SOURCE_INSTAGRAM_MEMORY_MB (or a run-many job's `memory_mb`); 64 MiB or more is enough for every stream",
+                    env.limits.memory_bytes >> 20
+                ),
+                detail,
+            )
+        } else {
+            Failure::system("Could not start the connector component", detail)
+        }
+    })?;
     Ok(Instance { store, connector, instantiate: started.elapsed() })
 }
 
 pub async fn spec(runtime: &Runtime, output: &Output, env: &RunEnv) -> Result<(), Failure> {
     let mut i = instance(runtime, output, None, env).await?;
-    let spec = i.connector.airbyte_connector_source().call_spec(&mut i.store).await.map_err(from_trap)?;
+    let spec =
+        within_deadline(&env.limits, output, i.connector.airbyte_connector_source().call_spec(&mut i.store)).await?;
     let spec: Value = serde_json::from_str(&spec)
         .map_err(|e| Failure::system("The connector returned an invalid spec", e.to_string()))?;
     output.spec(spec);
     Ok(())
 }
 
+/// What `check` ended with.
+pub struct CheckOutcome {
+    /// 0 for SUCCEEDED and for FAILED (config problems, as Airbyte's CDK), 1 after a TRACE ERROR.
+    pub code: i32,
+    /// Why the check failed: a FAILED status (config_error) or the TRACE ERROR.
+    pub failure: Option<Failure>,
+    pub instantiate: Option<Duration>,
+}
+
 /// `check`: FAILED (exit 0) for config problems, TRACE ERROR (exit 1) for anything else.
-/// Returns the exit code and the instantiation time.
 pub async fn check(
     runtime: &Runtime,
     output: &Output,
     settings: Result<Settings, Failure>,
     env: &RunEnv,
-) -> (i32, Option<Duration>) {
+) -> CheckOutcome {
     let settings = match settings {
         Ok(s) => s,
         Err(f) => {
             output.connection_status(false, Some(&f.message));
-            return (0, None);
+            return CheckOutcome { code: 0, failure: Some(f), instantiate: None };
         }
     };
     let mut took = None;
     let result = async {
         let mut i = instance(runtime, output, Some(&settings), env).await?;
         took = Some(i.instantiate);
-        i.connector.airbyte_connector_source().call_check(&mut i.store, &settings.guest_config).await.map_err(from_trap)
+        let call = i.connector.airbyte_connector_source().call_check(&mut i.store, &settings.guest_config);
+        within_deadline(&env.limits, output, call).await
     }
     .await;
-    let code = match result {
+    let (code, failure) = match result {
         Ok(Ok(())) => {
             output.connection_status(true, None);
-            0
+            (0, None)
         }
         Ok(Err(e)) => {
             let failure = from_guest(e);
             if failure.failure_type == FailureType::Config {
                 output.connection_status(false, Some(&failure.message));
-                0
+                (0, Some(failure))
             } else {
                 output.error(&failure);
-                1
+                (1, Some(failure))
             }
         }
         Err(failure) => {
             output.error(&failure);
-            1
+            (1, Some(failure))
         }
     };
-    (code, took)
+    CheckOutcome { code, failure, instantiate: took }
 }
 
 pub async fn discover(runtime: &Runtime, output: &Output, settings: &Settings, env: &RunEnv) -> Result<Value, Failure> {
     let mut i = instance(runtime, output, Some(settings), env).await?;
-    let catalog = i
-        .connector
-        .airbyte_connector_source()
-        .call_discover(&mut i.store, &settings.guest_config)
-        .await
-        .map_err(from_trap)?
-        .map_err(from_guest)?;
+    let call = i.connector.airbyte_connector_source().call_discover(&mut i.store, &settings.guest_config);
+    let catalog = within_deadline(&env.limits, output, call).await?.map_err(from_guest)?;
     serde_json::from_str(&catalog)
         .map_err(|e| Failure::system("The connector returned an invalid catalog", e.to_string()))
 }
@@ -225,12 +270,7 @@ pub async fn read(
         Ok(i) => i,
         Err(f) => return (Err(f), None),
     };
-    let result = i
-        .connector
-        .airbyte_connector_source()
-        .call_read(&mut i.store, &settings.guest_config, catalog, state)
-        .await
-        .map_err(from_trap)
-        .and_then(|r| r.map_err(from_guest));
+    let call = i.connector.airbyte_connector_source().call_read(&mut i.store, &settings.guest_config, catalog, state);
+    let result = within_deadline(&env.limits, output, call).await.and_then(|r| r.map_err(from_guest));
     (result, Some(i.instantiate))
 }

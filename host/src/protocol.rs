@@ -50,6 +50,16 @@ impl Failure {
     }
 }
 
+fn redact_with(secrets: &[String], text: &str) -> String {
+    let mut text = text.to_string();
+    for s in secrets {
+        if text.contains(s.as_str()) {
+            text = text.replace(s.as_str(), "**********");
+        }
+    }
+    text
+}
+
 /// Text of the error a guest gets (as a trap) once its output passes its limit.
 pub const OUTPUT_LIMIT_MARKER: &str = "output limit exceeded";
 
@@ -168,7 +178,17 @@ impl Output {
             // Its JSON-escaped form too, in case it contains characters JSON escapes.
             let escaped = serde_json::to_string(secret).unwrap();
             inner.secrets.push(escaped[1..escaped.len() - 1].to_string());
+            // Longest first, so a secret that contains another is masked whole.
+            inner.secrets.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+            inner.secrets.dedup();
         }
+    }
+
+    /// `text` with every registered secret masked (for text that leaves the host by another
+    /// way than this output, such as `run-many`'s summary).
+    pub fn redact(&self, text: &str) -> String {
+        let inner = self.inner.lock().unwrap();
+        redact_with(&inner.secrets, text)
     }
 
     /// Records written per stream so far.
@@ -184,10 +204,8 @@ impl Output {
     /// Write one line; `force` ignores the output limit (for the final TRACE ERROR).
     fn write_line(&self, mut text: String, force: bool) {
         let mut inner = self.inner.lock().unwrap();
-        for s in &inner.secrets {
-            if text.contains(s.as_str()) {
-                text = text.replace(s.as_str(), "**********");
-            }
+        if inner.secrets.iter().any(|s| text.contains(s.as_str())) {
+            text = redact_with(&inner.secrets, &text);
         }
         text.push('\n');
         if inner.exceeded && !force {
@@ -268,6 +286,14 @@ impl Output {
             "trace": {"type": "STREAM_STATUS", "emitted_at": now_ms(),
                       "stream_status": {"stream_descriptor": {"name": stream}, "status": status}}
         }));
+    }
+
+    /// INCOMPLETE for every stream STARTED and not ended (the guest was stopped).
+    pub fn incomplete_active(&self) {
+        let active: Vec<String> = self.inner.lock().unwrap().active.iter().cloned().collect();
+        for stream in active {
+            self.stream_status(&stream, "INCOMPLETE");
+        }
     }
 
     /// RUNNING with reason RATE_LIMITED for every active stream; `quota_reset` is when the

@@ -8,6 +8,8 @@
 //! successful bodies for the guest: what the guest receives is what Meta answered, or the
 //! last answer when retrying gave up.
 
+mod limits;
+mod origin;
 mod retry;
 mod usage;
 
@@ -15,6 +17,8 @@ use crate::clock::Clock;
 use crate::protocol::Output;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+pub use limits::{RetryLimits, Timeouts};
+pub use origin::Origin;
 use retry::{BatchBody, Verdict, backoff, classify, classify_item};
 use serde_json::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,51 +28,6 @@ pub use usage::Pacing;
 use usage::{Pace, UsageBoard, parse_usage};
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 
-/// Scheme, host and port: the unit of the allow-list.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Origin {
-    pub scheme: String,
-    pub host: String,
-    pub port: u16,
-}
-
-impl Origin {
-    /// The origin of an absolute URL; `None` when it has no host or an unknown scheme.
-    pub fn of_url(url: &str) -> Option<Origin> {
-        let u = url::Url::parse(url).ok()?;
-        Some(Origin {
-            scheme: u.scheme().to_string(),
-            host: u.host_str()?.to_ascii_lowercase(),
-            port: u.port_or_known_default()?,
-        })
-    }
-
-    fn of_uri(uri: &http::Uri) -> Option<Origin> {
-        let scheme = uri.scheme_str()?.to_ascii_lowercase();
-        let port = uri.port_u16().or(match scheme.as_str() {
-            "https" => Some(443),
-            "http" => Some(80),
-            _ => None,
-        })?;
-        Some(Origin {
-            scheme,
-            host: uri.host()?.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase(),
-            port,
-        })
-    }
-
-    fn matches(&self, other: &Origin) -> bool {
-        let strip = |h: &str| h.trim_start_matches('[').trim_end_matches(']').to_string();
-        self.scheme == other.scheme && strip(&self.host) == strip(&other.host) && self.port == other.port
-    }
-}
-
-impl std::fmt::Display for Origin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}://{}:{}", self.scheme, self.host, self.port)
-    }
-}
-
 /// Counters shared with the CLI (summaries and tests).
 #[derive(Debug, Default)]
 pub struct NetStats {
@@ -77,33 +36,6 @@ pub struct NetStats {
     pub retried: AtomicU64,
     pub throttled: AtomicU64,
     pub paused: AtomicU64,
-}
-
-/// Limits of the retry and wait policy.
-#[derive(Debug, Clone)]
-pub struct RetryLimits {
-    /// Retries of a transient failure (per request; throttle waits do not count).
-    pub max_transient_retries: u32,
-    pub transient_base: Duration,
-    pub transient_cap: Duration,
-    /// Backoff for throttles without a regain time from Meta: minutes, doubling.
-    pub throttle_base: Duration,
-    pub throttle_cap: Duration,
-    /// Emit a RUNNING/RATE_LIMITED status at least this often while waiting.
-    pub heartbeat: Duration,
-}
-
-impl Default for RetryLimits {
-    fn default() -> Self {
-        RetryLimits {
-            max_transient_retries: 5,
-            transient_base: Duration::from_secs(2),
-            transient_cap: Duration::from_secs(60),
-            throttle_base: Duration::from_secs(60),
-            throttle_cap: Duration::from_secs(15 * 60),
-            heartbeat: Duration::from_secs(60),
-        }
-    }
 }
 
 /// One run's allowance for waiting on rate limits (tenants sharing a token share its usage
@@ -159,10 +91,6 @@ impl NetworkPolicy {
         Self { allowed, token: token.map(Arc::from), output, limiter, budget }
     }
 }
-
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(300);
-const BETWEEN_BYTES_TIMEOUT: Duration = Duration::from_secs(120);
 
 type HttpError = wasmtime_wasi_http::Error;
 type SendFuture = Box<
@@ -225,26 +153,46 @@ struct Call {
     headers: http::HeaderMap,
 }
 
+/// The task driving a connection; ended when the attempt ends, however it ends (a timed-out
+/// attempt must not leave a connection to a silent server behind).
+struct ConnectionTask(tokio::task::JoinHandle<wasmtime_wasi_http::Result<()>>);
+
+impl Drop for ConnectionTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 impl Limiter {
-    /// One attempt, with the whole body read (so it can be classified and retried).
+    /// One attempt, with the whole body read (so it can be classified and retried), within
+    /// the attempt's time limits.
     async fn send_once(&self, call: &Call, body: Bytes) -> Result<http::Response<Bytes>, HttpError> {
         let mut request = http::Request::new(Full::new(body).map_err(|never| match never {}).boxed_unsync());
         *request.method_mut() = call.method.clone();
         *request.uri_mut() = call.uri.clone();
         *request.headers_mut() = call.headers.clone();
+        let t = &self.limits.timeouts;
         let options = RequestOptions {
-            connect_timeout: Some(CONNECT_TIMEOUT),
-            first_byte_timeout: Some(FIRST_BYTE_TIMEOUT),
-            between_bytes_timeout: Some(BETWEEN_BYTES_TIMEOUT),
+            connect_timeout: Some(t.connect),
+            first_byte_timeout: Some(t.first_byte),
+            between_bytes_timeout: Some(t.between_bytes),
         };
         self.stats.sent.fetch_add(1, Ordering::Relaxed);
-        let (response, io) = wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
-        // The connection must be driven while the body is read.
-        let conn = tokio::spawn(io);
-        let (parts, body) = response.into_parts();
-        let collected = body.collect().await;
-        conn.abort();
-        Ok(http::Response::from_parts(parts, collected?.to_bytes()))
+        let attempt = async {
+            let (response, io) = wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
+            // The connection must be driven while the body is read.
+            let _conn = ConnectionTask(tokio::spawn(io));
+            let (parts, body) = response.into_parts();
+            let collected = body.collect().await?;
+            Ok(http::Response::from_parts(parts, collected.to_bytes()))
+        };
+        match tokio::time::timeout(t.total, attempt).await {
+            Ok(result) => result,
+            Err(_) => Err(HttpError::InternalError(Some(format!(
+                "no complete answer within {} (the time limit of one request)",
+                human(t.total)
+            )))),
+        }
     }
 
     /// Wait before a request about `subjects` as the usage board says.
@@ -308,10 +256,18 @@ impl Limiter {
         budget: &WaitBudget,
     ) -> Result<http::Response<Bytes>, HttpError> {
         let (mut transient, mut throttles) = (0u32, 0u32);
+        // Time spent on failed attempts and transient backoff (nominal), against the budget.
+        let mut spent = Duration::ZERO;
         let subjects = subjects(call, &body);
         loop {
             self.pace(&subjects, output, budget).await;
-            let verdict = match self.send_once(call, body.clone()).await {
+            let attempt_started = std::time::Instant::now();
+            let sent = self.send_once(call, body.clone()).await;
+            let attempt_took = attempt_started.elapsed();
+            let wait = backoff(self.limits.transient_base, transient, self.limits.transient_cap);
+            let may_retry = transient < self.limits.max_transient_retries
+                && spent + attempt_took + wait <= self.limits.transient_budget;
+            let verdict = match sent {
                 Ok(response) => {
                     let reading = parse_usage(response.headers());
                     self.board.lock().unwrap().observe(&reading);
@@ -334,16 +290,28 @@ impl Limiter {
                             throttles += 1;
                             continue;
                         }
-                        Verdict::Transient if transient < self.limits.max_transient_retries => {
+                        Verdict::Transient if may_retry => {
                             format!("HTTP {} ({})", response.status().as_u16(), graph_error_text(response.body()))
                         }
                         Verdict::Transient => return Ok(response),
                     }
                 }
-                Err(e) if transient < self.limits.max_transient_retries => format!("{e}"),
-                Err(e) => return Err(e),
+                Err(e) if may_retry => error_text(&e),
+                Err(e) => {
+                    output.log(
+                        "WARN",
+                        &format!(
+                            "Giving up on {} after {} attempt(s) in {}: {}",
+                            call.uri.path(),
+                            transient + 1,
+                            human(spent + attempt_took),
+                            error_text(&e)
+                        ),
+                    );
+                    return Err(e);
+                }
             };
-            let wait = backoff(self.limits.transient_base, transient, self.limits.transient_cap);
+            spent += attempt_took + wait;
             transient += 1;
             self.stats.retried.fetch_add(1, Ordering::Relaxed);
             output.log(
@@ -369,8 +337,12 @@ impl Limiter {
         let mut pending: Vec<usize> = (0..n).collect();
         let (mut transient, mut throttles) = (0u32, 0u32);
         let mut last_parts = None;
+        // Time of rounds and transient backoff, against the same budget as a single request.
+        let mut spent = Duration::ZERO;
         loop {
+            let round_started = std::time::Instant::now();
             let response = self.send(call, Bytes::from(batch.encode(&pending)), output, budget).await?;
+            spent += round_started.elapsed();
             let (parts, body) = response.into_parts();
             let items = match serde_json::from_slice::<Value>(&body) {
                 Ok(Value::Array(items)) if parts.status.is_success() && items.len() == pending.len() => items,
@@ -410,10 +382,11 @@ impl Limiter {
                 }
                 throttles += 1;
             } else {
-                if transient >= self.limits.max_transient_retries {
+                let wait = backoff(self.limits.transient_base, transient, self.limits.transient_cap);
+                if transient >= self.limits.max_transient_retries || spent + wait > self.limits.transient_budget {
                     break;
                 }
-                let wait = backoff(self.limits.transient_base, transient, self.limits.transient_cap);
+                spent += wait;
                 transient += 1;
                 self.stats.retried.fetch_add(1, Ordering::Relaxed);
                 output.log(
@@ -466,10 +439,21 @@ fn graph_error_text(body: &[u8]) -> String {
     }
 }
 
+/// A transport failure in plain words (wasmtime's `Display`, or the text the host put in).
+pub fn error_text(e: &HttpError) -> String {
+    match e {
+        HttpError::InternalError(Some(text)) => text.clone(),
+        HttpError::Connect(io) => format!("could not connect ({io})"),
+        other => other.to_string(),
+    }
+}
+
 /// `90 s`, `5 min`, `1.5 h`.
-fn human(d: Duration) -> String {
+pub fn human(d: Duration) -> String {
     let s = d.as_secs_f64();
-    if s < 120.0 {
+    if s < 10.0 {
+        format!("{s:.1} s")
+    } else if s < 120.0 {
         format!("{s:.0} s")
     } else if s < 7200.0 {
         format!("{:.0} min", s / 60.0)
@@ -501,18 +485,5 @@ mod tests {
             fields: vec![],
         };
         assert_eq!(subjects(&batch, &Bytes::from(body.encode(&[0, 1, 2]))), vec!["1784", "1785"]);
-    }
-
-    /// Only the exact scheme, host and port pass; default ports are implied.
-    #[test]
-    fn origins() {
-        let allowed = Origin::of_url("https://graph.facebook.com").unwrap();
-        let check = |u: &str| Origin::of_uri(&u.parse::<http::Uri>().unwrap()).is_some_and(|o| o.matches(&allowed));
-        assert!(check("https://graph.facebook.com/v25.0/me"));
-        assert!(check("https://GRAPH.facebook.com:443/x"));
-        assert!(!check("http://graph.facebook.com/x"));
-        assert!(!check("https://graph.facebook.com.evil.test/x"));
-        assert!(!check("https://graph.facebook.com:8443/x"));
-        assert!(!check("https://127.0.0.1/x"));
     }
 }

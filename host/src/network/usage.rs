@@ -24,10 +24,20 @@ impl UsageReading {
     }
 }
 
+/// Highest usage a reading may report: Meta's figures pass 100 % a little when throttled;
+/// anything beyond this is a malformed header, not a measurement.
+pub const MAX_PERCENT: f64 = 1000.0;
+/// Longest regain time taken from a header (a day): larger values are malformed.
+pub const MAX_REGAIN_MINUTES: u64 = 24 * 60;
+
+/// The highest of call count, CPU time and time, clamped to 0..=`MAX_PERCENT` (negative,
+/// non-finite and absurd values never reach the pacing decision or a message).
 fn percent_of(v: &Value) -> Option<f64> {
     ["call_count", "total_cputime", "total_time"]
         .iter()
         .filter_map(|k| v.get(*k).and_then(Value::as_f64))
+        .filter(|p| p.is_finite())
+        .map(|p| p.clamp(0.0, MAX_PERCENT))
         .reduce(f64::max)
 }
 
@@ -44,7 +54,11 @@ pub fn parse_usage(headers: &HeaderMap) -> UsageReading {
                 if row.get("type").and_then(Value::as_str) != Some("instagram") {
                     continue;
                 }
-                let regain = row.get("estimated_time_to_regain_access").and_then(Value::as_u64).unwrap_or(0) as u32;
+                let regain = row
+                    .get("estimated_time_to_regain_access")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0)
+                    .min(MAX_REGAIN_MINUTES) as u32;
                 reading.accounts.push((id.clone(), percent_of(row).unwrap_or(0.0), regain));
             }
         }
@@ -167,6 +181,18 @@ mod tests {
         b.observe(&r);
         assert_eq!(b.peak(), (80.0, 3));
         assert_eq!(parse_usage(&HeaderMap::new()), UsageReading::default());
+        // Absurd figures are clamped, never printed or used as they came.
+        let mut h = HeaderMap::new();
+        h.insert("x-app-usage", format!(r#"{{"call_count":{:e},"total_time":-5}}"#, f64::MAX).parse().unwrap());
+        h.insert(
+            "x-business-use-case-usage",
+            r#"{"1":[{"type":"instagram","call_count":-3,"estimated_time_to_regain_access":99999999999}]}"#
+                .parse()
+                .unwrap(),
+        );
+        let r = parse_usage(&h);
+        assert_eq!(r.app_percent, Some(MAX_PERCENT));
+        assert_eq!(r.accounts, vec![("1".to_string(), 0.0, MAX_REGAIN_MINUTES as u32)]);
         // Another account's high usage does not slow this one down; an unknown object does.
         b.observe(&UsageReading { app_percent: Some(10.0), accounts: vec![("1785".into(), 20.0, 0)] });
         assert_eq!(b.peak_for(&["1785".to_string()]), (20.0, 0));

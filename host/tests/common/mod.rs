@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Once;
 
+pub mod hostile;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_source-instagram");
 
 /// Where the tests keep compiled components (shared, so only the first run compiles).

@@ -1,0 +1,88 @@
+//! The time limits of requests and the retry policy's numbers.
+//!
+//! Owns the defaults (and the one operator override, `SOURCE_INSTAGRAM_REQUEST_TIMEOUT_SECS`)
+//! for timeouts, transient retries and throttle backoff. It does not send, sleep or classify.
+
+use std::time::Duration;
+
+/// Limits of the retry and wait policy.
+#[derive(Debug, Clone)]
+pub struct RetryLimits {
+    /// Retries of a transient failure (per request; throttle waits do not count).
+    pub max_transient_retries: u32,
+    pub transient_base: Duration,
+    pub transient_cap: Duration,
+    /// Backoff for throttles without a regain time from Meta: minutes, doubling.
+    pub throttle_base: Duration,
+    pub throttle_cap: Duration,
+    /// Emit a RUNNING/RATE_LIMITED status at least this often while waiting.
+    pub heartbeat: Duration,
+    /// Total time one request may spend on failed attempts and the backoff between them
+    /// before its last failure goes to the guest (throttle waits do not count: they have
+    /// their own cap, `rate_limit_max_wait_minutes`).
+    pub transient_budget: Duration,
+    pub timeouts: Timeouts,
+}
+
+impl Default for RetryLimits {
+    fn default() -> Self {
+        RetryLimits {
+            max_transient_retries: 5,
+            transient_base: Duration::from_secs(2),
+            transient_cap: Duration::from_secs(60),
+            throttle_base: Duration::from_secs(60),
+            throttle_cap: Duration::from_secs(15 * 60),
+            heartbeat: Duration::from_secs(60),
+            transient_budget: Duration::from_secs(180),
+            timeouts: Timeouts::default(),
+        }
+    }
+}
+
+impl RetryLimits {
+    /// Defaults, with the per-request time limit from `SOURCE_INSTAGRAM_REQUEST_TIMEOUT_SECS`
+    /// (an operator setting; the other timeouts never exceed it).
+    pub fn from_env() -> RetryLimits {
+        let mut limits = RetryLimits::default();
+        if let Some(secs) = std::env::var("SOURCE_INSTAGRAM_REQUEST_TIMEOUT_SECS")
+            .ok()
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|v| v.is_finite() && *v > 0.0)
+        {
+            limits.timeouts = Timeouts::with_total(Duration::from_secs_f64(secs.min(3600.0)));
+        }
+        limits
+    }
+}
+
+/// Time limits of each attempt of a request (real time, never scaled by the test clock).
+#[derive(Debug, Clone)]
+pub struct Timeouts {
+    /// TCP connect (and the HTTP handshake).
+    pub connect: Duration,
+    /// From the request sent to the response headers.
+    pub first_byte: Duration,
+    /// Silence while the body arrives.
+    pub between_bytes: Duration,
+    /// The whole attempt, connect to last body byte: a server that trickles its answer is
+    /// cut off here.
+    pub total: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts::with_total(Duration::from_secs(120))
+    }
+}
+
+impl Timeouts {
+    /// The default limits, none longer than `total`.
+    pub fn with_total(total: Duration) -> Timeouts {
+        Timeouts {
+            connect: Duration::from_secs(10).min(total),
+            first_byte: Duration::from_secs(60).min(total),
+            between_bytes: Duration::from_secs(30).min(total),
+            total,
+        }
+    }
+}
