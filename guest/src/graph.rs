@@ -120,7 +120,8 @@ impl ApiError {
             ))
             .with_internal(format!("from {url}: {detail}")),
             ApiError::Transport { detail, url } => {
-                if detail.contains("HttpRequestDenied") {
+                let detail = crate::error::transport_words(&detail);
+                if detail.contains("network policy refused") {
                     ConnectorError::system(format!(
                         "The host's network policy refused a request while {doing}: only the configured `api_base_url` may be reached."
                     ))

@@ -70,9 +70,9 @@ enum Command {
         /// Each job's messages go to DIR/<id>.jsonl; results to DIR/summary.json.
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
-        /// Jobs running at once.
-        #[arg(long, default_value_t = 8)]
-        concurrency: usize,
+        /// Jobs running at once (1 to 1024).
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
+        concurrency: u32,
     },
 }
 
@@ -104,12 +104,12 @@ async fn run(cli: Cli, output: Output) -> ExitCode {
     let outcome = match cli.command {
         Command::Spec => commands::spec(&runtime, &output, &env).await,
         Command::Check { config } => {
-            let (code, _) = commands::check(&runtime, &output, Settings::load(&config), &env).await;
-            return ExitCode::from(code as u8);
+            let outcome = commands::check(&runtime, &output, Settings::load(&config, &output), &env).await;
+            return ExitCode::from(outcome.code as u8);
         }
         Command::Discover { config } => {
             async {
-                let settings = Settings::load(&config)?;
+                let settings = Settings::load(&config, &output)?;
                 output.catalog(commands::discover(&runtime, &output, &settings, &env).await?);
                 Ok(())
             }
@@ -117,7 +117,7 @@ async fn run(cli: Cli, output: Output) -> ExitCode {
         }
         Command::Read { config, catalog, state } => {
             async {
-                let settings = Settings::load(&config)?;
+                let settings = Settings::load(&config, &output)?;
                 let catalog = settings::read_json_file(&catalog, "catalog")?.to_string();
                 let state = match state {
                     Some(p) => Some(settings::read_json_file(&p, "state")?.to_string()),
@@ -129,7 +129,7 @@ async fn run(cli: Cli, output: Output) -> ExitCode {
         }
         Command::Demo { dataset, summary_only } => return demo::run(&runtime, &dataset, summary_only, &env).await,
         Command::RunMany { jobs, out, concurrency } => {
-            return tenants::run_many(runtime, &jobs, &out, concurrency, &env).await;
+            return tenants::run_many(runtime, &jobs, &out, concurrency as usize, &env).await;
         }
     };
     match outcome {

@@ -33,19 +33,19 @@ fn hostile_tenants_do_not_disturb_normal_ones() {
     ];
     let hostile_jobs = vec![
         (
-            json!({"id": "busy", "command": "read", "config": with(json!({"mode": "busy-loop"})), "component": hostile, "deadline_secs": 1.0}),
+            json!({"id": "busy", "command": "read", "catalog": catalog(&["users"]), "config": with(json!({"mode": "busy-loop"})), "component": hostile, "deadline_secs": 1.0}),
             "execution deadline",
         ),
         (
-            json!({"id": "hog", "command": "read", "config": with(json!({"mode": "memory"})), "component": hostile, "memory_mb": 64.0}),
+            json!({"id": "hog", "command": "read", "catalog": catalog(&["users"]), "config": with(json!({"mode": "memory"})), "component": hostile, "memory_mb": 64.0}),
             "memory limit",
         ),
         (
-            json!({"id": "sneaky", "command": "read", "config": with(json!({"mode": "other-host", "target": elsewhere.fake.base_url()})), "component": hostile}),
+            json!({"id": "sneaky", "command": "read", "catalog": catalog(&["users"]), "config": with(json!({"mode": "other-host", "target": elsewhere.fake.base_url()})), "component": hostile}),
             "HttpRequestDenied",
         ),
         (
-            json!({"id": "flood", "command": "read", "config": with(json!({"mode": "flood", "count": 100000, "size": 1048576})), "component": hostile, "max_output_mb": 8.0}),
+            json!({"id": "flood", "command": "read", "catalog": catalog(&["users"]), "config": with(json!({"mode": "flood", "count": 100000, "size": 1048576})), "component": hostile, "max_output_mb": 8.0}),
             "output limit",
         ),
     ];
