@@ -121,7 +121,11 @@ impl ApiError {
             .with_internal(format!("from {url}: {detail}")),
             ApiError::Transport { detail, url } => {
                 let detail = crate::error::transport_words(&detail);
-                if detail.contains("network policy refused") {
+                if detail.contains("TLS certificate of") || detail.starts_with("the proxy ") {
+                    // The host says retrying cannot help: the user must trust a CA or fix a proxy.
+                    ConnectorError::config(format!("Could not reach the Graph API while {doing}: {detail}."))
+                        .with_internal(format!("request to {url} failed: {detail}"))
+                } else if detail.contains("network policy refused") {
                     ConnectorError::system(format!(
                         "The host's network policy refused a request while {doing}: only the configured `api_base_url` may be reached."
                     ))

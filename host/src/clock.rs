@@ -12,7 +12,7 @@ pub struct Clock {
 }
 
 impl Clock {
-    pub fn real() -> Clock {
+    pub fn real_time() -> Clock {
         Clock { scale: 1.0 }
     }
 
@@ -27,7 +27,17 @@ impl Clock {
             .ok()
             .and_then(|s| s.parse().ok())
             .map(Clock::scaled)
-            .unwrap_or_else(Clock::real)
+            .unwrap_or_else(Clock::real_time)
+    }
+
+    /// The real time a nominal wait takes.
+    pub fn real(&self, nominal: Duration) -> Duration {
+        nominal.div_f64(self.scale)
+    }
+
+    /// The nominal time a real duration stands for.
+    pub fn nominal(&self, real: Duration) -> Duration {
+        real.mul_f64(self.scale)
     }
 
     /// Wait for `nominal` (scaled down in tests).

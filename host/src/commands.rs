@@ -59,18 +59,17 @@ impl LimiterRegistry {
         t
     }
 
-    fn get(&self, settings: &Settings, clock: Clock) -> Arc<Limiter> {
+    fn get(&self, settings: &Settings, clock: Clock) -> Result<Arc<Limiter>, Failure> {
         let key = format!("{:x}|{}", Sha256::digest(settings.token.as_bytes()), settings.origin);
-        self.limiters
-            .lock()
-            .unwrap()
-            .entry(key)
-            .or_insert_with(|| {
-                let pacing =
-                    network::Pacing { slow_from: settings.usage_slowdown_percent, ..network::Pacing::default() };
-                Limiter::new(pacing, network::RetryLimits::from_env(), clock)
-            })
-            .clone()
+        let mut limiters = self.limiters.lock().unwrap();
+        if let Some(l) = limiters.get(&key) {
+            return Ok(l.clone());
+        }
+        let pacing = network::Pacing { slow_from: settings.usage_slowdown_percent, ..network::Pacing::default() };
+        let limiter = Limiter::new(pacing, network::RetryLimits::from_env(), clock)
+            .map_err(|e| Failure::system("Could not set up the HTTP client", e))?;
+        limiters.insert(key, limiter.clone());
+        Ok(limiter)
     }
 }
 
@@ -141,21 +140,34 @@ pub struct Instance {
     pub instantiate: Duration,
 }
 
+/// How patient a command's requests are.
+#[derive(Clone, Copy, PartialEq)]
+enum Patience {
+    /// A read: the limiter's retry limits.
+    Read,
+    /// `check` and `discover`: answer quickly when the host cannot be reached (one quick retry).
+    Quick,
+}
+
 async fn instance(
     runtime: &Runtime,
     output: &Output,
     settings: Option<&Settings>,
     env: &RunEnv,
+    patience: Patience,
 ) -> Result<Instance, Failure> {
     let policy = match settings {
         Some(s) => {
             output.add_secret(&s.token);
+            let limiter = env.limiters.get(s, env.clock)?;
+            let limits = (patience == Patience::Quick).then(|| limiter.limits().quick());
             NetworkPolicy::new(
                 s.origin.clone(),
                 Some(s.token.clone()),
                 output.clone(),
-                env.limiters.get(s, env.clock),
+                limiter,
                 WaitBudget::new(s.max_rate_limit_wait),
+                limits,
             )
         }
         // No config (spec): no network at all.
@@ -163,8 +175,10 @@ async fn instance(
             network::Origin { scheme: "none".into(), host: "none".into(), port: 0 },
             None,
             output.clone(),
-            Limiter::new(network::Pacing::default(), network::RetryLimits::default(), env.clock),
+            Limiter::new(network::Pacing::default(), network::RetryLimits::default(), env.clock)
+                .map_err(|e| Failure::system("Could not set up the HTTP client", e))?,
             WaitBudget::new(Duration::ZERO),
+            None,
         ),
     };
     let started = Instant::now();
@@ -186,7 +200,7 @@ async fn instance(
 }
 
 pub async fn spec(runtime: &Runtime, output: &Output, env: &RunEnv) -> Result<(), Failure> {
-    let mut i = instance(runtime, output, None, env).await?;
+    let mut i = instance(runtime, output, None, env, Patience::Quick).await?;
     let spec =
         within_deadline(&env.limits, output, i.connector.airbyte_connector_source().call_spec(&mut i.store)).await?;
     let spec: Value = serde_json::from_str(&spec)
@@ -220,7 +234,7 @@ pub async fn check(
     };
     let mut took = None;
     let result = async {
-        let mut i = instance(runtime, output, Some(&settings), env).await?;
+        let mut i = instance(runtime, output, Some(&settings), env, Patience::Quick).await?;
         took = Some(i.instantiate);
         let call = i.connector.airbyte_connector_source().call_check(&mut i.store, &settings.guest_config);
         within_deadline(&env.limits, output, call).await
@@ -250,7 +264,7 @@ pub async fn check(
 }
 
 pub async fn discover(runtime: &Runtime, output: &Output, settings: &Settings, env: &RunEnv) -> Result<Value, Failure> {
-    let mut i = instance(runtime, output, Some(settings), env).await?;
+    let mut i = instance(runtime, output, Some(settings), env, Patience::Quick).await?;
     let call = i.connector.airbyte_connector_source().call_discover(&mut i.store, &settings.guest_config);
     let catalog = within_deadline(&env.limits, output, call).await?.map_err(from_guest)?;
     serde_json::from_str(&catalog)
@@ -266,7 +280,7 @@ pub async fn read(
     state: Option<&str>,
     env: &RunEnv,
 ) -> (Result<(), Failure>, Option<Duration>) {
-    let mut i = match instance(runtime, output, Some(settings), env).await {
+    let mut i = match instance(runtime, output, Some(settings), env, Patience::Read).await {
         Ok(i) => i,
         Err(f) => return (Err(f), None),
     };

@@ -174,13 +174,21 @@ fn resets_and_truncated_bodies_are_retried() {
         FakeOptions { paging_base_url: Some(proxy.url()), ..FakeOptions::default() },
     );
     proxy.upstream.set(sb.fake.base_url()).unwrap();
-    let r = sb.read(&sb.config(json!({"api_base_url": proxy.url()})), &sb.catalog(ALL_STREAMS), None);
+    // One connection per request, so the proxy's every-4th-connection faults hit requests
+    // (with keep-alive a whole read needs only a few connections).
+    let (config, catalog) = (sb.config(json!({"api_base_url": proxy.url()})), sb.catalog(ALL_STREAMS));
+    let r = run_env(
+        &["read", "--config", &config, "--catalog", &catalog],
+        Some(&sb.now),
+        &sb.token,
+        &[("SOURCE_INSTAGRAM_TIME_SCALE", "60000"), ("SOURCE_INSTAGRAM_KEEPALIVE", "0")],
+    );
     assert_eq!(r.code, 0, "{}", r.stdout);
     assert_eq!(records_without_time(&r), records_without_time(&baseline));
     let injected = proxy.faults.load(std::sync::atomic::Ordering::Relaxed);
     assert!(injected >= 4, "resets and truncations were injected ({injected})");
     let transient: Vec<&str> = r.logs().into_iter().filter(|m| m.contains("Transient failure")).collect();
     assert!(!transient.is_empty(), "{}", r.stdout);
-    assert!(transient.iter().any(|m| m.contains("closed before message completed")), "a reset: {transient:#?}");
-    assert!(transient.iter().any(|m| m.contains("reading a body")), "a truncated body: {transient:#?}");
+    assert!(transient.iter().any(|m| m.contains("closed the connection before answering")), "a reset: {transient:#?}");
+    assert!(transient.iter().any(|m| m.contains("ended before it was complete")), "a truncated body: {transient:#?}");
 }

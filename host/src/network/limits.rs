@@ -12,7 +12,8 @@ pub struct RetryLimits {
     pub max_transient_retries: u32,
     pub transient_base: Duration,
     pub transient_cap: Duration,
-    /// Backoff for throttles without a regain time from Meta: minutes, doubling.
+    /// Backoff for throttles without a regain time from Meta (or `estimated_time_to_regain_access: 0`):
+    /// seconds, doubling while throttles repeat, up to minutes.
     pub throttle_base: Duration,
     pub throttle_cap: Duration,
     /// Emit a RUNNING/RATE_LIMITED status at least this often while waiting.
@@ -30,7 +31,7 @@ impl Default for RetryLimits {
             max_transient_retries: 5,
             transient_base: Duration::from_secs(2),
             transient_cap: Duration::from_secs(60),
-            throttle_base: Duration::from_secs(60),
+            throttle_base: Duration::from_secs(5),
             throttle_cap: Duration::from_secs(15 * 60),
             heartbeat: Duration::from_secs(60),
             transient_budget: Duration::from_secs(180),
@@ -52,6 +53,18 @@ impl RetryLimits {
             limits.timeouts = Timeouts::with_total(Duration::from_secs_f64(secs.min(3600.0)));
         }
         limits
+    }
+}
+
+impl RetryLimits {
+    /// For `check`: one quick retry and a short connect limit, so an unreachable host is
+    /// reported within about 10 s (a slow but reachable one keeps the normal limits).
+    pub fn quick(&self) -> RetryLimits {
+        let mut quick = self.clone();
+        quick.max_transient_retries = 1;
+        quick.transient_base = Duration::from_secs(1);
+        quick.timeouts.connect = quick.timeouts.connect.min(Duration::from_secs(4));
+        quick
     }
 }
 

@@ -10,7 +10,9 @@
 
 mod limits;
 mod origin;
+mod pauses;
 mod retry;
+mod transport;
 mod usage;
 
 use crate::clock::Clock;
@@ -24,6 +26,7 @@ use serde_json::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use transport::Transport;
 pub use usage::Pacing;
 use usage::{Pace, UsageBoard, parse_usage};
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
@@ -51,23 +54,52 @@ impl WaitBudget {
     }
 }
 
-/// Rate-limit state shared by every request of every run that uses the same app token and API
-/// origin (see `commands::LimiterRegistry`): usage per app and per IG account, and the total wait.
+/// Rate-limit state and connections shared by every request of every run that uses the same
+/// app token and API origin (see `commands::LimiterRegistry`): usage per app and per IG
+/// account, and the keep-alive pool.
 pub struct Limiter {
     board: Mutex<UsageBoard>,
+    pauses: Mutex<pauses::Pauses>,
     pacing: Pacing,
     limits: RetryLimits,
     clock: Clock,
     stats: Arc<NetStats>,
+    transport: Transport,
+    /// Trust-store files that could not be used (logged by each run).
+    trust_problems: Vec<String>,
+}
+
+/// The roots every client trusts, loaded once per process.
+fn roots() -> &'static (rustls::RootCertStore, transport::TrustSources, Vec<String>) {
+    static ROOTS: std::sync::OnceLock<(rustls::RootCertStore, transport::TrustSources, Vec<String>)> =
+        std::sync::OnceLock::new();
+    ROOTS.get_or_init(transport::root_store)
 }
 
 impl Limiter {
-    pub fn new(pacing: Pacing, limits: RetryLimits, clock: Clock) -> Arc<Limiter> {
-        Arc::new(Limiter { board: Mutex::default(), pacing, limits, clock, stats: Arc::default() })
+    pub fn new(pacing: Pacing, limits: RetryLimits, clock: Clock) -> Result<Arc<Limiter>, String> {
+        let (store, _, problems) = roots();
+        let keep_alive = std::env::var("SOURCE_INSTAGRAM_KEEPALIVE").map(|v| v != "0").unwrap_or(true);
+        let transport = Transport::new(store.clone(), &limits.timeouts, keep_alive)?;
+        Ok(Arc::new(Limiter {
+            board: Mutex::default(),
+            pauses: Mutex::default(),
+            pacing,
+            limits,
+            clock,
+            stats: Arc::default(),
+            transport,
+            trust_problems: problems.clone(),
+        }))
     }
 
     pub fn stats(&self) -> Arc<NetStats> {
         self.stats.clone()
+    }
+
+    /// The retry limits of this app token and origin (a run may use stricter ones).
+    pub fn limits(&self) -> &RetryLimits {
+        &self.limits
     }
 }
 
@@ -78,18 +110,32 @@ pub struct NetworkPolicy {
     output: Output,
     limiter: Arc<Limiter>,
     budget: Arc<WaitBudget>,
+    limits: Arc<RetryLimits>,
 }
 
 impl NetworkPolicy {
+    /// `limits`: this run's retry limits (`None`: the limiter's).
     pub fn new(
         allowed: Origin,
         token: Option<String>,
         output: Output,
         limiter: Arc<Limiter>,
         budget: Arc<WaitBudget>,
+        limits: Option<RetryLimits>,
     ) -> Self {
-        Self { allowed, token: token.map(Arc::from), output, limiter, budget }
+        for problem in &limiter.trust_problems {
+            output.log("WARN", &format!("A CA certificate file could not be used: {problem}"));
+        }
+        let limits = Arc::new(limits.unwrap_or_else(|| limiter.limits.clone()));
+        Self { allowed, token: token.map(Arc::from), output, limiter, budget, limits }
     }
+}
+
+/// What one run brings to each request: where to log, its wait budget and retry limits.
+struct RunCtx<'a> {
+    output: &'a Output,
+    budget: &'a WaitBudget,
+    limits: &'a RetryLimits,
 }
 
 type HttpError = wasmtime_wasi_http::Error;
@@ -132,13 +178,22 @@ impl WasiHttpHooks for NetworkPolicy {
         let limiter = self.limiter.clone();
         let output = self.output.clone();
         let budget = self.budget.clone();
+        let limits = self.limits.clone();
         Box::new(async move {
-            let (parts, body) = request.into_parts();
+            let (mut parts, body) = request.into_parts();
             let body = body.collect().await?.to_bytes();
-            let call = Call { method: parts.method, uri: parts.uri, headers: parts.headers };
+            // The guest may say which account a request is about (media ids do not tell);
+            // the hint never leaves the host.
+            let account = parts
+                .headers
+                .remove(ACCOUNT_HINT)
+                .and_then(|v| v.to_str().ok().map(str::to_string))
+                .filter(|a| !a.is_empty() && a.len() <= 64 && a.chars().all(|c| c.is_ascii_alphanumeric()));
+            let call = Call { method: parts.method, uri: parts.uri, headers: parts.headers, account };
+            let ctx = RunCtx { output: &output, budget: &budget, limits: &limits };
             let response = match BatchBody::parse(&body).filter(|_| call.method == http::Method::POST) {
-                Some(batch) => limiter.send_batch(&call, batch, &output, &budget).await?,
-                None => limiter.send(&call, body, &output, &budget).await?,
+                Some(batch) => limiter.send_batch(&call, batch, &ctx).await?,
+                None => limiter.send(&call, body, &ctx).await?,
             };
             let response = response.map(|b| Full::new(b).map_err(|never| match never {}).boxed_unsync());
             Ok((response, Box::new(async { Ok(()) }) as Box<dyn Future<Output = _> + Send>))
@@ -146,57 +201,42 @@ impl WasiHttpHooks for NetworkPolicy {
     }
 }
 
+/// Header by which the guest names the IG account a request is about (removed before sending).
+pub const ACCOUNT_HINT: &str = "x-source-instagram-account";
+
 /// The parts of a request needed to send it again.
 struct Call {
     method: http::Method,
     uri: http::Uri,
     headers: http::HeaderMap,
-}
-
-/// The task driving a connection; ended when the attempt ends, however it ends (a timed-out
-/// attempt must not leave a connection to a silent server behind).
-struct ConnectionTask(tokio::task::JoinHandle<wasmtime_wasi_http::Result<()>>);
-
-impl Drop for ConnectionTask {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
+    /// The account the guest said this request is about.
+    account: Option<String>,
 }
 
 impl Limiter {
     /// One attempt, with the whole body read (so it can be classified and retried), within
     /// the attempt's time limits.
-    async fn send_once(&self, call: &Call, body: Bytes) -> Result<http::Response<Bytes>, HttpError> {
-        let mut request = http::Request::new(Full::new(body).map_err(|never| match never {}).boxed_unsync());
-        *request.method_mut() = call.method.clone();
-        *request.uri_mut() = call.uri.clone();
-        *request.headers_mut() = call.headers.clone();
-        let t = &self.limits.timeouts;
-        let options = RequestOptions {
-            connect_timeout: Some(t.connect),
-            first_byte_timeout: Some(t.first_byte),
-            between_bytes_timeout: Some(t.between_bytes),
-        };
+    async fn send_once(
+        &self,
+        call: &Call,
+        body: Bytes,
+        limits: &RetryLimits,
+    ) -> Result<http::Response<Bytes>, transport::AttemptError> {
         self.stats.sent.fetch_add(1, Ordering::Relaxed);
-        let attempt = async {
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
-            // The connection must be driven while the body is read.
-            let _conn = ConnectionTask(tokio::spawn(io));
-            let (parts, body) = response.into_parts();
-            let collected = body.collect().await?;
-            Ok(http::Response::from_parts(parts, collected.to_bytes()))
-        };
-        match tokio::time::timeout(t.total, attempt).await {
-            Ok(result) => result,
-            Err(_) => Err(HttpError::InternalError(Some(format!(
-                "no complete answer within {} (the time limit of one request)",
-                human(t.total)
-            )))),
-        }
+        self.transport.send(&call.method, &call.uri, &call.headers, body, &limits.timeouts).await
     }
 
     /// Wait before a request about `subjects` as the usage board says.
-    async fn pace(&self, subjects: &[String], output: &Output, budget: &WaitBudget) {
+    async fn pace(&self, subjects: &[String], ctx: &RunCtx<'_>) {
+        // A throttle in force for the app or these accounts: wait it out (the throttled
+        // request itself counts that wait against its run's cap).
+        loop {
+            let now = std::time::Instant::now();
+            let Some(until) = self.pauses.lock().unwrap().until_for(subjects, now) else { break };
+            let remaining = until - now;
+            ctx.output.rate_limited(crate::protocol::now_ms() + self.clock.nominal(remaining).as_millis() as i64);
+            tokio::time::sleep(remaining.min(self.clock.real(ctx.limits.heartbeat))).await;
+        }
         let (peak, regain) = self.board.lock().unwrap().peak_for(subjects);
         match self.pacing.decide(peak, regain) {
             Pace::Go => {}
@@ -204,7 +244,7 @@ impl Limiter {
             Pace::Pause(d) => {
                 self.stats.paused.fetch_add(1, Ordering::Relaxed);
                 let why = format!("Meta reports {peak:.0}% of the rate limit used");
-                if self.wait_rate_limit(d, &why, output, budget).await {
+                if self.wait_rate_limit(d, &why, ctx).await {
                     self.board.lock().unwrap().reset();
                 }
             }
@@ -213,7 +253,8 @@ impl Limiter {
 
     /// Wait out a rate limit, heartbeating; false (without waiting) when it would pass the
     /// cap on total waiting.
-    async fn wait_rate_limit(&self, wait: Duration, why: &str, output: &Output, budget: &WaitBudget) -> bool {
+    async fn wait_rate_limit(&self, wait: Duration, why: &str, ctx: &RunCtx<'_>) -> bool {
+        let (output, budget) = (ctx.output, ctx.budget);
         {
             let mut waited = budget.waited.lock().unwrap();
             if *waited + wait > budget.max {
@@ -234,57 +275,68 @@ impl Limiter {
         while !remaining.is_zero() {
             let reset = crate::protocol::now_ms() + remaining.as_millis() as i64;
             output.rate_limited(reset);
-            let slice = remaining.min(self.limits.heartbeat);
+            let slice = remaining.min(ctx.limits.heartbeat);
             self.clock.sleep(slice).await;
             remaining -= slice;
         }
         true
     }
 
-    /// The wait for the `n`th throttle in a row: Meta's regain time, else a backoff in minutes.
-    fn throttle_wait(&self, hint: Option<Duration>, n: u32) -> Duration {
+    /// Record a throttle of `scopes` for `wait` (nominal): requests about them hold back until
+    /// it has passed. Returns the throttle streak before this one.
+    fn pause_scopes(&self, scopes: &[pauses::Scope], wait: Duration) {
+        let until = std::time::Instant::now() + self.clock.real(wait);
+        self.pauses.lock().unwrap().pause(scopes, until);
+    }
+
+    /// The wait for the `n`th throttle in a row: Meta's regain time, else a backoff that starts
+    /// at seconds and grows while throttles repeat.
+    fn throttle_wait(limits: &RetryLimits, hint: Option<Duration>, n: u32) -> Duration {
         hint.map(|h| h.mul_f64(1.0 + 0.1 * fastrand::f64()))
-            .unwrap_or_else(|| backoff(self.limits.throttle_base, n, self.limits.throttle_cap))
+            .unwrap_or_else(|| backoff(limits.throttle_base, n, limits.throttle_cap))
     }
 
     /// Send one request, waiting out throttles and retrying transient failures.
-    async fn send(
-        &self,
-        call: &Call,
-        body: Bytes,
-        output: &Output,
-        budget: &WaitBudget,
-    ) -> Result<http::Response<Bytes>, HttpError> {
+    async fn send(&self, call: &Call, body: Bytes, ctx: &RunCtx<'_>) -> Result<http::Response<Bytes>, HttpError> {
+        let (output, limits) = (ctx.output, ctx.limits);
         let (mut transient, mut throttles) = (0u32, 0u32);
         // Time spent on failed attempts and transient backoff (nominal), against the budget.
         let mut spent = Duration::ZERO;
         let subjects = subjects(call, &body);
         loop {
-            self.pace(&subjects, output, budget).await;
+            self.pace(&subjects, ctx).await;
             let attempt_started = std::time::Instant::now();
-            let sent = self.send_once(call, body.clone()).await;
+            let sent = self.send_once(call, body.clone(), limits).await;
             let attempt_took = attempt_started.elapsed();
-            let wait = backoff(self.limits.transient_base, transient, self.limits.transient_cap);
-            let may_retry = transient < self.limits.max_transient_retries
-                && spent + attempt_took + wait <= self.limits.transient_budget;
+            let wait = backoff(limits.transient_base, transient, limits.transient_cap);
+            let may_retry = !sent.as_ref().is_err_and(|e| e.is_final)
+                && transient < limits.max_transient_retries
+                && spent + attempt_took + wait <= limits.transient_budget;
             let verdict = match sent {
                 Ok(response) => {
                     let reading = parse_usage(response.headers());
                     self.board.lock().unwrap().observe(&reading);
-                    match classify(response.status().as_u16(), response.body()) {
+                    let verdict = classify(response.status().as_u16(), response.body());
+                    if verdict != Verdict::Throttled {
+                        self.pauses.lock().unwrap().delivered();
+                    }
+                    match verdict {
                         Verdict::Deliver => return Ok(response),
                         Verdict::Throttled => {
                             self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+                            let codes: Vec<i64> = pauses::error_code(response.body()).into_iter().collect();
+                            let scopes = pauses::scope_of(&codes, &reading, &subjects);
+                            let streak = self.pauses.lock().unwrap().throttled();
+                            let wait = Self::throttle_wait(limits, reading.regain(), streak.max(throttles));
+                            self.pause_scopes(&scopes, wait);
                             let why = format!(
-                                "Meta throttled {} (HTTP {}, {})",
+                                "Meta throttled {} (HTTP {}, {}; {})",
                                 call.uri.path(),
                                 response.status().as_u16(),
-                                graph_error_text(response.body())
+                                graph_error_text(response.body()),
+                                describe_scopes(&scopes)
                             );
-                            if !self
-                                .wait_rate_limit(self.throttle_wait(reading.regain(), throttles), &why, output, budget)
-                                .await
-                            {
+                            if !self.wait_rate_limit(wait, &why, ctx).await {
                                 return Ok(response);
                             }
                             throttles += 1;
@@ -296,19 +348,15 @@ impl Limiter {
                         Verdict::Transient => return Ok(response),
                     }
                 }
-                Err(e) if may_retry => error_text(&e),
+                Err(e) if may_retry => e.text,
                 Err(e) => {
-                    output.log(
-                        "WARN",
-                        &format!(
-                            "Giving up on {} after {} attempt(s) in {}: {}",
-                            call.uri.path(),
-                            transient + 1,
-                            human(spent + attempt_took),
-                            error_text(&e)
-                        ),
-                    );
-                    return Err(e);
+                    let why = if e.is_final {
+                        "(retrying cannot help)".to_string()
+                    } else {
+                        format!("after {} attempt(s) in {}", transient + 1, human(spent + attempt_took))
+                    };
+                    output.log("WARN", &format!("Giving up on {} {why}: {}", call.uri.path(), e.text));
+                    return Err(HttpError::InternalError(Some(e.text)));
                 }
             };
             spent += attempt_took + wait;
@@ -329,9 +377,9 @@ impl Limiter {
         &self,
         call: &Call,
         batch: BatchBody,
-        output: &Output,
-        budget: &WaitBudget,
+        ctx: &RunCtx<'_>,
     ) -> Result<http::Response<Bytes>, HttpError> {
+        let (output, limits) = (ctx.output, ctx.limits);
         let n = batch.ops.len();
         let mut answers: Vec<Value> = vec![Value::Null; n];
         let mut pending: Vec<usize> = (0..n).collect();
@@ -341,7 +389,7 @@ impl Limiter {
         let mut spent = Duration::ZERO;
         loop {
             let round_started = std::time::Instant::now();
-            let response = self.send(call, Bytes::from(batch.encode(&pending)), output, budget).await?;
+            let response = self.send(call, Bytes::from(batch.encode(&pending)), ctx).await?;
             spent += round_started.elapsed();
             let (parts, body) = response.into_parts();
             let items = match serde_json::from_slice::<Value>(&body) {
@@ -360,12 +408,15 @@ impl Limiter {
             last_parts = Some(parts);
             let mut retry = Vec::new();
             let mut throttled = false;
+            let mut codes = Vec::new();
             for (index, item) in pending.iter().zip(items) {
                 match classify_item(&item) {
                     Verdict::Deliver => {}
                     Verdict::Throttled => {
                         throttled = true;
                         retry.push(*index);
+                        let body = item.get("body").and_then(Value::as_str).unwrap_or("");
+                        codes.extend(pauses::error_code(body.as_bytes()));
                     }
                     Verdict::Transient => retry.push(*index),
                 }
@@ -376,14 +427,20 @@ impl Limiter {
             }
             if throttled {
                 self.stats.throttled.fetch_add(1, Ordering::Relaxed);
-                let why = format!("Meta throttled {} of {} batched requests", retry.len(), n);
-                if !self.wait_rate_limit(self.throttle_wait(reading.regain(), throttles), &why, output, budget).await {
+                let subjects = subjects(call, &Bytes::from(batch.encode(&retry)));
+                let scopes = pauses::scope_of(&codes, &reading, &subjects);
+                let streak = self.pauses.lock().unwrap().throttled();
+                let wait = Self::throttle_wait(limits, reading.regain(), streak.max(throttles));
+                self.pause_scopes(&scopes, wait);
+                let why =
+                    format!("Meta throttled {} of {} batched requests ({})", retry.len(), n, describe_scopes(&scopes));
+                if !self.wait_rate_limit(wait, &why, ctx).await {
                     break;
                 }
                 throttles += 1;
             } else {
-                let wait = backoff(self.limits.transient_base, transient, self.limits.transient_cap);
-                if transient >= self.limits.max_transient_retries || spent + wait > self.limits.transient_budget {
+                let wait = backoff(limits.transient_base, transient, limits.transient_cap);
+                if transient >= limits.max_transient_retries || spent + wait > limits.transient_budget {
                     break;
                 }
                 spent += wait;
@@ -410,6 +467,9 @@ impl Limiter {
 /// The Graph objects a request is about: the first path segment after the version, for the
 /// request itself or for each operation of a batch (`me` and the root are about no account).
 fn subjects(call: &Call, body: &Bytes) -> Vec<String> {
+    if let Some(account) = &call.account {
+        return vec![account.clone()];
+    }
     fn first_id(path: &str) -> Option<String> {
         let mut parts = path.trim_start_matches('/').split(['/', '?']).filter(|p| !p.is_empty());
         let mut first = parts.next()?;
@@ -427,6 +487,22 @@ fn subjects(call: &Call, body: &Bytes) -> Vec<String> {
     ids
 }
 
+/// Who a throttle holds back, for logs.
+fn describe_scopes(scopes: &[pauses::Scope]) -> String {
+    let accounts: Vec<&str> = scopes
+        .iter()
+        .filter_map(|s| match s {
+            pauses::Scope::Account(a) => Some(a.as_str()),
+            pauses::Scope::App => None,
+        })
+        .collect();
+    if accounts.is_empty() {
+        "the app's limit: every request waits".to_string()
+    } else {
+        format!("the limit of account {}: its requests wait, other accounts go on", accounts.join(", "))
+    }
+}
+
 /// `code: message` of a Graph error body, or a short note on what the body is.
 fn graph_error_text(body: &[u8]) -> String {
     match serde_json::from_slice::<Value>(body).ok().and_then(|v| v.get("error").cloned()) {
@@ -436,15 +512,6 @@ fn graph_error_text(body: &[u8]) -> String {
             e.get("message").and_then(Value::as_str).unwrap_or("")
         ),
         None => format!("{} bytes, not a Graph error", body.len()),
-    }
-}
-
-/// A transport failure in plain words (wasmtime's `Display`, or the text the host put in).
-pub fn error_text(e: &HttpError) -> String {
-    match e {
-        HttpError::InternalError(Some(text)) => text.clone(),
-        HttpError::Connect(io) => format!("could not connect ({io})"),
-        other => other.to_string(),
     }
 }
 
@@ -469,8 +536,12 @@ mod tests {
     /// A request is about the ids right after the API version, batch operations included.
     #[test]
     fn request_subjects() {
-        let call =
-            |m: http::Method, u: &str| Call { method: m, uri: u.parse().unwrap(), headers: http::HeaderMap::new() };
+        let call = |m: http::Method, u: &str| Call {
+            method: m,
+            uri: u.parse().unwrap(),
+            headers: http::HeaderMap::new(),
+            account: None,
+        };
         let get = call(http::Method::GET, "http://g/v25.0/1784/media?limit=100");
         assert_eq!(subjects(&get, &Bytes::new()), vec!["1784"]);
         let me = call(http::Method::GET, "http://g/v25.0/me/accounts");

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Once;
 
+pub mod front;
 pub mod hostile;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_source-instagram");

@@ -1,0 +1,309 @@
+//! The HTTP client behind the `wasi:http` hook: one attempt of one request.
+//!
+//! Owns connections and their security: a keep-alive pool per origin (reqwest on hyper-util),
+//! HTTP/2 through ALPN where the server offers it, TLS with rustls trusting Mozilla's roots,
+//! the operating system's store, `SSL_CERT_FILE` / `SSL_CERT_DIR` and the operator's
+//! `SOURCE_INSTAGRAM_CA_FILE`, and proxies from `HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY` /
+//! `NO_PROXY` (either case; CONNECT for https; credentials from the proxy URL, never printed).
+//! Failures come back in plain words and say whether retrying can help. It must not retry,
+//! pace, or decide which origins are allowed (the policy in `mod.rs` does, before this runs).
+
+use super::limits::Timeouts;
+use bytes::Bytes;
+use rustls::pki_types::{CertificateDer, pem::PemObject};
+use std::error::Error as StdError;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why an attempt failed.
+#[derive(Debug)]
+pub struct AttemptError {
+    /// What happened, in plain words (what the guest and the user see).
+    pub text: String,
+    /// Retrying cannot help (an untrusted certificate, a proxy that refuses): fail at once.
+    pub is_final: bool,
+}
+
+/// Marker words the guest uses to tell a configuration problem from a network hiccup.
+pub const CERTIFICATE_WORDS: &str = "TLS certificate of";
+pub const PROXY_WORDS: &str = "the proxy";
+
+/// A pooled client for one app token and origin.
+pub struct Transport {
+    client: reqwest::Client,
+}
+
+/// Where CA certificates came from, for logs.
+#[derive(Debug, Default, Clone)]
+pub struct TrustSources {
+    pub mozilla: usize,
+    pub system: usize,
+    pub extra_files: Vec<String>,
+}
+
+/// Every root the client trusts: Mozilla's (webpki-roots), the system store, and the PEM
+/// files named by `SSL_CERT_FILE`, `SSL_CERT_DIR` (every file in it) and
+/// `SOURCE_INSTAGRAM_CA_FILE`. Unreadable or malformed files are skipped (logged by the caller).
+pub fn root_store() -> (rustls::RootCertStore, TrustSources, Vec<String>) {
+    let mut roots = rustls::RootCertStore::empty();
+    let mut sources = TrustSources::default();
+    let mut problems = Vec::new();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    sources.mozilla = roots.len();
+    let native = rustls_native_certs::load_native_certs();
+    for cert in native.certs {
+        if roots.add(cert).is_ok() {
+            sources.system += 1;
+        }
+    }
+    let mut files: Vec<std::path::PathBuf> = Vec::new();
+    for var in ["SSL_CERT_FILE", "SOURCE_INSTAGRAM_CA_FILE"] {
+        if let Some(v) = std::env::var_os(var).filter(|v| !v.is_empty()) {
+            files.push(v.into());
+        }
+    }
+    if let Some(dirs) = std::env::var_os("SSL_CERT_DIR") {
+        for dir in std::env::split_paths(&dirs) {
+            if let Ok(entries) = std::fs::read_dir(&dir) {
+                let mut in_dir: Vec<_> = entries.flatten().map(|e| e.path()).filter(|p| p.is_file()).collect();
+                in_dir.sort();
+                files.extend(in_dir);
+            }
+        }
+    }
+    for file in files {
+        match add_pem_file(&mut roots, &file) {
+            Ok(n) if n > 0 => sources.extra_files.push(format!("{} ({n})", file.display())),
+            Ok(_) => problems.push(format!("{} holds no PEM certificate", file.display())),
+            Err(e) => problems.push(format!("{}: {e}", file.display())),
+        }
+    }
+    (roots, sources, problems)
+}
+
+fn add_pem_file(roots: &mut rustls::RootCertStore, file: &Path) -> Result<usize, String> {
+    let iter = CertificateDer::pem_file_iter(file).map_err(|e| format!("cannot read it ({e})"))?;
+    let mut n = 0;
+    for cert in iter {
+        let cert = cert.map_err(|e| format!("not a PEM certificate file ({e})"))?;
+        if roots.add(cert).is_ok() {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+impl Transport {
+    /// A client trusting `roots`; `keep_alive: false` opens a new connection per request (the
+    /// benchmark's baseline).
+    pub fn new(roots: rustls::RootCertStore, timeouts: &Timeouts, keep_alive: bool) -> Result<Transport, String> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS set-up: {e}"))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let mut builder = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .connect_timeout(timeouts.connect)
+            .read_timeout(timeouts.between_bytes)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .redirect(reqwest::redirect::Policy::none())
+            .tcp_nodelay(true);
+        if !keep_alive {
+            builder = builder.pool_max_idle_per_host(0);
+        }
+        let client = builder.build().map_err(|e| format!("HTTP client set-up: {e}"))?;
+        Ok(Transport { client })
+    }
+
+    /// One attempt: send, wait for the head (first-byte limit), read the whole body (silence
+    /// limit between chunks), all within the attempt's total limit.
+    pub async fn send(
+        &self,
+        method: &http::Method,
+        uri: &http::Uri,
+        headers: &http::HeaderMap,
+        body: Bytes,
+        timeouts: &Timeouts,
+    ) -> Result<http::Response<Bytes>, AttemptError> {
+        let attempt = async {
+            let request = self.client.request(method.clone(), uri.to_string()).headers(headers.clone()).body(body);
+            let mut response = match tokio::time::timeout(timeouts.first_byte, request.send()).await {
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) => return Err(describe(&e, uri)),
+                Err(_) => {
+                    return Err(AttemptError {
+                        text: format!("the server did not answer within {}", super::human(timeouts.first_byte)),
+                        is_final: false,
+                    });
+                }
+            };
+            let status = response.status();
+            let version = response.version();
+            let head = std::mem::take(response.headers_mut());
+            let mut bytes = Vec::new();
+            loop {
+                match response.chunk().await {
+                    Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+                    Ok(None) => break,
+                    Err(e) => return Err(describe(&e, uri)),
+                }
+            }
+            let mut out = http::Response::new(Bytes::from(bytes));
+            *out.status_mut() = status;
+            *out.version_mut() = version;
+            *out.headers_mut() = head;
+            Ok(out)
+        };
+        match tokio::time::timeout(timeouts.total, attempt).await {
+            Ok(result) => result,
+            Err(_) => Err(AttemptError {
+                text: format!(
+                    "no complete answer within {} (the time limit of one request)",
+                    super::human(timeouts.total)
+                ),
+                is_final: false,
+            }),
+        }
+    }
+}
+
+/// A reqwest failure in plain words, final when retrying cannot help.
+fn describe(e: &reqwest::Error, uri: &http::Uri) -> AttemptError {
+    let host = uri.host().unwrap_or("the server");
+    let mut texts = Vec::new();
+    let mut cause: Option<&(dyn StdError + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(reason) = certificate_problem(c) {
+            return AttemptError {
+                text: format!(
+                    "the {CERTIFICATE_WORDS} {host} is not trusted: {reason}. If a company proxy or CA signs it, trust that CA with SSL_CERT_FILE, SSL_CERT_DIR or SOURCE_INSTAGRAM_CA_FILE"
+                ),
+                is_final: true,
+            };
+        }
+        texts.push(c.to_string());
+        cause = c.source();
+    }
+    let all = texts.join(": ");
+    // The typed error did not surface through the chain: rustls's own words still name it.
+    if let Some(at) = all.find("invalid peer certificate: ") {
+        let rest = &all[at + "invalid peer certificate: ".len()..];
+        let reason = certificate_reason_from_text(rest);
+        return AttemptError {
+            text: format!(
+                "the {CERTIFICATE_WORDS} {host} is not trusted: {reason}. If a company proxy or CA signs it, trust that CA with SSL_CERT_FILE, SSL_CERT_DIR or SOURCE_INSTAGRAM_CA_FILE"
+            ),
+            is_final: true,
+        };
+    }
+    let lower = all.to_ascii_lowercase();
+    if lower.contains("tunnel") || lower.contains("proxy") {
+        return AttemptError {
+            text: format!(
+                "{PROXY_WORDS} {} did not open a connection to {host} ({}). Check HTTPS_PROXY / HTTP_PROXY / ALL_PROXY and NO_PROXY",
+                proxy_shown(uri),
+                texts.last().cloned().unwrap_or_default()
+            ),
+            is_final: true,
+        };
+    }
+    let text = if lower.contains("connection closed before message completed") || lower.contains("connection reset") {
+        "the server closed the connection before answering".to_string()
+    } else if e.is_timeout() {
+        "the server stopped sending data (read timeout)".to_string()
+    } else if e.is_connect() {
+        if lower.contains("refused") {
+            format!("the connection to {host} was refused (nothing accepts connections at that address and port)")
+        } else if lower.contains("dns") || lower.contains("resolve") || lower.contains("lookup") {
+            format!("the host name {host} could not be resolved")
+        } else {
+            format!("could not connect to {host} ({})", texts.last().cloned().unwrap_or_default())
+        }
+    } else if e.is_body() || e.is_decode() {
+        "the answer ended before it was complete".to_string()
+    } else {
+        format!("the request failed ({})", texts.iter().skip(1).cloned().collect::<Vec<_>>().join(": "))
+    };
+    AttemptError { text, is_final: false }
+}
+
+/// The certificate problem behind an error, if it is one (rustls errors may sit inside an
+/// `io::Error`, whose `source()` skips them).
+fn certificate_problem(e: &(dyn StdError + 'static)) -> Option<String> {
+    let rustls_error = e.downcast_ref::<rustls::Error>().or_else(|| {
+        e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()).and_then(|inner| inner.downcast_ref())
+    })?;
+    use rustls::CertificateError as C;
+    let reason = match rustls_error {
+        rustls::Error::InvalidCertificate(c) => match c {
+            C::Expired | C::ExpiredContext { .. } => "it has expired".to_string(),
+            C::NotValidYet | C::NotValidYetContext { .. } => "it is not valid yet".to_string(),
+            C::UnknownIssuer => "it is signed by an unknown issuer (no trusted CA)".to_string(),
+            C::NotValidForName | C::NotValidForNameContext { .. } => {
+                "it is not valid for this host name (name mismatch)".to_string()
+            }
+            C::Revoked => "it has been revoked".to_string(),
+            C::BadSignature => "its signature is invalid".to_string(),
+            other => format!("it was rejected ({other:?})"),
+        },
+        rustls::Error::NoCertificatesPresented => "the server presented no certificate".to_string(),
+        _ => return None,
+    };
+    Some(reason)
+}
+
+/// A certificate problem from rustls's `Display` text (`UnknownIssuer`, `Expired…`, …).
+fn certificate_reason_from_text(text: &str) -> String {
+    let known = [
+        ("UnknownIssuer", "it is signed by an unknown issuer (no trusted CA)"),
+        ("Expired", "it has expired"),
+        ("NotValidYet", "it is not valid yet"),
+        ("NotValidForName", "it is not valid for this host name (name mismatch)"),
+        ("Revoked", "it has been revoked"),
+        ("BadSignature", "its signature is invalid"),
+    ];
+    let lower = text.to_ascii_lowercase();
+    if lower.starts_with("certificate not valid for name") {
+        return format!("it is not valid for this host name (name mismatch: {})", text.trim_end_matches(')'));
+    }
+    if lower.starts_with("certificate expired") {
+        return "it has expired".to_string();
+    }
+    if lower.starts_with("certificate not valid yet") {
+        return "it is not valid yet".to_string();
+    }
+    known
+        .iter()
+        .find(|(name, _)| text.starts_with(name))
+        .map(|(_, words)| words.to_string())
+        .unwrap_or_else(|| format!("it was rejected ({})", text.split([')', ':']).next().unwrap_or(text).trim()))
+}
+
+/// The proxy that applies to `uri`, without credentials, for messages.
+fn proxy_shown(uri: &http::Uri) -> String {
+    let https = uri.scheme_str() == Some("https");
+    let names: &[&str] = if https {
+        &["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
+    } else {
+        &["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+    };
+    for name in names {
+        if let Ok(v) = std::env::var(name)
+            && !v.trim().is_empty()
+        {
+            return match url::Url::parse(v.trim()) {
+                Ok(mut u) => {
+                    let _ = u.set_username("");
+                    let _ = u.set_password(None);
+                    format!("{} (from {name})", u.as_str().trim_end_matches('/'))
+                }
+                Err(_) => format!("named by {name}"),
+            };
+        }
+    }
+    "in use".to_string()
+}

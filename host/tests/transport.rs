@@ -1,0 +1,214 @@
+//! The network as real users have it, end to end through the real host and component: HTTPS
+//! with a CA made in the test, certificate problems as immediate config errors, a CONNECT
+//! proxy from `HTTPS_PROXY` (and `NO_PROXY`), a refusing proxy, reused connections, and a
+//! quick `check` against a host that cannot be reached.
+
+mod common;
+
+use common::front::{ConnectProxy, Front, Leaf, TestCa};
+use common::*;
+use fake_graph::{DatasetSpec, FakeOptions};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+fn records(r: &Run) -> Vec<Value> {
+    r.all_records().into_iter().map(|m| json!({"stream": m["record"]["stream"], "data": m["record"]["data"]})).collect()
+}
+
+/// A fake Graph API behind a TLS front with a certificate of `kind` from `ca`; its paging
+/// links point at the front.
+struct HttpsSandbox {
+    sb: Sandbox,
+    front: Front,
+}
+
+impl HttpsSandbox {
+    fn start(ca: &TestCa, kind: Leaf) -> HttpsSandbox {
+        // Bind the front's port first, so the fake's paging links can name it.
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = probe.local_addr().unwrap().port();
+        drop(probe);
+        let options =
+            FakeOptions { paging_base_url: Some(format!("https://127.0.0.1:{port}")), ..FakeOptions::default() };
+        let sb = Sandbox::start_with(DatasetSpec::small(), options);
+        let backend = sb.fake.base_url().trim_start_matches("http://").parse().unwrap();
+        let front = Front::start_on(port, backend, Some(ca.leaf(kind)), Duration::ZERO);
+        HttpsSandbox { sb, front }
+    }
+
+    fn config(&self, extra: Value) -> String {
+        let mut c =
+            json!({"access_token": self.sb.token, "api_base_url": format!("https://127.0.0.1:{}", self.front.port())});
+        for (k, v) in extra.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        self.sb.file(&format!("https-config-{}.json", fastrand::u32(..)), &c)
+    }
+
+    fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut all = vec![("SOURCE_INSTAGRAM_TIME_SCALE", "60000")];
+        all.extend_from_slice(env);
+        run_env(args, Some(&self.sb.now), &self.sb.token, &all)
+    }
+}
+
+/// Trusted through `SSL_CERT_FILE`, a full read over HTTPS equals the plain-HTTP read; the
+/// connections it opens stay within `num_workers`.
+#[test]
+fn https_with_a_company_ca_reads_the_same() {
+    let ca = TestCa::new();
+    let https = HttpsSandbox::start(&ca, Leaf::Valid);
+    let ca_file = ca.write_pem(https.sb.dir.path());
+    let catalog = https.sb.catalog(ALL_STREAMS);
+    let plain = https.sb.read(&https.sb.config(json!({})), &catalog, None);
+    assert_eq!(plain.code, 0, "{}", plain.stdout);
+    let r = https.run(
+        &["read", "--config", &https.config(json!({"num_workers": 4})), "--catalog", &catalog],
+        &[("SSL_CERT_FILE", &ca_file)],
+    );
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert_eq!(records(&r), records(&plain));
+    let connections = https.front.connections();
+    assert!((1..=4).contains(&connections), "keep-alive: {connections} connections for a whole read");
+}
+
+/// Without trusting the CA (or with a bad certificate), check and read fail at once with a
+/// config_error that names the host and the reason; nothing is retried.
+#[test]
+fn an_untrusted_certificate_is_a_config_error_at_once() {
+    warm_cache();
+    let ca = TestCa::new();
+    for (kind, reason, trust) in [
+        (Leaf::Valid, "unknown issuer", false),
+        (Leaf::Expired, "expired", true),
+        (Leaf::WrongName, "name mismatch", true),
+    ] {
+        let https = HttpsSandbox::start(&ca, kind);
+        let ca_file = ca.write_pem(https.sb.dir.path());
+        let env: Vec<(&str, &str)> = if trust { vec![("SSL_CERT_FILE", ca_file.as_str())] } else { vec![] };
+        let config = https.config(json!({}));
+        let started = Instant::now();
+        let check = https.run(&["check", "--config", &config], &env);
+        assert!(started.elapsed() < Duration::from_secs(2), "check took {:?}", started.elapsed());
+        assert!(!check.of_type("CONNECTION_STATUS").is_empty(), "{}", check.stdout);
+        let status = check.connection_status();
+        assert_eq!(status["status"], "FAILED", "{status}");
+        let m = status["message"].as_str().unwrap();
+        assert!(m.contains("TLS certificate of 127.0.0.1 is not trusted") && m.contains(reason), "{m}");
+        let started = Instant::now();
+        let read = https.run(&["read", "--config", &config, "--catalog", &https.sb.catalog(&["users"])], &env);
+        assert!(started.elapsed() < Duration::from_secs(2), "read took {:?}", started.elapsed());
+        let error = read.error().expect("a TRACE ERROR");
+        assert_eq!(error["failure_type"], "config_error", "{error}");
+        assert!(error["message"].as_str().unwrap().contains(reason), "{error}");
+        assert_eq!(https.front.connections(), 2, "one connection each for check and read, no retries");
+    }
+}
+
+/// Through `HTTPS_PROXY` (credentials in its URL), a read is identical and the proxy saw every
+/// connection; `NO_PROXY` bypasses it; a refusing proxy is a clear config error. The proxy
+/// password is never printed.
+#[test]
+fn https_proxy_no_proxy_and_a_refusing_proxy() {
+    warm_cache();
+    let ca = TestCa::new();
+    let https = HttpsSandbox::start(&ca, Leaf::Valid);
+    let ca_file = ca.write_pem(https.sb.dir.path());
+    let catalog = https.sb.catalog(ALL_STREAMS);
+    let config = https.config(json!({}));
+    let direct = https.run(&["read", "--config", &config, "--catalog", &catalog], &[("SSL_CERT_FILE", &ca_file)]);
+    assert_eq!(direct.code, 0, "{}", direct.stdout);
+    let direct_connections = https.front.connections();
+
+    let proxy = ConnectProxy::start(false);
+    let proxy_url = proxy.url("tenant:pr0xy-pa55@");
+    let r = https.run(
+        &["read", "--config", &config, "--catalog", &catalog],
+        &[("SSL_CERT_FILE", &ca_file), ("HTTPS_PROXY", &proxy_url), ("NO_PROXY", "")],
+    );
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert_eq!(records(&r), records(&direct));
+    let through = https.front.connections() - direct_connections;
+    assert!(through >= 1 && proxy.connections() == through, "proxy {} vs front {through}", proxy.connections());
+    let tunnels = proxy.tunnels.lock().unwrap().clone();
+    assert!(
+        tunnels.iter().all(|(line, auth)| line.starts_with(&format!("CONNECT 127.0.0.1:{}", https.front.port()))
+            && auth.as_deref() == Some("Basic dGVuYW50OnByMHh5LXBhNTU=")),
+        "{tunnels:?}"
+    );
+    assert!(!r.stdout.contains("pr0xy-pa55") && !r.stderr.contains("pr0xy-pa55"));
+
+    let bypass = https.run(
+        &["check", "--config", &config],
+        &[("SSL_CERT_FILE", &ca_file), ("https_proxy", &proxy_url), ("no_proxy", "127.0.0.1")],
+    );
+    assert_eq!(bypass.connection_status()["status"], "SUCCEEDED");
+    assert_eq!(proxy.connections(), through, "NO_PROXY bypassed the proxy");
+
+    let refusing = ConnectProxy::start(true);
+    let started = Instant::now();
+    let refused = https.run(
+        &["check", "--config", &config],
+        &[("SSL_CERT_FILE", &ca_file), ("HTTPS_PROXY", &refusing.url("u:refused-pa55@"))],
+    );
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    let status = refused.connection_status();
+    assert_eq!(status["status"], "FAILED", "{status}");
+    let m = status["message"].as_str().unwrap();
+    assert!(
+        m.contains("the proxy http://127.0.0.1:") && m.contains("HTTPS_PROXY") && !m.contains("refused-pa55"),
+        "{m}"
+    );
+}
+
+/// Plain HTTP too reuses connections: a full read opens at most `num_workers` of them, where
+/// one per request would be dozens (`SOURCE_INSTAGRAM_KEEPALIVE=0`, the old behaviour).
+#[test]
+fn connections_are_reused() {
+    let sb = Sandbox::start(DatasetSpec::small());
+    let backend = sb.fake.base_url().trim_start_matches("http://").parse().unwrap();
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = probe.local_addr().unwrap().port();
+    drop(probe);
+    let front = Front::start_on(port, backend, None, Duration::ZERO);
+    let c = json!({"access_token": sb.token, "api_base_url": format!("http://127.0.0.1:{port}"), "num_workers": 4});
+    let config = sb.file("front-config.json", &c);
+    let catalog = sb.catalog(&["users", "media", "stories", "user_lifetime_insights"]);
+    let pooled = sb.read(&config, &catalog, None);
+    assert_eq!(pooled.code, 0, "{}", pooled.stdout);
+    let pooled_connections = front.connections();
+    assert!((1..=4).contains(&pooled_connections), "{pooled_connections} connections");
+    let requests_before = sb.fake.requests().len();
+    let unpooled = run_env(
+        &["read", "--config", &config, "--catalog", &catalog],
+        Some(&sb.now),
+        &sb.token,
+        &[("SOURCE_INSTAGRAM_TIME_SCALE", "60000"), ("SOURCE_INSTAGRAM_KEEPALIVE", "0")],
+    );
+    assert_eq!(records(&unpooled), records(&pooled));
+    let requests = sb.fake.requests().len() - requests_before;
+    assert_eq!(front.connections() - pooled_connections, requests, "one connection per request without keep-alive");
+}
+
+/// `check` against a host that cannot be reached answers within about 10 s (one quick retry).
+#[test]
+fn check_answers_quickly_when_the_host_is_unreachable() {
+    warm_cache();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("c.json");
+    // A port nothing listens on: refused at once; one quick retry, not five slow ones.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    std::fs::write(
+        &p,
+        json!({"access_token": "unreachable-token", "api_base_url": format!("http://127.0.0.1:{port}")}).to_string(),
+    )
+    .unwrap();
+    let started = Instant::now();
+    // Real time: no scaled clock here.
+    let r = run_env(&["check", "--config", p.to_str().unwrap()], None, "unreachable-token", &[]);
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    let m = r.error().expect("a TRACE ERROR")["message"].as_str().unwrap().to_string();
+    assert!(m.contains("was refused"), "{m}");
+}
