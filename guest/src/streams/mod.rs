@@ -1,11 +1,28 @@
-//! The stream table: every stream's name, keys, cursor, sync modes, schema and Graph fields,
-//! plus the SPEC and CATALOG documents built from it.
+//! The stream registry: every stream's declaration (name, keys, cursor, schema, Graph fields,
+//! parent) lives in its family's module; this module lists them, builds SPEC and CATALOG from
+//! them, and creates the selected families for a read.
 //!
-//! Adding a stream is one schema file, one row here and its read hook in `read.rs`. This
-//! module must not do I/O; `discover` advertises exactly what this table says, and `read`
-//! accepts exactly the same.
+//! Adding a stream is one schema file, one module (its `StreamDef` and hooks), one line in
+//! [`STREAMS`] (and, for a new family, one in [`families`]) and one test. This module must not
+//! do I/O; `discover` advertises exactly what the declarations say, and `read` accepts exactly
+//! the same.
 
+pub mod demographics;
+pub mod media;
+pub mod media_slices;
+pub mod object_insights;
+pub mod stories;
+pub mod user_insights;
+pub mod users;
+
+use crate::accounts::Account;
+use crate::catalog::Selection;
+use crate::config::Config;
+use crate::engine::Family;
+use crate::error::Result;
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 
 /// One stream as declared to Airbyte.
 #[derive(Debug)]
@@ -15,91 +32,64 @@ pub struct StreamDef {
     /// Source-defined cursor; `Some` means the stream supports incremental sync.
     pub cursor_field: Option<&'static str>,
     pub schema: &'static str,
+    /// The stream whose objects this one is about (its parent edge), if any.
+    pub parent: Option<&'static str>,
+    /// Graph fields asked for this stream's objects (for edges), if any.
+    pub fields: Option<&'static str>,
 }
 
-pub const USERS: &str = "users";
-pub const MEDIA: &str = "media";
-pub const MEDIA_INSIGHTS: &str = "media_insights";
-pub const STORIES: &str = "stories";
-pub const STORY_INSIGHTS: &str = "story_insights";
-pub const USER_INSIGHTS: &str = "user_insights";
-pub const USER_LIFETIME_INSIGHTS: &str = "user_lifetime_insights";
+pub const USERS: &str = users::USERS.name;
+pub const MEDIA: &str = media::MEDIA.name;
+pub const MEDIA_INSIGHTS: &str = media::MEDIA_INSIGHTS.name;
+pub const STORIES: &str = stories::STORIES.name;
+pub const STORY_INSIGHTS: &str = stories::STORY_INSIGHTS.name;
+pub const USER_INSIGHTS: &str = user_insights::USER_INSIGHTS.name;
+pub const USER_LIFETIME_INSIGHTS: &str = demographics::USER_LIFETIME_INSIGHTS.name;
 
-pub const STREAMS: &[StreamDef] = &[
-    StreamDef {
-        name: USERS,
-        primary_key: &["id"],
-        cursor_field: None,
-        schema: include_str!("../../schemas/users.json"),
-    },
-    StreamDef {
-        name: MEDIA,
-        primary_key: &["id"],
-        cursor_field: Some("timestamp"),
-        schema: include_str!("../../schemas/media.json"),
-    },
-    StreamDef {
-        name: MEDIA_INSIGHTS,
-        primary_key: &["id"],
-        cursor_field: Some("timestamp"),
-        schema: include_str!("../../schemas/media_insights.json"),
-    },
-    StreamDef {
-        name: STORIES,
-        primary_key: &["id"],
-        cursor_field: None,
-        schema: include_str!("../../schemas/stories.json"),
-    },
-    StreamDef {
-        name: STORY_INSIGHTS,
-        primary_key: &["id"],
-        cursor_field: None,
-        schema: include_str!("../../schemas/story_insights.json"),
-    },
-    StreamDef {
-        name: USER_INSIGHTS,
-        primary_key: &["business_account_id", "date"],
-        cursor_field: Some("date"),
-        schema: include_str!("../../schemas/user_insights.json"),
-    },
-    StreamDef {
-        name: USER_LIFETIME_INSIGHTS,
-        primary_key: &["business_account_id", "breakdown", "metric"],
-        cursor_field: None,
-        schema: include_str!("../../schemas/user_lifetime_insights.json"),
-    },
+/// Every stream, in catalog order.
+pub const STREAMS: &[&StreamDef] = &[
+    &users::USERS,
+    &media::MEDIA,
+    &media::MEDIA_INSIGHTS,
+    &stories::STORIES,
+    &stories::STORY_INSIGHTS,
+    &user_insights::USER_INSIGHTS,
+    &demographics::USER_LIFETIME_INSIGHTS,
 ];
 
-/// Graph fields of the IG user node for `users` (Facebook Login).
-pub const USER_FIELDS: &str =
-    "id,ig_id,username,name,biography,website,followers_count,follows_count,media_count,profile_picture_url";
-/// The fields Instagram Login serves on graph.instagram.com.
-pub const INSTAGRAM_LOGIN_USER_FIELDS: &str =
-    "id,username,name,followers_count,follows_count,media_count,profile_picture_url";
-
-pub fn user_fields(login: crate::config::Login) -> &'static str {
-    match login {
-        crate::config::Login::Facebook => USER_FIELDS,
-        crate::config::Login::Instagram => INSTAGRAM_LOGIN_USER_FIELDS,
+/// The families serving the selected streams, in the order their first requests go out.
+pub fn families(
+    selection: &Selection,
+    config: &Config,
+    state: &BTreeMap<String, Value>,
+    accounts: &[Account],
+    now: DateTime<Utc>,
+) -> Result<Vec<Box<dyn Family>>> {
+    let wants = |s: &str| selection.is_selected(s);
+    let mut out: Vec<Box<dyn Family>> = Vec::new();
+    if wants(USERS) {
+        out.push(Box::new(users::Users));
     }
+    if wants(MEDIA) || wants(MEDIA_INSIGHTS) {
+        out.push(Box::new(media::Media::new(selection, config, state, accounts, now)?));
+    }
+    if wants(STORIES) || wants(STORY_INSIGHTS) {
+        out.push(Box::new(stories::Stories::new(accounts)));
+    }
+    if wants(USER_LIFETIME_INSIGHTS) {
+        out.push(Box::new(demographics::Demographics::default()));
+    }
+    if wants(USER_INSIGHTS) {
+        out.push(Box::new(user_insights::UserInsights::new(selection, config, state, accounts, now)?));
+    }
+    Ok(out)
 }
-/// Fields of a carousel child, expanded inline on the media edge.
-pub const CHILD_FIELDS: &str =
-    "id,ig_id,media_type,media_url,owner,permalink,shortcode,thumbnail_url,timestamp,username";
-/// Graph fields of the media edge; children come through field expansion (no request per child).
-pub fn media_fields() -> String {
-    format!(
-        "caption,comments_count,id,ig_id,is_comment_enabled,like_count,media_type,media_product_type,media_url,owner,permalink,shortcode,thumbnail_url,timestamp,username,children{{{CHILD_FIELDS}}}"
-    )
-}
-/// Graph fields of the stories edge.
-pub const STORY_FIELDS: &str = "caption,id,ig_id,like_count,media_type,media_product_type,media_url,owner,permalink,shortcode,thumbnail_url,timestamp,username";
 
 /// The connection specification.
-pub const SPEC: &str = include_str!("../../schemas/spec.json");
+pub const SPEC: &str = include_str!("../../../schemas/spec.json");
 
 pub fn find(name: &str) -> Option<&'static StreamDef> {
-    STREAMS.iter().find(|s| s.name == name)
+    STREAMS.iter().find(|s| s.name == name).copied()
 }
 
 impl StreamDef {
@@ -140,7 +130,7 @@ pub fn spec_json() -> Value {
 
 /// The CATALOG message body.
 pub fn catalog_json() -> Value {
-    json!({ "streams": STREAMS.iter().map(StreamDef::catalog_entry).collect::<Vec<_>>() })
+    json!({ "streams": STREAMS.iter().map(|s| s.catalog_entry()).collect::<Vec<_>>() })
 }
 
 #[cfg(test)]
