@@ -1,9 +1,9 @@
 //! The guest's voice: thin, typed wrappers over the `emitter` import.
 //!
 //! Owns nothing but the translation to WIT calls. It must not build Airbyte envelopes or
-//! timestamps (the host adds those) and must not write to stdout.
+//! timestamps (the host adds those) and must not write to stdout. Native builds (unit tests)
+//! have no emitter: there, messages go to stderr.
 
-use crate::bindings::airbyte::connector::emitter as wit;
 use serde_json::Value;
 
 /// A stream's lifecycle status (TRACE STREAM_STATUS).
@@ -14,6 +14,45 @@ pub enum Status {
     Complete,
     Incomplete,
 }
+
+#[cfg(target_arch = "wasm32")]
+mod imp {
+    pub use crate::bindings::airbyte::connector::emitter::*;
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+#[allow(clippy::missing_docs_in_private_items)]
+mod imp {
+    #[derive(Debug)]
+    pub enum StreamStatus {
+        Started,
+        Running,
+        Complete,
+        Incomplete,
+    }
+    #[derive(Debug)]
+    pub enum LogLevel {
+        Info,
+        Warn,
+    }
+    pub fn emit_record(stream: &str, data: &str) {
+        eprintln!("RECORD {stream} {data}");
+    }
+    pub fn emit_state(stream: &str, state: &str, count: u64) {
+        eprintln!("STATE {stream} {state} ({count})");
+    }
+    pub fn status(stream: &str, s: StreamStatus) {
+        eprintln!("STATUS {stream} {s:?}");
+    }
+    pub fn estimate(stream: &str, rows: u64) {
+        eprintln!("ESTIMATE {stream} {rows}");
+    }
+    pub fn log(level: LogLevel, message: &str) {
+        eprintln!("{level:?} {message}");
+    }
+}
+
+use imp as wit;
 
 /// Emit one record of `stream`.
 pub fn record(stream: &str, data: &Value) {

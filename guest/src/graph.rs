@@ -207,13 +207,19 @@ fn graph_error(status: u16, err: &Value, url: &str, body: &[u8]) -> Result<Value
 pub struct Page {
     pub data: Vec<Value>,
     pub next: Option<String>,
+    /// `paging.cursors.after`, if Meta sent it.
+    pub after: Option<String>,
 }
 
 /// Split an edge response into its items and `paging.next`.
 pub fn parse_page(v: Value, url: &str) -> Result<Page, ApiError> {
     let next = v.pointer("/paging/next").and_then(Value::as_str).map(str::to_string);
-    match v.get("data") {
-        Some(Value::Array(items)) => Ok(Page { data: items.clone(), next }),
+    let after = v.pointer("/paging/cursors/after").and_then(Value::as_str).map(str::to_string);
+    match v {
+        Value::Object(mut o) if o.get("data").is_some_and(Value::is_array) => {
+            let Some(Value::Array(data)) = o.remove("data") else { unreachable!("checked above") };
+            Ok(Page { data, next, after })
+        }
         _ => Err(ApiError::Body { detail: "an edge response has no `data` array".into(), url: redact_url(url) }),
     }
 }
@@ -223,8 +229,6 @@ pub struct GraphClient {
     base: String,
     version: String,
     client: waki::Client,
-    /// Requests in flight at once for groups (`num_workers`).
-    in_flight: usize,
     /// Graph batch requests are a graph.facebook.com feature; with Instagram Login the
     /// operations are sent as concurrent GETs instead.
     batch_supported: bool,
@@ -236,7 +240,6 @@ impl GraphClient {
             base: config.api_base_url.clone(),
             version: config.api_version.clone(),
             client: waki::Client::new(),
-            in_flight: config.num_workers,
             batch_supported: config.login == crate::config::Login::Facebook,
         }
     }
@@ -287,6 +290,7 @@ impl GraphClient {
         doing: &str,
     ) -> Result<(), ConnectorError> {
         let mut url = self.url(path, query);
+        let mut seen = std::collections::BTreeSet::from([url.clone()]);
         loop {
             let value = self.get_url(&url).map_err(|e| e.into_connector(doing))?;
             let page = parse_page(value, &url).map_err(|e| e.into_connector(doing))?;
@@ -294,73 +298,70 @@ impl GraphClient {
                 return Ok(());
             }
             match page.next {
-                Some(next) if next != url => url = next,
+                Some(next) if seen.insert(next.clone()) => url = next,
                 _ => return Ok(()),
             }
         }
     }
 
-    /// Run GET operations (relative URLs) as Graph batch requests of at most 50, several
-    /// batches in flight at once. Each operation keeps its own outcome; the outer error is
-    /// for a batch call itself.
-    pub fn batch(&self, relative_urls: &[String]) -> Result<Vec<Result<Value, ApiError>>, ApiError> {
-        if !self.batch_supported {
-            let urls: Vec<String> = relative_urls.iter().map(|u| format!("{}/{u}", self.base)).collect();
-            return Ok(self.get_many(&urls));
-        }
-        let url = format!("{}/{}/", self.base, self.version);
-        let chunks: Vec<&[String]> = relative_urls.chunks(MAX_BATCH_OPS).collect();
-        let requests: Vec<http::Request> = chunks
-            .iter()
-            .map(|ops| {
-                let batch: Vec<Value> =
-                    ops.iter().map(|u| serde_json::json!({"method": "GET", "relative_url": u})).collect();
-                let body = url::form_urlencoded::Serializer::new(String::new())
-                    .append_pair("batch", &Value::Array(batch).to_string())
-                    .append_pair("include_headers", "false")
-                    .finish();
-                http::Request {
-                    method: http::Method::Post,
-                    url: url.clone(),
-                    body: Some(("application/x-www-form-urlencoded", body.into_bytes())),
-                }
-            })
-            .collect();
-        let mut out = Vec::with_capacity(relative_urls.len());
-        for (ops, answer) in chunks.iter().zip(http::send_all(&requests, self.in_flight)) {
-            let answer = answer.map_err(|detail| ApiError::Transport { detail, url: url.clone() })?;
-            let value = parse_response(answer.status, &answer.body, &url)?;
-            let Value::Array(items) = value else {
-                return Err(ApiError::Body { detail: "a batch response is not a JSON array".into(), url });
-            };
-            if items.len() != ops.len() {
-                return Err(ApiError::Body {
-                    detail: format!("a batch of {} operations returned {} results", ops.len(), items.len()),
-                    url,
-                });
-            }
-            out.extend(
-                items
-                    .into_iter()
-                    .zip(ops.iter())
-                    .map(|(item, op)| parse_batch_item(item, &format!("{}/{}", self.base, op))),
-            );
-        }
-        Ok(out)
+    /// Whether operations go out as Graph batch requests (Facebook Login) or as single GETs.
+    pub fn batch_supported(&self) -> bool {
+        self.batch_supported
     }
 
-    /// GET several absolute URLs at once; answers in order.
-    pub fn get_many(&self, urls: &[String]) -> Vec<Result<Value, ApiError>> {
-        let requests: Vec<http::Request> =
-            urls.iter().map(|u| http::Request { method: http::Method::Get, url: u.clone(), body: None }).collect();
-        http::send_all(&requests, self.in_flight)
-            .into_iter()
-            .zip(urls)
-            .map(|(answer, url)| match answer {
-                Ok(r) => parse_response(r.status, &r.body, url),
-                Err(detail) => Err(ApiError::Transport { detail, url: redact_url(url) }),
-            })
-            .collect()
+    /// The absolute URL of a batch operation's relative URL.
+    pub fn absolute(&self, relative_url: &str) -> String {
+        format!("{}/{relative_url}", self.base)
+    }
+
+    /// A GET of an absolute URL, for the scheduler.
+    pub fn get_request(&self, url: &str) -> http::Request {
+        http::Request { method: http::Method::Get, url: url.to_string(), body: None }
+    }
+
+    /// One Graph batch request (at most [`MAX_BATCH_OPS`] GET operations, relative URLs).
+    pub fn batch_request(&self, relative_urls: &[&str]) -> http::Request {
+        let batch: Vec<Value> =
+            relative_urls.iter().map(|u| serde_json::json!({"method": "GET", "relative_url": u})).collect();
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("batch", &Value::Array(batch).to_string())
+            .append_pair("include_headers", "false")
+            .finish();
+        http::Request {
+            method: http::Method::Post,
+            url: format!("{}/{}/", self.base, self.version),
+            body: Some(("application/x-www-form-urlencoded", body.into_bytes())),
+        }
+    }
+
+    /// Split a batch answer into each operation's own outcome; the outer error is for the
+    /// batch call itself.
+    pub fn parse_batch(
+        &self,
+        answer: Result<http::Response, String>,
+        relative_urls: &[&str],
+    ) -> Result<Vec<Result<Value, ApiError>>, ApiError> {
+        let url = format!("{}/{}/", self.base, self.version);
+        let answer = answer.map_err(|detail| ApiError::Transport { detail, url: url.clone() })?;
+        let value = parse_response(answer.status, &answer.body, &url)?;
+        let Value::Array(items) = value else {
+            return Err(ApiError::Body { detail: "a batch response is not a JSON array".into(), url });
+        };
+        if items.len() != relative_urls.len() {
+            return Err(ApiError::Body {
+                detail: format!("a batch of {} operations returned {} results", relative_urls.len(), items.len()),
+                url,
+            });
+        }
+        Ok(items.into_iter().zip(relative_urls).map(|(item, op)| parse_batch_item(item, &self.absolute(op))).collect())
+    }
+
+    /// One GET answer as JSON (or its typed error).
+    pub fn parse_get(answer: Result<http::Response, String>, url: &str) -> Result<Value, ApiError> {
+        match answer {
+            Ok(r) => parse_response(r.status, &r.body, url),
+            Err(detail) => Err(ApiError::Transport { detail, url: redact_url(url) }),
+        }
     }
 }
 
@@ -383,67 +384,5 @@ pub fn parse_batch_item(item: Value, url: &str) -> Result<Value, ApiError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::error::FailureType;
-
-    fn err_body(code: i64, sub: Option<i64>, msg: &str) -> Vec<u8> {
-        serde_json::json!({"error": {"message": msg, "type": "OAuthException", "code": code, "error_subcode": sub, "fbtrace_id": "X"}})
-            .to_string()
-            .into_bytes()
-    }
-
-    /// Meta's error shapes are classified the way Airbyte expects.
-    #[test]
-    fn classification() {
-        let class = |status, code, sub| {
-            parse_response(status, &err_body(code, sub, "m"), "https://g/v25.0/me")
-                .unwrap_err()
-                .into_connector("x")
-                .failure
-        };
-        assert_eq!(class(400, 190, Some(463)), FailureType::Config);
-        assert_eq!(class(400, 10, None), FailureType::Config);
-        assert_eq!(class(403, 200, None), FailureType::Config);
-        assert_eq!(class(400, 4, None), FailureType::Transient);
-        assert_eq!(class(400, 80002, None), FailureType::Transient);
-        assert_eq!(class(500, 1, None), FailureType::Transient);
-        assert_eq!(class(400, 100, Some(33)), FailureType::System);
-        let html = parse_response(502, b"<html>Bad gateway</html>", "https://g/x").unwrap_err().into_connector("x");
-        assert_eq!(html.failure, FailureType::Transient);
-        assert!(html.internal.unwrap().contains("<html>"));
-        let bad = parse_response(200, b"{\"data\": [", "https://g/x").unwrap_err().into_connector("x");
-        assert_eq!(bad.failure, FailureType::System);
-    }
-
-    /// Tokens in URLs are never shown.
-    #[test]
-    fn urls_are_redacted() {
-        assert_eq!(redact_url("https://g/v1/me?access_token=SECRET&a=1"), "https://g/v1/me?access_token=REDACTED&a=1");
-        let e = parse_response(400, &err_body(100, None, "m"), "https://g/me?access_token=SECRET")
-            .unwrap_err()
-            .into_connector("x");
-        assert!(!format!("{e:?}").contains("SECRET"));
-    }
-
-    /// Batch items carry their own status; null means "not run, retry".
-    #[test]
-    fn batch_items() {
-        let ok = serde_json::json!({"code": 200, "body": "{\"data\":[]}"});
-        assert!(parse_batch_item(ok, "u").is_ok());
-        let bad =
-            serde_json::json!({"code": 400, "body": String::from_utf8(err_body(100, Some(2108006), "old")).unwrap()});
-        assert_eq!(parse_batch_item(bad, "u").unwrap_err().graph().unwrap().error_subcode, Some(2108006));
-        assert!(parse_batch_item(Value::Null, "u").is_err());
-    }
-
-    /// `next` is followed only when present.
-    #[test]
-    fn pages() {
-        let p = parse_page(serde_json::json!({"data": [1], "paging": {"cursors": {"after": "a"}}}), "u").unwrap();
-        assert!(p.next.is_none());
-        let p = parse_page(serde_json::json!({"data": [], "paging": {"next": "n"}}), "u").unwrap();
-        assert_eq!(p.next.as_deref(), Some("n"));
-        assert!(parse_page(serde_json::json!({"oops": 1}), "u").is_err());
-    }
-}
+#[path = "graph_tests.rs"]
+mod tests;

@@ -1,9 +1,9 @@
-//! Several HTTP requests in flight at once, over raw `wasi:http` pollables.
+//! Non-blocking HTTP over raw `wasi:http` pollables: start a request, wait until any of several
+//! has answered, take an answer.
 //!
-//! `waki` (used for single requests) blocks on each one; this module starts every request of
-//! a group, then waits on all their pollables together, so a group of batch requests costs one
-//! round trip instead of one per request. It owns only transport: no Graph semantics, no
-//! retries (the host does those), no credentials (the host adds them).
+//! `waki` (used for single requests) blocks on each one; this module lets the
+//! [`crate::scheduler`] keep several in flight. It owns only transport: no Graph semantics, no
+//! ordering, no retries (the host does those), no credentials (the host adds them).
 
 /// One request of a group.
 #[derive(Debug, Clone)]
@@ -27,14 +27,20 @@ pub struct Response {
     pub body: Vec<u8>,
 }
 
-/// Send `requests`, at most `in_flight` at a time; answers come back in request order.
-pub fn send_all(requests: &[Request], in_flight: usize) -> Vec<Result<Response, String>> {
-    let mut out = Vec::with_capacity(requests.len());
-    for group in requests.chunks(in_flight.max(1)) {
-        out.extend(imp::send_group(group));
-    }
-    out
+/// Starts requests and reports which have answered; the [`crate::scheduler`] drives it.
+pub trait Transport {
+    /// A request on its way.
+    type Pending;
+    /// Send `request` (returns at once).
+    fn start(&mut self, request: &Request) -> Result<Self::Pending, String>;
+    /// Block until at least one of `pending` has an answer; the indexes of those ready.
+    fn wait_any(&mut self, pending: &[&Self::Pending]) -> Vec<usize>;
+    /// The answer of a ready request (its whole body); `None` if it was not ready after all.
+    fn finish(&mut self, pending: &Self::Pending) -> Option<Result<Response, String>>;
 }
+
+/// The component's transport: `wasi:http`, which the host polices, paces and retries.
+pub struct WasiHttp;
 
 #[cfg(target_arch = "wasm32")]
 mod imp {
@@ -108,37 +114,26 @@ mod imp {
         Ok(Response { status, body: bytes })
     }
 
-    pub fn send_group(group: &[Request]) -> Vec<Result<Response, String>> {
-        let mut results: Vec<Option<Result<Response, String>>> = (0..group.len()).map(|_| None).collect();
-        let mut pending: Vec<(usize, FutureIncomingResponse)> = Vec::new();
-        for (i, req) in group.iter().enumerate() {
-            match start(req) {
-                Ok(f) => pending.push((i, f)),
-                Err(e) => results[i] = Some(Err(e)),
+    impl super::Transport for super::WasiHttp {
+        type Pending = FutureIncomingResponse;
+
+        fn start(&mut self, request: &Request) -> Result<FutureIncomingResponse, String> {
+            start(request)
+        }
+
+        fn wait_any(&mut self, pending: &[&FutureIncomingResponse]) -> Vec<usize> {
+            let pollables: Vec<_> = pending.iter().map(|f| f.subscribe()).collect();
+            let refs: Vec<_> = pollables.iter().collect();
+            wasi::io::poll::poll(&refs).into_iter().map(|i| i as usize).collect()
+        }
+
+        fn finish(&mut self, future: &FutureIncomingResponse) -> Option<Result<Response, String>> {
+            match future.get()? {
+                Ok(Ok(response)) => Some(read(response)),
+                Ok(Err(code)) => Some(Err(format!("{code:?}"))),
+                Err(()) => Some(Err("the response was already taken".into())),
             }
         }
-        while !pending.is_empty() {
-            let ready = {
-                let pollables: Vec<_> = pending.iter().map(|(_, f)| f.subscribe()).collect();
-                let refs: Vec<_> = pollables.iter().collect();
-                wasi::io::poll::poll(&refs)
-            };
-            let mut still = Vec::new();
-            for (pos, (i, future)) in pending.into_iter().enumerate() {
-                if !ready.contains(&(pos as u32)) {
-                    still.push((i, future));
-                    continue;
-                }
-                match future.get() {
-                    Some(Ok(Ok(response))) => results[i] = Some(read(response)),
-                    Some(Ok(Err(code))) => results[i] = Some(Err(format!("{code:?}"))),
-                    Some(Err(())) => results[i] = Some(Err("the response was already taken".into())),
-                    None => still.push((i, future)),
-                }
-            }
-            pending = still;
-        }
-        results.into_iter().map(|r| r.unwrap_or_else(|| Err("no response".into()))).collect()
     }
 }
 
@@ -146,8 +141,17 @@ mod imp {
 mod imp {
     use super::{Request, Response};
 
-    /// Native builds (unit tests) have no `wasi:http`.
-    pub fn send_group(group: &[Request]) -> Vec<Result<Response, String>> {
-        group.iter().map(|_| Err("wasi:http is only available inside the component".to_string())).collect()
+    /// Native builds (unit tests) have no `wasi:http`: every request fails at once.
+    impl super::Transport for super::WasiHttp {
+        type Pending = ();
+        fn start(&mut self, _: &Request) -> Result<(), String> {
+            Err("wasi:http is only available inside the component".to_string())
+        }
+        fn wait_any(&mut self, pending: &[&()]) -> Vec<usize> {
+            (0..pending.len()).collect()
+        }
+        fn finish(&mut self, _: &()) -> Option<Result<Response, String>> {
+            None
+        }
     }
 }

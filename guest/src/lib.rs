@@ -1,20 +1,22 @@
 //! The Instagram source connector, compiled to a `wasm32-wasip2` component.
 //!
 //! This crate owns the connector logic: config, catalog and state parsing, the Graph API
-//! client, the stream table and every stream's read. It reaches the network only through
+//! client, the stream modules, and the read engine that runs them. It reaches the network only through
 //! `wasi:http` (via `waki`), which the host polices, and the outside world only through the
 //! `emitter` import. It never sees the access token: the host adds it to allowed requests.
 //! It must not format Airbyte envelopes, write to stdout or sleep on rate limits (the host
 //! owns all three).
 
+pub mod accounts;
 pub mod catalog;
 pub mod config;
 pub mod emit;
+pub mod engine;
 pub mod error;
 pub mod graph;
 pub mod http;
+pub mod scheduler;
 pub mod metrics;
-pub mod read;
 pub mod state;
 pub mod streams;
 pub mod transform;
@@ -40,7 +42,7 @@ impl Guest for Connector {
     }
 
     fn check(config: String) -> Result<(), wit::ConnectorError> {
-        read::check(&config).map_err(to_wit)
+        engine::check(&config).map_err(to_wit)
     }
 
     fn discover(config: String) -> Result<String, wit::ConnectorError> {
@@ -49,7 +51,7 @@ impl Guest for Connector {
     }
 
     fn read(config: String, catalog: String, state: Option<String>) -> Result<(), wit::ConnectorError> {
-        read::read(&config, &catalog, state.as_deref()).map_err(to_wit)
+        engine::read(&config, &catalog, state.as_deref()).map_err(to_wit)
     }
 }
 

@@ -140,6 +140,22 @@ impl AccountCursors {
         self.cursors.get(account).copied()
     }
 
+    /// Cursors after `now` cannot come from a real read (a clock or state mix-up): each is
+    /// reported with a WARN naming the stream and account, and dropped, so that account is
+    /// read as on a first sync (from `start_date` or the default history).
+    pub fn drop_future(&mut self, stream: &str, now: DateTime<Utc>) {
+        self.cursors.retain(|account, cursor| {
+            let future = *cursor > now;
+            if future {
+                crate::emit::warn(&format!(
+                    "The state cursor of stream `{stream}` for account {account} ({}) is in the future; reading that account from start_date as on a first sync instead",
+                    format_timestamp(*cursor)
+                ));
+            }
+            !future
+        });
+    }
+
     /// Move an account's cursor forward (never back).
     pub fn advance(&mut self, account: &str, to: DateTime<Utc>) {
         let entry = self.cursors.entry(account.to_string()).or_insert(to);

@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 use serde_json::Value;
-use source_instagram_guest::{catalog, config, graph, read, state, transform};
+use source_instagram_guest::{catalog, config, engine, graph, state, streams, transform};
 
 fn now() -> chrono::DateTime<chrono::Utc> {
     "2026-11-01T12:00:00Z".parse().unwrap()
@@ -92,8 +92,8 @@ proptest! {
             let _ = graph::parse_page(page, "https://g/x");
         }
         let _ = graph::parse_batch_item(v.clone(), "https://g/x");
-        let _ = read::flatten_insights(&v);
-        let _ = read::demographic_record(&v, "age,gender", "this_month");
+        let _ = engine::ops::flatten_insights(&v);
+        let _ = streams::demographics::demographic_record(&v, "age,gender", "this_month");
         if let Err(e) = graph::parse_response(status, text.as_bytes(), "https://g/x") {
             let _ = e.into_connector("fuzzing");
         }

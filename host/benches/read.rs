@@ -25,7 +25,7 @@ struct Measured {
     stdout: String,
 }
 
-/// Run the binary and measure it with `wait4` (CPU time and peak RSS of that child only).
+/// Run the binary and measure it: CPU time with `wait4`, peak RSS from its VmHWM.
 fn measure(args: &[&str], env: &[(&str, &str)]) -> Measured {
     let started = Instant::now();
     let mut cmd = Command::new(BIN);
@@ -36,6 +36,18 @@ fn measure(args: &[&str], env: &[(&str, &str)]) -> Measured {
     // Reaped below with wait4, which also gives its CPU time and peak RSS.
     #[allow(clippy::zombie_processes)]
     let mut child = cmd.spawn().unwrap();
+    // Peak RSS from the child's own VmHWM (polled): `wait4`'s ru_maxrss also counts the pages
+    // the child shared with this (large) bench process between fork and exec.
+    let pid_num = child.id();
+    let hwm = std::thread::spawn(move || {
+        let mut peak = 0i64;
+        while let Ok(status) = std::fs::read_to_string(format!("/proc/{pid_num}/status")) {
+            let Some(kib) = status.lines().find_map(|l| l.strip_prefix("VmHWM:")) else { break };
+            peak = peak.max(kib.trim().trim_end_matches("kB").trim().parse().unwrap_or(0));
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        peak
+    });
     let mut stdout = String::new();
     std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut stdout).unwrap();
     let mut status = 0;
@@ -46,7 +58,8 @@ fn measure(args: &[&str], env: &[(&str, &str)]) -> Measured {
     let wall = started.elapsed();
     let tv = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
     let records = stdout.lines().filter(|l| l.starts_with(r#"{"type":"RECORD""#)).count();
-    Measured { wall, cpu: tv(usage.ru_utime) + tv(usage.ru_stime), max_rss_kib: usage.ru_maxrss, records, stdout }
+    let max_rss_kib = hwm.join().unwrap();
+    Measured { wall, cpu: tv(usage.ru_utime) + tv(usage.ru_stime), max_rss_kib, records, stdout }
 }
 
 /// The stream a request (or a batch operation) serves.
@@ -171,7 +184,90 @@ fn main() {
     for (s, (rt, calls)) in detail {
         println!("| {s} | {rt} | {calls} |");
     }
+    large_account(dir.path(), &env_base);
     tenants(dir.path(), &env_base);
+}
+
+/// Full read of `streams` of `spec` at `latency` with `workers` in flight: the measurement,
+/// the fake's request log and the most requests the fake served at once.
+fn read_once(
+    dir: &std::path::Path,
+    env_base: &[(&str, &str)],
+    spec: &DatasetSpec,
+    latency: Duration,
+    workers: usize,
+    streams: &[&str],
+) -> (Measured, Vec<RecordedRequest>, usize) {
+    let fake = FakeGraph::start(Dataset::generate(spec), FakeOptions { latency, ..FakeOptions::default() }).unwrap();
+    let cfg = dir.join("large-config.json");
+    std::fs::write(
+        &cfg,
+        json!({"access_token": spec.token, "api_base_url": fake.base_url(), "num_workers": workers}).to_string(),
+    )
+    .unwrap();
+    let catalog: Vec<Value> = streams
+        .iter()
+        .map(|s| json!({"stream": {"name": s, "json_schema": {}, "supported_sync_modes": ["full_refresh"]}, "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}))
+        .collect();
+    let cat = dir.join("large-catalog.json");
+    std::fs::write(&cat, json!({"streams": catalog}).to_string()).unwrap();
+    let now = spec.now.to_rfc3339();
+    let mut env = env_base.to_vec();
+    env.push(("SOURCE_INSTAGRAM_FAKE_NOW", now.as_str()));
+    let m = measure(&["read", "--config", cfg.to_str().unwrap(), "--catalog", cat.to_str().unwrap()], &env);
+    assert!(m.stdout.lines().all(|l| !l.contains("\"ERROR\"")), "the read failed");
+    let reqs = fake.requests();
+    let mut events: Vec<(Instant, i32)> = Vec::new();
+    for r in &reqs {
+        events.push((r.received_at, 1));
+        events.push((r.received_at + r.duration, -1));
+    }
+    events.sort();
+    let (mut now_in, mut peak) = (0i32, 0i32);
+    for (_, d) in events {
+        now_in += d;
+        peak = peak.max(now_in);
+    }
+    (m, reqs, peak as usize)
+}
+
+/// One account with many posts (media and media_insights): `num_workers` 4 against 1 at
+/// 100 ms, and peak RSS for 600 against 10,000 posts (the edge is streamed, never held).
+fn large_account(dir: &std::path::Path, env_base: &[(&str, &str)]) {
+    let streams = ["users", "media", "media_insights"];
+    let one = |posts: usize| DatasetSpec { accounts: 1, media_per_account: posts, ..DatasetSpec::small() };
+    println!("\n## One account × 3,000 posts (users, media, media_insights), 100 ms latency\n");
+    println!("| mode | wall | CPU | peak RSS | round trips | counted calls | most requests in flight | records |");
+    println!("|---|---|---|---|---|---|---|---|");
+    let mut walls = BTreeMap::new();
+    for (mode, workers) in [("baseline: num_workers 1", 1), ("default (num_workers 4)", 4), ("num_workers 16", 16)] {
+        let (m, reqs, peak) = read_once(dir, env_base, &one(3_000), Duration::from_millis(100), workers, &streams);
+        let calls: usize = reqs.iter().map(|r| r.batch_ops.max(1)).sum();
+        println!(
+            "| {mode} | {:.2} s | {:.2} s | {:.1} MiB | {} | {calls} | {peak} | {} |",
+            m.wall.as_secs_f64(),
+            m.cpu.as_secs_f64(),
+            m.max_rss_kib as f64 / 1024.0,
+            reqs.len(),
+            m.records
+        );
+        walls.insert(workers, m.wall.as_secs_f64());
+    }
+    println!("| speed-up of num_workers 4 over 1 | {:.1}× | | | | | | |", walls[&1] / walls[&4]);
+    println!("| speed-up of num_workers 16 over 1 | {:.1}× | | | | | | |", walls[&1] / walls[&16]);
+    println!("\n## Peak RSS against account size (one account, users + media + media_insights, 0 ms)\n");
+    println!("| posts | wall | peak RSS | round trips | counted calls | records |\n|---|---|---|---|---|---|");
+    for posts in [600usize, 3_000, 10_000] {
+        let (m, reqs, _) = read_once(dir, env_base, &one(posts), Duration::ZERO, 4, &streams);
+        let calls: usize = reqs.iter().map(|r| r.batch_ops.max(1)).sum();
+        println!(
+            "| {posts} | {:.2} s | {:.1} MiB | {} | {calls} | {} |",
+            m.wall.as_secs_f64(),
+            m.max_rss_kib as f64 / 1024.0,
+            reqs.len(),
+            m.records
+        );
+    }
 }
 
 /// 100 tenants (each a read of users, media and media_insights of the `small` dataset) in one

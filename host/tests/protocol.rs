@@ -251,7 +251,7 @@ fn bad_api_responses_fail_clearly() {
     }
 }
 
-/// Each round of media pages is checkpointed, and an incremental read stops paging the
+/// Each media page is checkpointed, and an incremental read stops paging the
 /// (newest-first) media edge once it is past the cursor minus the lookback.
 #[test]
 fn media_pages_are_checkpointed_and_incremental_stops_early() {
@@ -262,15 +262,8 @@ fn media_pages_are_checkpointed_and_incremental_stops_early() {
     let first = sb.read(&cfg, &cat, None);
     assert_eq!(first.code, 0);
     let pages_first = sb.fake.requests().iter().filter(|q| q.path.ends_with("/media")).count();
-    // Accounts page together: one checkpoint per round of pages (each account's next page).
-    let per_account: std::collections::BTreeMap<String, usize> =
-        sb.fake.requests().iter().filter(|q| q.path.ends_with("/media")).fold(Default::default(), |mut m, q| {
-            *m.entry(q.path.clone()).or_default() += 1;
-            m
-        });
-    let rounds = *per_account.values().max().unwrap();
-    assert!(rounds > 1);
-    assert_eq!(first.of_type("STATE").len(), rounds, "one checkpoint per round of media pages");
+    assert!(pages_first > 2);
+    assert_eq!(first.of_type("STATE").len(), pages_first, "one checkpoint per media page");
     let second = sb.read(&cfg, &cat, Some(&first.final_state()));
     assert_eq!(second.code, 0);
     let pages_second = sb.fake.requests().iter().filter(|q| q.path.ends_with("/media")).count() - pages_first;

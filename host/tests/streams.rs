@@ -182,34 +182,6 @@ fn incremental_second_read_emits_only_the_lookback() {
     assert_eq!(states(&second), states(&first));
 }
 
-/// A state from the future emits nothing for incremental streams.
-#[test]
-fn incremental_state_from_the_future_emits_nothing() {
-    let sb = Sandbox::start(DatasetSpec::small());
-    let future = "2030-01-01T00:00:00+00:00";
-    let partitions = |key: &str| -> Value {
-        let states: Vec<Value> = sb
-            .dataset()
-            .accounts()
-            .iter()
-            .map(|a| json!({"partition": {"business_account_id": a.ig_user_id}, "cursor": {key: future}}))
-            .collect();
-        json!({"states": states})
-    };
-    let state = json!([
-        {"type": "STREAM", "stream": {"stream_descriptor": {"name": "user_insights"}, "stream_state": partitions("date")}},
-        {"type": "STREAM", "stream": {"stream_descriptor": {"name": "media"}, "stream_state": partitions("timestamp")}},
-        {"type": "STREAM", "stream": {"stream_descriptor": {"name": "media_insights"}, "stream_state": partitions("timestamp")}},
-    ]);
-    let r = sb.read(
-        &sb.config(json!({})),
-        &sb.catalog(&["media:incremental", "media_insights:incremental", "user_insights:incremental"]),
-        Some(&state),
-    );
-    assert_eq!(r.code, 0, "{}", r.stdout);
-    assert!(r.all_records().is_empty(), "{:?}", r.all_records());
-}
-
 /// Airbyte's per-partition state (with its global fields) and the legacy
 /// `{"<ig_user_id>": {"date"}}` state both resume user_insights from the cursor.
 #[test]

@@ -16,6 +16,7 @@ use serde_json::{Map, Value, json};
 use crate::dataset::{Account, Dataset, Media, MediaProductType, ObjectRef, Page, volatile_token};
 use crate::fields::{FieldSelection, parse_fields};
 use crate::graph_error::GraphError;
+use crate::faults::PagingCycle;
 use crate::insights;
 use crate::paging::{LinkBuilder, paged_response};
 use crate::request::GraphCall;
@@ -28,6 +29,8 @@ pub(crate) struct ApiContext<'a> {
     pub page_size_cap: usize,
     /// Metrics rejected as unknown (retired by Meta).
     pub retired_metrics: &'a [String],
+    pub paging_cycle: Option<PagingCycle>,
+    pub refuse_time_paging: bool,
 }
 
 const IG_USER_FIELDS: &[&str] = &[
@@ -152,12 +155,20 @@ pub(crate) fn answer(ctx: &ApiContext<'_>, call: &GraphCall) -> Result<Value, Gr
         (ObjectRef::Page(p), None) => render_page(ctx, call, &ds.pages()[p], selection, &["name", "id"]),
         (ObjectRef::IgUser(a), None) => render_ig_user(call, &ds.accounts()[a], selection),
         (ObjectRef::IgUser(a), Some("media")) => {
+            let (since, until) = time_range(call, ctx.refuse_time_paging)?;
             let items = ds.accounts()[a]
                 .media
                 .iter()
+                .take(MEDIA_EDGE_CAP)
+                .filter(|m| since.is_none_or(|s| m.timestamp.timestamp() >= s))
+                .filter(|m| until.is_none_or(|u| m.timestamp.timestamp() <= u))
                 .map(|m| render_media(call, m, selection))
                 .collect::<Result<Vec<_>, _>>()?;
-            paged_response(items, &links, ctx.page_size_cap, Vec::new())
+            let page = paged_response(items, &links, ctx.page_size_cap, Vec::new())?;
+            Ok(match ctx.paging_cycle {
+                Some(cycle) => break_paging(page, cycle, call, &links, ctx.page_size_cap),
+                None => page,
+            })
         }
         (ObjectRef::IgUser(a), Some("stories")) => {
             let items = ds.accounts()[a]
@@ -339,4 +350,57 @@ fn render_media(call: &GraphCall, media: &Media, selection: Option<&[FieldSelect
         Some(e) => Err(e),
         None => Ok(rendered),
     }
+}
+
+/// Meta serves at most the 10,000 newest posts of an account on the media edge.
+pub const MEDIA_EDGE_CAP: usize = 10_000;
+
+/// Time-based paging of the media edge: `since` and `until` (unix seconds; both bounds are
+/// kept here — Meta does not document whether they are inclusive).
+fn time_range(call: &GraphCall, refuse: bool) -> Result<(Option<i64>, Option<i64>), GraphError> {
+    let parse = |name: &str| -> Result<Option<i64>, GraphError> {
+        match call.params.get(name).filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(_) if refuse => Err(GraphError::invalid_parameter(format!("Param {name} is not supported on this edge"))),
+            Some(v) => v
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| GraphError::invalid_parameter(format!("Param {name} must be a unix timestamp"))),
+        }
+    };
+    Ok((parse("since")?, parse("until")?))
+}
+
+/// Applies a [`PagingCycle`] fault to a media page.
+fn break_paging(mut page: Value, cycle: PagingCycle, call: &GraphCall, links: &LinkBuilder<'_>, cap: usize) -> Value {
+    if page.pointer("/paging/next").is_none() {
+        return page;
+    }
+    let has_after = call.params.get("after").is_some();
+    let step: u32 = call.params.get("fcycle").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let new_next = match cycle {
+        PagingCycle::Alternating => {
+            let after = page.pointer("/paging/cursors/after").and_then(Value::as_str).unwrap_or("").to_string();
+            Some(match step {
+                0 => links.url_with(&[("after", after), ("fcycle", "1".into())], &["before"]),
+                1 => links.url_with(&[("after", after), ("fcycle", "2".into())], &["before"]),
+                // Back to the URL of step 1 (page 1's `next`).
+                _ => {
+                    let first = crate::paging::encode_cursor(crate::paging::page_size(&call.params, cap).unwrap_or(1) - 1);
+                    links.url_with(&[("after", first), ("fcycle", "1".into())], &["before"])
+                }
+            })
+        }
+        PagingCycle::RepeatedPage if has_after => {
+            let n: u32 = call.params.get("fresh").and_then(|v| v.parse().ok()).unwrap_or(0);
+            Some(links.url_with(&[("fresh", (n + 1).to_string())], &[]))
+        }
+        PagingCycle::SelfLink if has_after => Some(links.url_with(&[], &[])),
+        _ => None,
+    };
+    if let Some(n) = new_next {
+        page["paging"]["next"] = Value::String(n);
+    }
+    page
 }

@@ -45,6 +45,9 @@ pub struct DatasetSpec {
     /// Mixed into every generated value: a different seed gives different
     /// numbers and texts with the same shape.
     pub seed: u64,
+    /// Posts three to a second, one second after another (every second of the account's
+    /// history holds posts, and many share a second): for time-slice border tests.
+    pub dense_timestamps: bool,
 }
 
 impl DatasetSpec {
@@ -62,6 +65,7 @@ impl DatasetSpec {
             token: "fake-token-0123456789".into(),
             carousel_children_per_account: None,
             seed: 0,
+            dense_timestamps: false,
         }
     }
 
@@ -551,8 +555,11 @@ fn generate_account(spec: &DatasetSpec, a: usize) -> Account {
         let kind = POST_KIND_CYCLE[i % POST_KIND_CYCLE.len()];
         let ph = |what: &str| hash_parts([seed.as_str(), "post", &ig_user_id, &i.to_string(), what]);
         let jitter = (ph("jitter") % (step as u64 / 2).max(1)) as i64;
-        let timestamp =
-            spec.now - Duration::minutes(180 + i as i64 * step + jitter) - Duration::seconds(ph("seconds") as i64 % 60);
+        let timestamp = if spec.dense_timestamps {
+            spec.now - Duration::minutes(180) - Duration::seconds(i as i64 / 3)
+        } else {
+            spec.now - Duration::minutes(180 + i as i64 * step + jitter) - Duration::seconds(ph("seconds") as i64 % 60)
+        };
         let id = format!("179{:02}{:012}", number % 100, i + 1);
         let (media_type, product_type) = match kind {
             MediaKind::Carousel => (MediaType::CarouselAlbum, MediaProductType::Feed),

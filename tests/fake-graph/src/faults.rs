@@ -106,6 +106,22 @@ pub struct FaultPlan {
     pub throttle_regain_minutes: u32,
     pub usage: UsageModel,
     pub forced: Vec<ForcedError>,
+    /// A broken `paging.next` on every IG user's media edge (see [`PagingCycle`]).
+    pub paging_cycle: Option<PagingCycle>,
+    /// The media edge refuses time-based paging (`since`/`until`) with code 100.
+    pub refuse_time_paging: bool,
+}
+
+/// Ways a server's `paging.next` can repeat itself, applied to the IG user media edge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PagingCycle {
+    /// Page 1 links to URL A, A to URL B, B back to A (each a real next page otherwise).
+    Alternating,
+    /// From page 2 on, `next` is a fresh URL (an extra parameter) that returns the same page
+    /// with the same cursors.
+    RepeatedPage,
+    /// From page 2 on, `next` is exactly the URL of the page itself.
+    SelfLink,
 }
 
 impl Default for FaultPlan {
@@ -125,7 +141,19 @@ impl FaultPlan {
             throttle_regain_minutes: 1,
             usage: UsageModel::default(),
             forced: Vec::new(),
+            paging_cycle: None,
+            refuse_time_paging: false,
         }
+    }
+
+    /// A broken media-edge `paging.next`.
+    pub fn paging_cycle(cycle: PagingCycle) -> Self {
+        FaultPlan { paging_cycle: Some(cycle), ..FaultPlan::none() }
+    }
+
+    /// The media edge refuses `since`/`until`.
+    pub fn refuse_time_paging() -> Self {
+        FaultPlan { refuse_time_paging: true, ..FaultPlan::none() }
     }
 
     /// Throttle `fraction` of calls (first attempt only by default).
@@ -171,6 +199,8 @@ impl FaultPlan {
             self.usage = other.usage;
         }
         self.forced.extend(other.forced);
+        self.paging_cycle = other.paging_cycle.or(self.paging_cycle);
+        self.refuse_time_paging |= other.refuse_time_paging;
         self
     }
 
@@ -288,6 +318,10 @@ pub(crate) struct FaultState {
 }
 
 impl FaultState {
+    pub fn plan(&self) -> &FaultPlan {
+        &self.plan
+    }
+
     pub fn new(plan: FaultPlan) -> Self {
         let forced = plan.forced.len();
         FaultState { plan, counters: Mutex::new(Counters { forced_hits: vec![0; forced], ..Counters::default() }) }

@@ -419,6 +419,8 @@ fn answer_call(shared: &Shared, call: &GraphCall, token: Option<&str>) -> CallOu
                 base_url: shared.paging_base_url.as_deref().unwrap_or(&shared.base_url),
                 page_size_cap: shared.page_size_cap,
                 retired_metrics: &shared.retired_metrics,
+                paging_cycle: shared.faults.plan().paging_cycle,
+                refuse_time_paging: shared.faults.plan().refuse_time_paging,
             };
             match api::answer(&ctx, call) {
                 Ok(value) => (200, JSON_CONTENT_TYPE, value.to_string()),

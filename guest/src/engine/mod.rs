@@ -1,0 +1,229 @@
+//! The read engine: runs every selected stream family of every account together.
+//!
+//! Owns the read's lifecycle (account list, stream statuses, estimates), the context handed to
+//! stream hooks ([`Cx`]: emit a record or a checkpoint, ask a GET or a group of insights
+//! operations), how operations become Graph batch requests of at most 50 (or single GETs with
+//! Instagram Login), and the dispatch of each answer to the family that asked. Requests go
+//! through the [`Scheduler`], so answers are handled in a fixed order whatever `num_workers`.
+//!
+//! It must not know what a stream means (that is `streams::*`), parse config, catalog or state
+//! formats (`config`, `catalog`, `state`), nor sleep or retry throttles (the host does).
+
+pub mod ops;
+pub mod walk;
+
+use crate::accounts::{self, Account};
+use crate::catalog::Selection;
+use crate::config::Config;
+use crate::emit::{self, Status};
+use crate::error::{ConnectorError, Result};
+use crate::graph::{ApiError, GraphClient, MAX_BATCH_OPS};
+use crate::http::WasiHttp;
+use crate::metrics::{self, MetricPolicy, MetricTable};
+use crate::scheduler::Scheduler;
+use crate::state;
+use crate::streams;
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// Send priority: edge pages (whose answers lead to more requests) before insights.
+pub const PRIORITY_EDGE: u8 = 0;
+pub const PRIORITY_INSIGHTS: u8 = 1;
+
+/// A stream family's hooks. A family serves one or more streams (a parent edge and the child
+/// streams it feeds) and keeps its own per-account progress.
+pub trait Family {
+    /// Ask the first requests of every account.
+    fn start(&mut self, cx: &mut Cx<'_>) -> Result<()>;
+    /// One answer (a GET, or one operation of a batch) to a request tagged `tag`.
+    fn on_answer(&mut self, cx: &mut Cx<'_>, tag: u64, answer: std::result::Result<Value, ApiError>) -> Result<()>;
+    /// Called after every HTTP answer's operations were handed to `on_answer` (a point to
+    /// re-ask failed operations together and to checkpoint).
+    fn after_answers(&mut self, _cx: &mut Cx<'_>) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Everything a hook may use. Requests asked here go out after the hook returns.
+pub struct Cx<'a> {
+    pub config: &'a Config,
+    pub selection: &'a Selection,
+    pub table: &'static MetricTable,
+    pub now: DateTime<Utc>,
+    pub accounts: &'a [Account],
+    pub client: &'a GraphClient,
+    pub policy: &'a mut MetricPolicy,
+    counts: &'a mut BTreeMap<&'static str, u64>,
+    asked: Vec<Asked>,
+}
+
+enum Asked {
+    Get { tag: u64, url: String, priority: u8 },
+    Ops { ops: Vec<(u64, String)>, priority: u8 },
+}
+
+impl Cx<'_> {
+    pub fn wants(&self, stream: &str) -> bool {
+        self.selection.is_selected(stream)
+    }
+
+    pub fn record(&mut self, stream: &'static str, data: Map<String, Value>) {
+        emit::record(stream, &Value::Object(data));
+        *self.counts.entry(stream).or_default() += 1;
+    }
+
+    /// A checkpoint of `stream`, covering every record emitted before it.
+    pub fn checkpoint(&mut self, stream: &'static str, state: Value) {
+        let count = self.counts.remove(stream).unwrap_or(0);
+        emit::state(stream, &state, count);
+    }
+
+    /// Records of `stream` emitted since its last checkpoint.
+    pub fn uncheckpointed(&self, stream: &str) -> u64 {
+        self.counts.get(stream).copied().unwrap_or(0)
+    }
+
+    /// GET an absolute URL.
+    pub fn get(&mut self, tag: u64, url: String, priority: u8) {
+        self.asked.push(Asked::Get { tag, url, priority });
+    }
+
+    /// Ask GET operations (relative URLs); each answers on its own through `on_answer`.
+    pub fn ops(&mut self, ops: Vec<(u64, String)>) {
+        if !ops.is_empty() {
+            self.asked.push(Asked::Ops { ops, priority: PRIORITY_INSIGHTS });
+        }
+    }
+
+    /// `business_account_id` and `page_id` of account `a`.
+    pub fn enrich(&self, record: &mut Map<String, Value>, a: usize) {
+        let account = &self.accounts[a];
+        record.insert("business_account_id".into(), Value::String(account.ig_id.clone()));
+        record.insert("page_id".into(), account.page_id.clone().map(Value::String).unwrap_or(Value::Null));
+    }
+}
+
+/// What a scheduled request was for.
+enum Call {
+    Get { family: usize, tag: u64, url: String },
+    Batch { family: usize, ops: Vec<(u64, String)> },
+}
+
+/// `read`: every selected stream of every account.
+pub fn read(config_json: &str, catalog_json: &str, state_json: Option<&str>) -> Result<()> {
+    let now = Utc::now();
+    let config = Config::parse(config_json, now)?;
+    let selection = Selection::parse(catalog_json)?;
+    let input = state::parse_input(state_json)?;
+    for note in &selection.notes {
+        emit::info(note);
+    }
+    let names: Vec<&'static str> = selection.names().collect();
+    names.iter().for_each(|s| emit::status(s, Status::Started));
+    let result = run(&config, &selection, &input, now);
+    let status = if result.is_ok() { Status::Complete } else { Status::Incomplete };
+    names.iter().for_each(|s| emit::status(s, status));
+    result
+}
+
+fn run(config: &Config, selection: &Selection, input: &BTreeMap<String, Value>, now: DateTime<Utc>) -> Result<()> {
+    let client = GraphClient::new(config);
+    let accounts = accounts::list(&client, config)?;
+    emit::info(&format!("Reading {} Instagram account(s)", accounts.len()));
+    let mut families = streams::families(selection, config, input, &accounts, now)?;
+    let mut policy = MetricPolicy::default();
+    let mut counts = BTreeMap::new();
+    let table = metrics::table_for(config.version_major());
+    let mut scheduler: Scheduler<Call, WasiHttp> = Scheduler::new(WasiHttp, config.num_workers);
+    let mut step = |family: usize,
+                    families: &mut Vec<Box<dyn Family>>,
+                    scheduler: &mut Scheduler<Call, WasiHttp>,
+                    hook: &mut dyn FnMut(&mut dyn Family, &mut Cx<'_>) -> Result<()>|
+     -> Result<()> {
+        let mut cx = Cx {
+            config,
+            selection,
+            table,
+            now,
+            accounts: &accounts,
+            client: &client,
+            policy: &mut policy,
+            counts: &mut counts,
+            asked: Vec::new(),
+        };
+        hook(families[family].as_mut(), &mut cx)?;
+        for asked in cx.asked {
+            submit(&client, scheduler, family, asked);
+        }
+        Ok(())
+    };
+    for f in 0..families.len() {
+        step(f, &mut families, &mut scheduler, &mut |fam, cx| fam.start(cx))?;
+    }
+    while let Some((call, answer)) = scheduler.next() {
+        match call {
+            Call::Get { family, tag, url } => {
+                let value = GraphClient::parse_get(answer, &url);
+                let mut value = Some(value);
+                step(family, &mut families, &mut scheduler, &mut |fam, cx| {
+                    fam.on_answer(cx, tag, value.take().expect("one answer"))?;
+                    fam.after_answers(cx)
+                })?;
+            }
+            Call::Batch { family, ops } => {
+                let urls: Vec<&str> = ops.iter().map(|(_, u)| u.as_str()).collect();
+                let results = client.parse_batch(answer, &urls).map_err(|e| e.into_connector("requesting insights"))?;
+                let mut results = Some(results);
+                step(family, &mut families, &mut scheduler, &mut |fam, cx| {
+                    for ((tag, _), result) in ops.iter().zip(results.take().expect("one answer")) {
+                        fam.on_answer(cx, *tag, result)?;
+                    }
+                    fam.after_answers(cx)
+                })?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn submit(client: &GraphClient, scheduler: &mut Scheduler<Call, WasiHttp>, family: usize, asked: Asked) {
+    match asked {
+        Asked::Get { tag, url, priority } => {
+            let request = client.get_request(&url);
+            scheduler.submit(Call::Get { family, tag, url }, request, priority);
+        }
+        Asked::Ops { ops, priority } if client.batch_supported() => {
+            let mut ops = ops.into_iter().peekable();
+            while ops.peek().is_some() {
+                let chunk: Vec<(u64, String)> = ops.by_ref().take(MAX_BATCH_OPS).collect();
+                let urls: Vec<&str> = chunk.iter().map(|(_, u)| u.as_str()).collect();
+                let request = client.batch_request(&urls);
+                scheduler.submit(Call::Batch { family, ops: chunk }, request, priority);
+            }
+        }
+        Asked::Ops { ops, priority } => {
+            for (tag, relative) in ops {
+                let url = client.absolute(&relative);
+                let request = client.get_request(&url);
+                scheduler.submit(Call::Get { family, tag, url }, request, priority);
+            }
+        }
+    }
+}
+
+/// `check`: the config is valid and the token sees at least one Instagram account.
+pub fn check(config_json: &str) -> Result<()> {
+    let config = Config::parse(config_json, Utc::now())?;
+    let client = GraphClient::new(&config);
+    let accounts = accounts::list(&client, &config)?;
+    emit::info(&format!("Found {} Instagram business account(s)", accounts.len()));
+    Ok(())
+}
+
+/// A fatal problem with a stream's data.
+pub fn bad_data(stream: &str, what: &str, item: &Value) -> ConnectorError {
+    ConnectorError::system(format!("The Graph API returned {what}"))
+        .with_internal(item.to_string().chars().take(500).collect::<String>())
+        .in_stream(stream)
+}

@@ -1,0 +1,116 @@
+//! The one policy for failed insights operations, shared by every insights stream.
+//!
+//! Owns how an operation's error is judged: a metric Meta rejects is dropped for its scope
+//! (logged once) and the operation asked again; an operation Meta did not run is asked again;
+//! known "no insights for this object" answers skip the record with a warning; anything else
+//! fails the stream. It must not send requests or emit records (the stream modules do).
+
+use crate::error::ConnectorError;
+use crate::graph::ApiError;
+use crate::metrics::{self, MetricPolicy};
+use serde_json::{Map, Value};
+
+/// Rounds of re-asking an operation after Meta rejected a metric or did not run it.
+pub const MAX_INSIGHT_ROUNDS: u32 = 6;
+
+/// What to do with one insights operation Meta answered with an error.
+pub enum OpFailure {
+    /// Ask again (a rejected metric was dropped, or Meta did not run the operation).
+    Retry,
+    /// No insights here; the reason is logged.
+    Skip(String),
+    Fail(ConnectorError),
+}
+
+/// Judge `err` for an operation asking `metrics` in `scope`; `skip` names the answers that
+/// mean "no insights for this object".
+pub fn on_op_error(
+    policy: &mut MetricPolicy,
+    err: ApiError,
+    scope: &str,
+    metrics: &[&str],
+    skip: impl Fn(&ApiError) -> Option<String>,
+    doing: &str,
+) -> OpFailure {
+    if let Some(metric) = err.graph().and_then(|g| metrics::rejected_metric(g, metrics)) {
+        if policy.drop_metric(scope, &metric) {
+            crate::emit::warn(&format!(
+                "Meta rejected the metric `{metric}` for {scope} ({}); continuing without it",
+                err.graph().map(|g| g.message.as_str()).unwrap_or("")
+            ));
+        }
+        return OpFailure::Retry;
+    }
+    if let Some(reason) = skip(&err) {
+        return OpFailure::Skip(reason);
+    }
+    if is_unrun(&err) {
+        return OpFailure::Retry;
+    }
+    OpFailure::Fail(err.into_connector(doing))
+}
+
+/// Answers meaning "this media or story has no insights", with the reason shown to the user.
+pub fn skip_reason(story: bool, err: &ApiError) -> Option<String> {
+    let g = err.graph()?;
+    let why = match (g.code, g.error_subcode) {
+        (_, Some(2108006)) => "it was posted before the account became a business account",
+        (100, Some(33)) => "the object does not exist or is not accessible to this token",
+        (10, _) if story => "Meta reports fewer than 5 viewers (not enough viewers)",
+        (10, _) => "the token has no permission for this media's insights (instagram_manage_insights)",
+        _ => return None,
+    };
+    Some(format!("{why} ({})", g.message))
+}
+
+/// Account-level insights Meta declines with a permission answer (e.g. fewer than 100
+/// followers): skipped with a warning.
+pub fn no_insights_for_account(err: &ApiError) -> Option<String> {
+    err.graph().filter(|g| g.code == 10).map(|g| g.message.clone())
+}
+
+/// Meta did not run the operation (null batch slot or a 5xx inside the batch): ask again.
+fn is_unrun(err: &ApiError) -> bool {
+    match err {
+        ApiError::Status { status, .. } => *status >= 500,
+        ApiError::Graph { status, error, .. } => {
+            *status >= 500 || error.is_transient == Some(true) && !error.is_throttle()
+        }
+        _ => false,
+    }
+}
+
+/// `{"data":[{"name":"reach","values":[{"value":5}]}, …]}` → `{"reach":5, …}`.
+pub fn flatten_insights(body: &Value) -> std::result::Result<Map<String, Value>, String> {
+    let data = body.get("data").and_then(Value::as_array).ok_or("no `data` array")?;
+    let mut out = Map::new();
+    for item in data {
+        let name = item.get("name").and_then(Value::as_str).ok_or("an insight without `name`")?;
+        let value = item
+            .pointer("/values/0/value")
+            .or_else(|| item.pointer("/total_value/value"))
+            .cloned()
+            .unwrap_or(Value::Null);
+        out.insert(name.to_string(), value);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Lifetime and total_value insight shapes both flatten.
+    #[test]
+    fn insights_flatten() {
+        let body = json!({"data": [
+            {"name": "reach", "period": "lifetime", "values": [{"value": 3}]},
+            {"name": "views", "total_value": {"value": 9}},
+        ]});
+        let r = flatten_insights(&body).unwrap();
+        assert_eq!(r["reach"], 3);
+        assert_eq!(r["views"], 9);
+        assert!(flatten_insights(&json!({})).is_err());
+    }
+}

@@ -1,0 +1,157 @@
+//! `user_lifetime_insights`: audience demographics of every account, one record per account,
+//! breakdown and metric, keeping every dimension.
+//!
+//! Owns the declaration, the operations (one per account and breakdown, all accounts in one
+//! group) and the record shape. It must not ask time series (see `user_insights`).
+
+use super::StreamDef;
+use crate::emit;
+use crate::engine::ops::{self, MAX_INSIGHT_ROUNDS, OpFailure};
+use crate::engine::{Cx, Family};
+use crate::error::{ConnectorError, Result};
+use crate::graph::ApiError;
+use crate::state;
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+
+pub const USER_LIFETIME_INSIGHTS: StreamDef = StreamDef {
+    name: "user_lifetime_insights",
+    primary_key: &["business_account_id", "breakdown", "metric"],
+    cursor_field: None,
+    schema: include_str!("../../../schemas/user_lifetime_insights.json"),
+    parent: Some("users"),
+    fields: None,
+};
+
+const SCOPE: &str = "demographics";
+const STREAM: &str = USER_LIFETIME_INSIGHTS.name;
+
+/// The family: operations in flight by tag.
+#[derive(Default)]
+pub struct Demographics {
+    asked: BTreeMap<u64, (usize, &'static str, Vec<&'static str>, u32)>,
+    retry: Vec<(usize, &'static str, u32)>,
+    next_tag: u64,
+}
+
+impl Demographics {
+    fn ask(&mut self, cx: &mut Cx<'_>, pending: Vec<(usize, &'static str, u32)>) {
+        let metrics = cx.policy.active(SCOPE, cx.table.demographics);
+        if metrics.is_empty() {
+            return;
+        }
+        let joined = metrics.join(",");
+        let mut group = Vec::new();
+        for (a, breakdown, rounds) in pending {
+            let url = cx.client.relative_url(
+                &format!("{}/insights", cx.accounts[a].ig_id),
+                &[
+                    ("metric", joined.as_str()),
+                    ("period", "lifetime"),
+                    ("metric_type", "total_value"),
+                    ("breakdown", breakdown),
+                    ("timeframe", cx.table.demographics_timeframe),
+                ],
+            );
+            group.push((self.next_tag, url));
+            self.asked.insert(self.next_tag, (a, breakdown, metrics.clone(), rounds));
+            self.next_tag += 1;
+        }
+        cx.ops(group);
+    }
+}
+
+impl Family for Demographics {
+    fn start(&mut self, cx: &mut Cx<'_>) -> Result<()> {
+        let pending =
+            (0..cx.accounts.len()).flat_map(|a| cx.table.breakdowns.iter().map(move |b| (a, *b, 0))).collect();
+        self.ask(cx, pending);
+        Ok(())
+    }
+
+    fn on_answer(&mut self, cx: &mut Cx<'_>, tag: u64, answer: std::result::Result<Value, ApiError>) -> Result<()> {
+        let (a, breakdown, metrics, rounds) =
+            self.asked.remove(&tag).ok_or_else(|| ConnectorError::system("an answer for an unknown demographics operation"))?;
+        let account = cx.accounts[a].ig_id.clone();
+        match answer {
+            Ok(body) => {
+                for item in body.get("data").and_then(Value::as_array).into_iter().flatten() {
+                    if let Some(mut record) = demographic_record(item, breakdown, cx.table.demographics_timeframe) {
+                        cx.enrich(&mut record, a);
+                        cx.record(STREAM, record);
+                    }
+                }
+            }
+            Err(err) => {
+                let doing = format!("reading audience demographics of {account} by {breakdown}");
+                match ops::on_op_error(cx.policy, err, SCOPE, &metrics, ops::no_insights_for_account, &doing) {
+                    OpFailure::Retry if rounds + 1 < MAX_INSIGHT_ROUNDS => self.retry.push((a, breakdown, rounds + 1)),
+                    OpFailure::Retry => {}
+                    OpFailure::Skip(reason) => {
+                        emit::warn(&format!("No audience demographics for account {account} by {breakdown}: {reason}"))
+                    }
+                    OpFailure::Fail(e) => return Err(e.in_stream(STREAM)),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn after_answers(&mut self, cx: &mut Cx<'_>) -> Result<()> {
+        let retry = std::mem::take(&mut self.retry);
+        self.ask(cx, retry);
+        if self.asked.is_empty() {
+            cx.checkpoint(STREAM, state::no_cursor_state());
+        }
+        Ok(())
+    }
+}
+
+/// One `user_lifetime_insights` record from one demographics metric, keeping every dimension.
+pub fn demographic_record(item: &Value, breakdown: &str, timeframe: &str) -> Option<Map<String, Value>> {
+    let metric = item.get("name")?.as_str()?;
+    let first = item.pointer("/total_value/breakdowns/0")?;
+    let keys = first.get("dimension_keys").cloned().unwrap_or_else(|| json!(breakdown.split(',').collect::<Vec<_>>()));
+    let mut value = Map::new();
+    let mut results = Vec::new();
+    for r in first.get("results").and_then(Value::as_array).into_iter().flatten() {
+        let dims: Vec<String> = r
+            .get("dimension_values")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|d| d.as_str().map(str::to_string).unwrap_or_else(|| d.to_string()))
+            .collect();
+        let v = r.get("value").cloned().unwrap_or(Value::Null);
+        value.insert(dims.join(","), v.clone());
+        results.push(json!({"dimension_values": dims, "value": v}));
+    }
+    let mut record = Map::new();
+    record.insert("breakdown".into(), json!(breakdown));
+    record.insert("metric".into(), json!(metric));
+    record.insert("timeframe".into(), json!(timeframe));
+    record.insert("dimension_keys".into(), keys);
+    record.insert("value".into(), Value::Object(value));
+    record.insert("results".into(), Value::Array(results));
+    Some(record)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `age,gender` keeps both dimensions; no two buckets collapse.
+    #[test]
+    fn demographics_keep_every_dimension() {
+        let item = json!({"name": "follower_demographics", "total_value": {"breakdowns": [{
+        "dimension_keys": ["age", "gender"],
+        "results": [
+            {"dimension_values": ["18-24", "F"], "value": 5},
+            {"dimension_values": ["18-24", "M"], "value": 7},
+        ]}]}});
+        let r = demographic_record(&item, "age,gender", "this_month").unwrap();
+        assert_eq!(r["value"], json!({"18-24,F": 5, "18-24,M": 7}));
+        assert_eq!(r["results"].as_array().unwrap().len(), 2);
+        assert_eq!(r["dimension_keys"], json!(["age", "gender"]));
+    }
+}

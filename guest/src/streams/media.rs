@@ -1,0 +1,397 @@
+//! `media` and `media_insights`: every account's posts (newest first) and their metrics.
+//!
+//! Owns both declarations and the media-edge hooks: the first page of each account by cursor;
+//! for large accounts the older posts in parallel time slices (`media_slices`), falling back to
+//! cursor paging for a slice Meta refuses; the media record (children inlined); each page's
+//! posts handed to `media_insights` as one group of operations; and the per-account cursors,
+//! which move only once every walk of the account (and, for `media_insights`, every operation)
+//! is done and no walk was cut short by a paging cycle. It must not ask account insights.
+
+use super::StreamDef;
+use super::media_slices::{self, Slice};
+use super::object_insights::{ObjectInsights, Target};
+use crate::accounts::Account;
+use crate::catalog::Selection;
+use crate::config::Config;
+use crate::emit;
+use crate::engine::walk::Walk;
+use crate::engine::{Cx, Family, PRIORITY_EDGE, bad_data};
+use crate::error::Result;
+use crate::graph::{self, ApiError, PAGE_LIMIT};
+use crate::metrics::MediaKind;
+use crate::state::AccountCursors;
+use crate::transform::{self, parse_timestamp};
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+pub const MEDIA: StreamDef = StreamDef {
+    name: "media",
+    primary_key: &["id"],
+    cursor_field: Some("timestamp"),
+    schema: include_str!("../../../schemas/media.json"),
+    parent: None,
+    fields: Some(MEDIA_FIELDS),
+};
+
+pub const MEDIA_INSIGHTS: StreamDef = StreamDef {
+    name: "media_insights",
+    primary_key: &["id"],
+    cursor_field: Some("timestamp"),
+    schema: include_str!("../../../schemas/media_insights.json"),
+    parent: Some("media"),
+    fields: None,
+};
+
+/// Fields of the media edge; carousel children come through field expansion.
+pub const MEDIA_FIELDS: &str = "caption,comments_count,id,ig_id,is_comment_enabled,like_count,media_type,media_product_type,media_url,owner,permalink,shortcode,thumbnail_url,timestamp,username,children{id,ig_id,media_type,media_url,owner,permalink,shortcode,thumbnail_url,timestamp,username}";
+
+/// One account's progress.
+struct Progress {
+    media_cutoff: Option<DateTime<Utc>>,
+    insights_cutoff: Option<DateTime<Utc>>,
+    /// Items older than this are not wanted by any consumer.
+    stop_before: Option<DateTime<Utc>>,
+    newest: Option<DateTime<Utc>>,
+    open_walks: usize,
+    truncated: bool,
+    /// Ids of the first page (slices skip them) and its `next` (the fallback for slices).
+    first_ids: BTreeSet<String>,
+    first_next: Option<String>,
+    media_done: bool,
+    insights_done: bool,
+}
+
+/// One walk down the edge: the first page's cursor walk, a slice, or a slice's fallback.
+struct EdgeWalk {
+    account: usize,
+    walk: Walk,
+    url: String,
+    slice: Option<Slice>,
+    first: bool,
+    fallback: bool,
+}
+
+/// The family; walk tags are below `object_insights::TAG_BASE`.
+pub struct Media {
+    media_cursors: AccountCursors,
+    insights_cursors: AccountCursors,
+    progress: Vec<Progress>,
+    walks: BTreeMap<u64, EdgeWalk>,
+    next_walk: u64,
+    insights: ObjectInsights,
+    /// An account's `media_insights` partition completed since the last checkpoint.
+    insights_moved: bool,
+}
+
+fn cutoff(
+    selection: &Selection,
+    config: &Config,
+    stream: &str,
+    cursors: &AccountCursors,
+    a: &Account,
+) -> Option<DateTime<Utc>> {
+    let from_cursor = if selection.is_incremental(stream) {
+        cursors.get(&a.ig_id).map(|c| c - Duration::days(config.media_lookback_days))
+    } else {
+        None
+    };
+    match (from_cursor, config.start_date) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, y) => x.or(y),
+    }
+}
+
+impl Media {
+    pub fn new(
+        selection: &Selection,
+        config: &Config,
+        state: &BTreeMap<String, Value>,
+        accounts: &[Account],
+        now: DateTime<Utc>,
+    ) -> Result<Self> {
+        let mut media_cursors = AccountCursors::parse(MEDIA.name, "timestamp", state.get(MEDIA.name))?;
+        let mut insights_cursors =
+            AccountCursors::parse(MEDIA_INSIGHTS.name, "timestamp", state.get(MEDIA_INSIGHTS.name))?;
+        if selection.is_selected(MEDIA.name) {
+            media_cursors.drop_future(MEDIA.name, now);
+        }
+        if selection.is_selected(MEDIA_INSIGHTS.name) {
+            insights_cursors.drop_future(MEDIA_INSIGHTS.name, now);
+        }
+        let wants = |s: &str| selection.is_selected(s);
+        let progress = accounts
+            .iter()
+            .map(|a| {
+                let m = wants(MEDIA.name).then(|| cutoff(selection, config, MEDIA.name, &media_cursors, a)).flatten();
+                let i = wants(MEDIA_INSIGHTS.name)
+                    .then(|| cutoff(selection, config, MEDIA_INSIGHTS.name, &insights_cursors, a))
+                    .flatten();
+                let needs_all = (wants(MEDIA.name) && m.is_none()) || (wants(MEDIA_INSIGHTS.name) && i.is_none());
+                Progress {
+                    media_cutoff: m,
+                    insights_cutoff: i,
+                    stop_before: if needs_all { None } else { [m, i].into_iter().flatten().min() },
+                    newest: None,
+                    open_walks: 0,
+                    truncated: false,
+                    first_ids: BTreeSet::new(),
+                    first_next: None,
+                    media_done: !wants(MEDIA.name),
+                    insights_done: !wants(MEDIA_INSIGHTS.name),
+                }
+            })
+            .collect();
+        Ok(Media {
+            media_cursors,
+            insights_cursors,
+            progress,
+            walks: BTreeMap::new(),
+            next_walk: 0,
+            insights: ObjectInsights::new(MEDIA_INSIGHTS.name, false),
+            insights_moved: false,
+        })
+    }
+
+    fn open(&mut self, cx: &mut Cx<'_>, account: usize, url: String, slice: Option<Slice>, first: bool, fallback: bool) {
+        let what = match slice {
+            Some(_) => "a time slice of the media edge",
+            None => "the media edge",
+        };
+        let walk = Walk::new(format!("{what} of account {}", cx.accounts[account].ig_id), &url);
+        let tag = self.next_walk;
+        self.next_walk += 1;
+        self.progress[account].open_walks += 1;
+        cx.get(tag, url.clone(), PRIORITY_EDGE);
+        self.walks.insert(tag, EdgeWalk { account, walk, url, slice, first, fallback });
+    }
+
+    /// Go on with a walk after its page: the next page, or the end of the walk.
+    fn go_on(&mut self, cx: &mut Cx<'_>, mut w: EdgeWalk, next: Option<String>) {
+        match w.walk.follow(next) {
+            Some(url) => {
+                let tag = self.next_walk;
+                self.next_walk += 1;
+                cx.get(tag, url.clone(), PRIORITY_EDGE);
+                w.url = url;
+                self.walks.insert(tag, w);
+            }
+            None => {
+                let p = &mut self.progress[w.account];
+                p.truncated |= w.walk.truncated;
+                p.open_walks -= 1;
+            }
+        }
+    }
+
+    fn on_page(&mut self, cx: &mut Cx<'_>, mut w: EdgeWalk, answer: std::result::Result<Value, ApiError>) -> Result<()> {
+        let a = w.account;
+        let edge_stream = if cx.wants(MEDIA.name) { MEDIA.name } else { MEDIA_INSIGHTS.name };
+        let page = match answer.and_then(|v| graph::parse_page(v, &w.url)) {
+            Ok(page) => page,
+            Err(ApiError::Graph { error, .. }) if w.slice.is_some() && !w.fallback && !error.is_throttle() => {
+                // Meta refused time-based paging here: read this slice by cursor instead.
+                emit::info(&format!(
+                    "Meta refused a time slice of the media edge of account {} ({}); reading it by cursor",
+                    cx.accounts[a].ig_id, error.message
+                ));
+                self.progress[a].open_walks -= 1;
+                if let Some(url) = self.progress[a].first_next.clone() {
+                    self.open(cx, a, url, w.slice, false, true);
+                }
+                return Ok(());
+            }
+            Err(e) => return Err(e.into_connector("reading the media of the Instagram accounts").in_stream(edge_stream)),
+        };
+        if !w.walk.accept(&page) {
+            self.go_on(cx, w, None);
+            return Ok(());
+        }
+        let mut targets = Vec::new();
+        let mut stamps = Vec::new();
+        let p = &self.progress[a];
+        let (media_cutoff, insights_cutoff, stop_before) = (p.media_cutoff, p.insights_cutoff, p.stop_before);
+        let keep = |cut: Option<DateTime<Utc>>, ts: Option<DateTime<Utc>>| !matches!((cut, ts), (Some(c), Some(t)) if t < c);
+        for item in page.data {
+            let Value::Object(mut media) = item else {
+                return Err(bad_data(edge_stream, "a media item that is not an object", &item));
+            };
+            let Some(id) = media.get("id").and_then(Value::as_str).map(str::to_string) else {
+                return Err(bad_data(edge_stream, "a media item without `id`", &Value::Object(media)));
+            };
+            let ts = media.get("timestamp").and_then(Value::as_str).and_then(parse_timestamp);
+            if let Some(t) = ts {
+                stamps.push(t);
+            }
+            if let Some(slice) = w.slice
+                && (ts.is_some_and(|t| !slice.contains(t)) || self.progress[a].first_ids.contains(&id))
+            {
+                continue;
+            }
+            if w.first {
+                self.progress[a].first_ids.insert(id.clone());
+            }
+            if let Some(t) = ts {
+                let p = &mut self.progress[a];
+                p.newest = Some(p.newest.map_or(t, |n| n.max(t)));
+            }
+            transform::clean_object(&mut media);
+            inline_children(&mut media);
+            cx.enrich(&mut media, a);
+            if cx.wants(MEDIA_INSIGHTS.name) && keep(insights_cutoff, ts) {
+                let kind = MediaKind::of(
+                    media.get("media_type").and_then(Value::as_str).unwrap_or(""),
+                    media.get("media_product_type").and_then(Value::as_str).unwrap_or(""),
+                );
+                let mut extra = Map::new();
+                for k in ["media_type", "media_product_type", "timestamp"] {
+                    if let Some(v) = media.get(k) {
+                        extra.insert(k.into(), v.clone());
+                    }
+                }
+                targets.push(Target { id, kind, account: a, extra });
+            }
+            if cx.wants(MEDIA.name) && keep(media_cutoff, ts) {
+                cx.record(MEDIA.name, media);
+            }
+        }
+        // The edge is newest first: once a page reaches past what is wanted, stop.
+        let oldest = stamps.iter().min().copied();
+        let floor = [stop_before, w.slice.and_then(|s| s.lo)].into_iter().flatten().max();
+        let past = matches!((floor, oldest), (Some(f), Some(o)) if o < f);
+        let next = page.next.filter(|_| !past);
+        if w.first && next.is_some() {
+            let plan = media_slices::plan(cx.accounts[a].media_count, &stamps, stop_before);
+            if let Some(slices) = plan {
+                self.progress[a].first_next = next.clone();
+                self.go_on(cx, w, None);
+                for slice in slices {
+                    let mut query: Vec<(&str, String)> =
+                        vec![("fields", MEDIA_FIELDS.to_string()), ("limit", PAGE_LIMIT.to_string())];
+                    query.extend(slice.query());
+                    let q: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                    let url = cx.client.url(&format!("{}/media", cx.accounts[a].ig_id), &q);
+                    self.open(cx, a, url, Some(slice), false, false);
+                }
+                self.insights.ask(cx, targets);
+                return Ok(());
+            }
+        }
+        w.first = false;
+        self.go_on(cx, w, next);
+        self.insights.ask(cx, targets);
+        Ok(())
+    }
+
+    /// Mark accounts whose partition is complete (every walk, and for `media_insights` every
+    /// operation, done).
+    fn settle(&mut self) {
+        for (a, p) in self.progress.iter_mut().enumerate() {
+            if p.open_walks > 0 {
+                continue;
+            }
+            p.media_done = true;
+            if !p.insights_done && self.insights.pending(a) == 0 {
+                p.insights_done = true;
+                self.insights_moved = true;
+            }
+        }
+    }
+}
+
+impl Family for Media {
+    fn start(&mut self, cx: &mut Cx<'_>) -> Result<()> {
+        // A full read of the media edge yields `media_count` posts per account.
+        let counts: Option<u64> = cx.accounts.iter().map(|a| a.media_count).sum();
+        for stream in [MEDIA.name, MEDIA_INSIGHTS.name] {
+            if let (true, Some(n)) =
+                (cx.wants(stream) && !cx.selection.is_incremental(stream) && cx.config.start_date.is_none(), counts)
+            {
+                emit::estimate(stream, n);
+            }
+        }
+        for (a, account) in cx.accounts.iter().enumerate() {
+            let url = cx.client.url(&format!("{}/media", account.ig_id), &[("fields", MEDIA_FIELDS), ("limit", PAGE_LIMIT)]);
+            self.open(cx, a, url, None, true, false);
+        }
+        Ok(())
+    }
+
+    fn on_answer(&mut self, cx: &mut Cx<'_>, tag: u64, answer: std::result::Result<Value, ApiError>) -> Result<()> {
+        if ObjectInsights::owns(tag) {
+            self.insights.on_answer(cx, tag, answer)?;
+            return Ok(());
+        }
+        let w = self.walks.remove(&tag).expect("a walk per asked page");
+        self.on_page(cx, w, answer)?;
+        if cx.wants(MEDIA.name) {
+            self.checkpoint(cx, MEDIA.name, true);
+        }
+        Ok(())
+    }
+
+    fn after_answers(&mut self, cx: &mut Cx<'_>) -> Result<()> {
+        self.insights.flush_retries(cx);
+        self.settle();
+        if cx.wants(MEDIA_INSIGHTS.name) && (self.insights_moved || cx.uncheckpointed(MEDIA_INSIGHTS.name) > 0) {
+            self.insights_moved = false;
+            self.checkpoint(cx, MEDIA_INSIGHTS.name, false);
+        }
+        Ok(())
+    }
+}
+
+impl Media {
+    /// Advance the cursors of done accounts (not of truncated ones) and emit the state.
+    fn checkpoint(&mut self, cx: &mut Cx<'_>, stream: &'static str, media: bool) {
+        self.settle();
+        for (a, p) in self.progress.iter().enumerate() {
+            let done = if media { p.media_done } else { p.insights_done };
+            if let (true, false, Some(t)) = (done, p.truncated, p.newest) {
+                let cursors = if media { &mut self.media_cursors } else { &mut self.insights_cursors };
+                cursors.advance(&cx.accounts[a].ig_id, t);
+            }
+        }
+        let state = if media { &self.media_cursors } else { &self.insights_cursors }.to_state("timestamp");
+        cx.checkpoint(stream, state);
+    }
+}
+
+/// Carousel `children: {data: [...]}` (from field expansion) → a plain array of cleaned child
+/// objects, as Airbyte's connector shapes it.
+fn inline_children(media: &mut Map<String, Value>) {
+    if let Some(children) = media.remove("children") {
+        let list = match children {
+            Value::Object(mut o) => o.remove("data").unwrap_or(Value::Array(vec![])),
+            other => other,
+        };
+        let cleaned: Vec<Value> = list
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.as_object().cloned())
+            .map(|mut c| {
+                transform::clean_object(&mut c);
+                Value::Object(c)
+            })
+            .collect();
+        media.insert("children".into(), Value::Array(cleaned));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Children from field expansion become a plain, cleaned array.
+    #[test]
+    fn children_are_inlined() {
+        let mut m = json!({"children": {"data": [{"id": "1", "timestamp": "2024-01-01T00:00:00+0000"}]}})
+            .as_object()
+            .unwrap()
+            .clone();
+        inline_children(&mut m);
+        assert_eq!(m["children"], json!([{"id": "1", "timestamp": "2024-01-01T00:00:00+00:00"}]));
+    }
+}

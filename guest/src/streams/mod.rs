@@ -1,0 +1,157 @@
+//! The stream registry: every stream's declaration (name, keys, cursor, schema, Graph fields,
+//! parent) lives in its family's module; this module lists them, builds SPEC and CATALOG from
+//! them, and creates the selected families for a read.
+//!
+//! Adding a stream is one schema file, one module (its `StreamDef` and hooks), one line in
+//! [`STREAMS`] (and, for a new family, one in [`families`]) and one test. This module must not
+//! do I/O; `discover` advertises exactly what the declarations say, and `read` accepts exactly
+//! the same.
+
+pub mod demographics;
+pub mod media;
+pub mod media_slices;
+pub mod object_insights;
+pub mod stories;
+pub mod user_insights;
+pub mod users;
+
+use crate::accounts::Account;
+use crate::catalog::Selection;
+use crate::config::Config;
+use crate::engine::Family;
+use crate::error::Result;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+/// One stream as declared to Airbyte.
+#[derive(Debug)]
+pub struct StreamDef {
+    pub name: &'static str,
+    pub primary_key: &'static [&'static str],
+    /// Source-defined cursor; `Some` means the stream supports incremental sync.
+    pub cursor_field: Option<&'static str>,
+    pub schema: &'static str,
+    /// The stream whose objects this one is about (its parent edge), if any.
+    pub parent: Option<&'static str>,
+    /// Graph fields asked for this stream's objects (for edges), if any.
+    pub fields: Option<&'static str>,
+}
+
+pub const USERS: &str = users::USERS.name;
+pub const MEDIA: &str = media::MEDIA.name;
+pub const MEDIA_INSIGHTS: &str = media::MEDIA_INSIGHTS.name;
+pub const STORIES: &str = stories::STORIES.name;
+pub const STORY_INSIGHTS: &str = stories::STORY_INSIGHTS.name;
+pub const USER_INSIGHTS: &str = user_insights::USER_INSIGHTS.name;
+pub const USER_LIFETIME_INSIGHTS: &str = demographics::USER_LIFETIME_INSIGHTS.name;
+
+/// Every stream, in catalog order.
+pub const STREAMS: &[&StreamDef] = &[
+    &users::USERS,
+    &media::MEDIA,
+    &media::MEDIA_INSIGHTS,
+    &stories::STORIES,
+    &stories::STORY_INSIGHTS,
+    &user_insights::USER_INSIGHTS,
+    &demographics::USER_LIFETIME_INSIGHTS,
+];
+
+/// The families serving the selected streams, in the order their first requests go out.
+pub fn families(
+    selection: &Selection,
+    config: &Config,
+    state: &BTreeMap<String, Value>,
+    accounts: &[Account],
+    now: DateTime<Utc>,
+) -> Result<Vec<Box<dyn Family>>> {
+    let wants = |s: &str| selection.is_selected(s);
+    let mut out: Vec<Box<dyn Family>> = Vec::new();
+    if wants(USERS) {
+        out.push(Box::new(users::Users));
+    }
+    if wants(MEDIA) || wants(MEDIA_INSIGHTS) {
+        out.push(Box::new(media::Media::new(selection, config, state, accounts, now)?));
+    }
+    if wants(STORIES) || wants(STORY_INSIGHTS) {
+        out.push(Box::new(stories::Stories::new(accounts)));
+    }
+    if wants(USER_LIFETIME_INSIGHTS) {
+        out.push(Box::new(demographics::Demographics::default()));
+    }
+    if wants(USER_INSIGHTS) {
+        out.push(Box::new(user_insights::UserInsights::new(selection, config, state, accounts, now)?));
+    }
+    Ok(out)
+}
+
+/// The connection specification.
+pub const SPEC: &str = include_str!("../../../schemas/spec.json");
+
+pub fn find(name: &str) -> Option<&'static StreamDef> {
+    STREAMS.iter().find(|s| s.name == name).copied()
+}
+
+impl StreamDef {
+    pub fn supports_incremental(&self) -> bool {
+        self.cursor_field.is_some()
+    }
+
+    /// This stream's AirbyteStream entry for the CATALOG.
+    pub fn catalog_entry(&self) -> Value {
+        let schema: Value =
+            serde_json::from_str(self.schema).expect("stream schemas are valid JSON (checked by tests)");
+        let modes: Vec<&str> =
+            if self.supports_incremental() { vec!["full_refresh", "incremental"] } else { vec!["full_refresh"] };
+        let mut entry = json!({
+            "name": self.name,
+            "json_schema": schema,
+            "supported_sync_modes": modes,
+            "source_defined_primary_key": self.primary_key.iter().map(|k| vec![*k]).collect::<Vec<_>>(),
+            "is_resumable": self.supports_incremental(),
+        });
+        if let Some(cursor) = self.cursor_field {
+            entry["source_defined_cursor"] = json!(true);
+            entry["default_cursor_field"] = json!([cursor]);
+        }
+        entry
+    }
+}
+
+/// The SPEC message body.
+pub fn spec_json() -> Value {
+    json!({
+        "documentationUrl": "https://docs.airbyte.com/integrations/sources/instagram",
+        "connectionSpecification": serde_json::from_str::<Value>(SPEC).expect("spec.json is valid JSON (checked by tests)"),
+        "supportsIncremental": true,
+        "supported_destination_sync_modes": ["overwrite", "append", "append_dedup"],
+    })
+}
+
+/// The CATALOG message body.
+pub fn catalog_json() -> Value {
+    json!({ "streams": STREAMS.iter().map(|s| s.catalog_entry()).collect::<Vec<_>>() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every embedded schema parses, is an object schema and declares its keys and cursor.
+    #[test]
+    fn schemas_declare_keys_and_cursors() {
+        for s in STREAMS {
+            let schema: Value = serde_json::from_str(s.schema).unwrap();
+            let props = schema["properties"].as_object().unwrap_or_else(|| panic!("{} has properties", s.name));
+            for k in s.primary_key.iter().chain(s.cursor_field.iter()) {
+                assert!(props.contains_key(*k), "{} declares {k}", s.name);
+            }
+            assert!(props.contains_key("business_account_id"), "{}", s.name);
+            assert!(props.contains_key("page_id"), "{}", s.name);
+        }
+        assert_eq!(catalog_json()["streams"].as_array().unwrap().len(), 7);
+        assert!(
+            spec_json()["connectionSpecification"]["properties"]["access_token"]["airbyte_secret"].as_bool().unwrap()
+        );
+    }
+}

@@ -1,0 +1,139 @@
+//! Insights of single objects (`media_insights`, `story_insights`): one operation per object,
+//! sent in batches, one record per object.
+//!
+//! Owns the per-object operations of a child stream: their metric set (per media kind, minus
+//! what Meta rejected), the record shape (`id`, copied parent fields, flattened metrics), and
+//! re-asking failed operations under the shared policy (`engine::ops`). It must not page the
+//! parent edge or move cursors: the parent's module tracks which accounts are done.
+
+use crate::engine::Cx;
+use crate::engine::ops::{self, MAX_INSIGHT_ROUNDS, OpFailure};
+use crate::error::{ConnectorError, Result};
+use crate::graph::ApiError;
+use crate::metrics::MediaKind;
+use crate::emit;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// Tags of insights operations start here (lower tags are the parent's own requests).
+pub const TAG_BASE: u64 = 1 << 40;
+
+/// A media object or story whose insights are wanted.
+pub struct Target {
+    pub id: String,
+    pub kind: MediaKind,
+    /// Index of its account.
+    pub account: usize,
+    /// Fields copied from the parent onto the insights record.
+    pub extra: Map<String, Value>,
+}
+
+struct Asked {
+    target: Target,
+    metrics: Vec<&'static str>,
+    rounds: u32,
+}
+
+/// The operations of one insights stream in flight.
+pub struct ObjectInsights {
+    pub stream: &'static str,
+    story: bool,
+    asked: BTreeMap<u64, Asked>,
+    retry: Vec<(Target, u32)>,
+    next_tag: u64,
+    per_account: BTreeMap<usize, usize>,
+}
+
+impl ObjectInsights {
+    pub fn new(stream: &'static str, story: bool) -> Self {
+        ObjectInsights { stream, story, asked: BTreeMap::new(), retry: Vec::new(), next_tag: TAG_BASE, per_account: BTreeMap::new() }
+    }
+
+    pub fn owns(tag: u64) -> bool {
+        tag >= TAG_BASE
+    }
+
+    /// Operations not yet answered for good for account `a`.
+    pub fn pending(&self, a: usize) -> usize {
+        self.per_account.get(&a).copied().unwrap_or(0)
+    }
+
+    /// Ask the insights of `targets` (one group of operations).
+    pub fn ask(&mut self, cx: &mut Cx<'_>, targets: Vec<Target>) {
+        self.ask_rounds(cx, targets.into_iter().map(|t| (t, 0)).collect());
+    }
+
+    fn ask_rounds(&mut self, cx: &mut Cx<'_>, targets: Vec<(Target, u32)>) {
+        let mut ops = Vec::new();
+        for (target, rounds) in targets {
+            let metrics = cx.policy.active(target.kind.name(), cx.table.media_metrics(target.kind));
+            if metrics.is_empty() {
+                continue;
+            }
+            let url = cx.client.relative_url(&format!("{}/insights", target.id), &[("metric", &metrics.join(","))]);
+            let tag = self.next_tag;
+            self.next_tag += 1;
+            *self.per_account.entry(target.account).or_default() += 1;
+            ops.push((tag, url));
+            self.asked.insert(tag, Asked { target, metrics, rounds });
+        }
+        cx.ops(ops);
+    }
+
+    /// One operation's answer; returns the account whose operation is now settled (record
+    /// emitted or skipped) or `None` if it will be asked again.
+    pub fn on_answer(&mut self, cx: &mut Cx<'_>, tag: u64, answer: std::result::Result<Value, ApiError>) -> Result<Option<usize>> {
+        let Some(Asked { target, metrics, rounds }) = self.asked.remove(&tag) else {
+            return Err(ConnectorError::system(format!("an answer for an unknown {} operation", self.stream)));
+        };
+        let a = target.account;
+        *self.per_account.entry(a).or_default() -= 1;
+        match answer {
+            Ok(body) => {
+                let mut record = ops::flatten_insights(&body).map_err(|detail| {
+                    ConnectorError::system(format!("The insights of {} are not what Meta documents: {detail}", target.id))
+                        .with_internal(body.to_string())
+                        .in_stream(self.stream)
+                })?;
+                record.insert("id".into(), Value::String(target.id.clone()));
+                for (k, v) in &target.extra {
+                    record.insert(k.clone(), v.clone());
+                }
+                cx.enrich(&mut record, a);
+                cx.record(self.stream, record);
+            }
+            Err(err) => {
+                let doing = format!("reading {} of {}", self.stream, target.id);
+                let story = self.story;
+                match ops::on_op_error(cx.policy, err, target.kind.name(), &metrics, |e| ops::skip_reason(story, e), &doing) {
+                    OpFailure::Retry if rounds + 1 >= MAX_INSIGHT_ROUNDS => {
+                        return Err(ConnectorError::system(format!(
+                            "Meta kept rejecting {} requests for {}",
+                            self.stream, target.id
+                        ))
+                        .in_stream(self.stream));
+                    }
+                    OpFailure::Retry => {
+                        *self.per_account.entry(a).or_default() += 1;
+                        self.retry.push((target, rounds + 1));
+                        return Ok(None);
+                    }
+                    OpFailure::Skip(reason) => {
+                        emit::warn(&format!("No {} for {} {}: {reason}", self.stream, target.kind.name(), target.id))
+                    }
+                    OpFailure::Fail(e) => return Err(e.in_stream(self.stream)),
+                }
+            }
+        }
+        Ok(Some(a))
+    }
+
+    /// Ask again, together, the operations that asked for a retry.
+    pub fn flush_retries(&mut self, cx: &mut Cx<'_>) {
+        let retry = std::mem::take(&mut self.retry);
+        for (t, _) in &retry {
+            *self.per_account.entry(t.account).or_default() -= 1;
+        }
+        self.ask_rounds(cx, retry);
+    }
+}

@@ -1,0 +1,111 @@
+//! `stories` and `story_insights`: the live stories of every account and their metrics.
+//!
+//! Owns both declarations and the stories-edge hooks: one walk per account (cycle-safe, see
+//! `engine::walk`), a record per story, and the page's stories handed to `story_insights` as
+//! one group of operations. Both streams are full refresh (Meta lists a story for 24 h). It must
+//! not ask media or account insights.
+
+use super::StreamDef;
+use super::object_insights::{ObjectInsights, Target};
+use crate::accounts::Account;
+use crate::engine::walk::Walk;
+use crate::engine::{Cx, Family, PRIORITY_EDGE, bad_data};
+use crate::error::Result;
+use crate::graph::{self, ApiError, PAGE_LIMIT};
+use crate::metrics::MediaKind;
+use crate::state;
+use crate::transform;
+use serde_json::{Map, Value};
+
+pub const STORIES: StreamDef = StreamDef {
+    name: "stories",
+    primary_key: &["id"],
+    cursor_field: None,
+    schema: include_str!("../../../schemas/stories.json"),
+    parent: None,
+    fields: Some(STORY_FIELDS),
+};
+
+pub const STORY_INSIGHTS: StreamDef = StreamDef {
+    name: "story_insights",
+    primary_key: &["id"],
+    cursor_field: None,
+    schema: include_str!("../../../schemas/story_insights.json"),
+    parent: Some("stories"),
+    fields: None,
+};
+
+/// Graph fields of the stories edge.
+pub const STORY_FIELDS: &str = "caption,id,ig_id,like_count,media_type,media_product_type,media_url,owner,permalink,shortcode,thumbnail_url,timestamp,username";
+
+/// The family; walk tags are account indexes.
+pub struct Stories {
+    walks: Vec<Option<(Walk, String)>>,
+    insights: ObjectInsights,
+}
+
+impl Stories {
+    pub fn new(accounts: &[Account]) -> Self {
+        Stories { walks: accounts.iter().map(|_| None).collect(), insights: ObjectInsights::new(STORY_INSIGHTS.name, true) }
+    }
+}
+
+impl Family for Stories {
+    fn start(&mut self, cx: &mut Cx<'_>) -> Result<()> {
+        for (a, account) in cx.accounts.iter().enumerate() {
+            let url = cx.client.url(&format!("{}/stories", account.ig_id), &[("fields", STORY_FIELDS), ("limit", PAGE_LIMIT)]);
+            let walk = Walk::new(format!("the stories edge of account {}", account.ig_id), &url);
+            self.walks[a] = Some((walk, url.clone()));
+            cx.get(a as u64, url, PRIORITY_EDGE);
+        }
+        Ok(())
+    }
+
+    fn on_answer(&mut self, cx: &mut Cx<'_>, tag: u64, answer: std::result::Result<Value, ApiError>) -> Result<()> {
+        if ObjectInsights::owns(tag) {
+            self.insights.on_answer(cx, tag, answer)?;
+            return Ok(());
+        }
+        let a = tag as usize;
+        let (mut walk, url) = self.walks[a].take().expect("a walk per asked page");
+        let doing = "reading the stories of the Instagram accounts";
+        let page = answer.and_then(|v| graph::parse_page(v, &url)).map_err(|e| e.into_connector(doing).in_stream(STORIES.name))?;
+        if !walk.accept(&page) {
+            return Ok(());
+        }
+        let mut targets = Vec::new();
+        for item in page.data {
+            let Value::Object(mut story) = item else {
+                return Err(bad_data(STORIES.name, "a story that is not an object", &item));
+            };
+            let Some(id) = story.get("id").and_then(Value::as_str).map(str::to_string) else {
+                return Err(bad_data(STORIES.name, "a story without `id`", &Value::Object(story)));
+            };
+            transform::clean_object(&mut story);
+            cx.enrich(&mut story, a);
+            targets.push(Target { id, kind: MediaKind::Story, account: a, extra: Map::new() });
+            if cx.wants(STORIES.name) {
+                cx.record(STORIES.name, story);
+            }
+        }
+        if let Some(next) = walk.follow(page.next) {
+            cx.get(a as u64, next.clone(), PRIORITY_EDGE);
+            self.walks[a] = Some((walk, next));
+        }
+        if cx.wants(STORIES.name) {
+            cx.checkpoint(STORIES.name, state::no_cursor_state());
+        }
+        if cx.wants(STORY_INSIGHTS.name) {
+            self.insights.ask(cx, targets);
+        }
+        Ok(())
+    }
+
+    fn after_answers(&mut self, cx: &mut Cx<'_>) -> Result<()> {
+        self.insights.flush_retries(cx);
+        if cx.uncheckpointed(STORY_INSIGHTS.name) > 0 {
+            cx.checkpoint(STORY_INSIGHTS.name, state::no_cursor_state());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,285 @@
+//! `user_insights`: daily account metrics, one record per account and day (incremental on
+//! `date`, per account).
+//!
+//! Owns the declaration and the three phases of the read, each one group of operations over
+//! all accounts: time series in 30-day windows (on a first sync only daily reach probes each
+//! window), the other periods for windows that had data, then the `total_value` metrics per
+//! day; then the records and the cursor of each account. It must not ask demographics.
+
+use super::StreamDef;
+use crate::catalog::Selection;
+use crate::config::Config;
+use crate::emit;
+use crate::engine::ops::{self, MAX_INSIGHT_ROUNDS, OpFailure};
+use crate::engine::{Cx, Family};
+use crate::error::{ConnectorError, Result};
+use crate::graph::ApiError;
+use crate::metrics::{RECENT_ONLY_DAYS, SERIES_WINDOW_DAYS};
+use crate::state::AccountCursors;
+use crate::transform::{format_timestamp, parse_timestamp};
+use crate::accounts::Account;
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+pub const USER_INSIGHTS: StreamDef = StreamDef {
+    name: "user_insights",
+    primary_key: &["business_account_id", "date"],
+    cursor_field: Some("date"),
+    schema: include_str!("../../../schemas/user_insights.json"),
+    parent: Some("users"),
+    fields: None,
+};
+
+const STREAM: &str = USER_INSIGHTS.name;
+const TOTALS: &str = "user_insights/total_value";
+
+/// One operation: a time-series metric set for one period and window, or one day's totals.
+#[derive(Clone)]
+enum Op {
+    Series { account: usize, window: usize, period: &'static str, suffix: &'static str, metrics: Vec<&'static str>, since: i64, until: i64 },
+    Totals { account: usize, day: DateTime<Utc> },
+}
+
+/// The family.
+pub struct UserInsights {
+    cursors: AccountCursors,
+    starts: Vec<DateTime<Utc>>,
+    days: Vec<BTreeMap<DateTime<Utc>, Map<String, Value>>>,
+    with_data: BTreeSet<(usize, usize)>,
+    deferred: Vec<Op>,
+    phase: u8,
+    asked: BTreeMap<u64, (Op, Vec<&'static str>, u32)>,
+    retry: Vec<(Op, u32)>,
+    next_tag: u64,
+}
+
+impl UserInsights {
+    pub fn new(
+        selection: &Selection,
+        config: &Config,
+        state: &BTreeMap<String, Value>,
+        accounts: &[Account],
+        now: DateTime<Utc>,
+    ) -> Result<Self> {
+        let mut cursors = AccountCursors::parse(STREAM, "date", state.get(STREAM))?;
+        cursors.drop_future(STREAM, now);
+        let earliest = config.insights_start(now);
+        let starts = accounts
+            .iter()
+            .map(|a| match (selection.is_incremental(STREAM), cursors.get(&a.ig_id)) {
+                (true, Some(cursor)) => (cursor - Duration::days(config.insights_lookback_days)).max(earliest),
+                _ => earliest,
+            })
+            .collect();
+        Ok(UserInsights {
+            cursors,
+            starts,
+            days: vec![BTreeMap::new(); accounts.len()],
+            with_data: BTreeSet::new(),
+            deferred: Vec::new(),
+            phase: 0,
+            asked: BTreeMap::new(),
+            retry: Vec::new(),
+            next_tag: 0,
+        })
+    }
+
+    fn ask(&mut self, cx: &mut Cx<'_>, ops: Vec<(Op, u32)>) {
+        let mut group = Vec::new();
+        for (op, rounds) in ops {
+            let (scope, wanted) = match &op {
+                Op::Series { period, metrics, .. } => (format!("user_insights/{period}"), metrics.clone()),
+                Op::Totals { .. } => (TOTALS.to_string(), cx.table.user_totals.to_vec()),
+            };
+            let metrics = cx.policy.active(&scope, &wanted);
+            if metrics.is_empty() {
+                continue;
+            }
+            let joined = metrics.join(",");
+            let url = match &op {
+                Op::Series { account, period, since, until, .. } => cx.client.relative_url(
+                    &format!("{}/insights", cx.accounts[*account].ig_id),
+                    &[("metric", joined.as_str()), ("period", period), ("since", &since.to_string()), ("until", &until.to_string())],
+                ),
+                Op::Totals { account, day } => cx.client.relative_url(
+                    &format!("{}/insights", cx.accounts[*account].ig_id),
+                    &[
+                        ("metric", joined.as_str()),
+                        ("metric_type", "total_value"),
+                        ("period", "day"),
+                        ("since", &(*day - Duration::days(1)).timestamp().to_string()),
+                        ("until", &day.timestamp().to_string()),
+                    ],
+                ),
+            };
+            group.push((self.next_tag, url));
+            self.asked.insert(self.next_tag, (op, metrics, rounds));
+            self.next_tag += 1;
+        }
+        cx.ops(group);
+    }
+
+    /// Phase 1: every window's first request (with more than one window, a first sync, the
+    /// other periods wait until the window is known to have data).
+    fn series(&mut self, cx: &mut Cx<'_>) -> Vec<(Op, u32)> {
+        let recent_from = cx.now - Duration::days(RECENT_ONLY_DAYS);
+        let mut first = Vec::new();
+        for (account, start) in self.starts.iter().enumerate() {
+            let mut since = *start;
+            let mut windows = Vec::new();
+            while since < cx.now {
+                let until = (since + Duration::days(SERIES_WINDOW_DAYS)).min(cx.now);
+                windows.push((since, until));
+                since = until;
+            }
+            let probe = windows.len() > 1;
+            for (window, (since, until)) in windows.into_iter().enumerate() {
+                for (i, req) in cx.table.user_series.iter().enumerate() {
+                    let metrics: Vec<&'static str> = req
+                        .metrics
+                        .iter()
+                        .copied()
+                        .filter(|m| until > recent_from || !cx.table.recent_only.contains(m))
+                        .collect();
+                    if metrics.is_empty() {
+                        continue;
+                    }
+                    let op = Op::Series {
+                        account,
+                        window,
+                        period: req.period,
+                        suffix: req.column_suffix,
+                        metrics,
+                        since: since.timestamp(),
+                        until: until.timestamp(),
+                    };
+                    if probe && i > 0 { self.deferred.push(op) } else { first.push((op, 0)) }
+                }
+            }
+        }
+        first
+    }
+
+    /// All phases are done: one record per account and day with data, then the cursor.
+    fn emit_records(&mut self, cx: &mut Cx<'_>) {
+        for (a, account_days) in std::mem::take(&mut self.days).into_iter().enumerate() {
+            let mut emitted = 0u64;
+            for (date, mut record) in account_days {
+                if record.is_empty() || date > cx.now {
+                    continue;
+                }
+                record.insert("date".into(), Value::String(format_timestamp(date)));
+                cx.enrich(&mut record, a);
+                cx.record(STREAM, record);
+                self.cursors.advance(&cx.accounts[a].ig_id, date);
+                emitted += 1;
+            }
+            if emitted == 0 {
+                emit::info(&format!(
+                    "No new {STREAM} for account {} since {}",
+                    cx.accounts[a].ig_id,
+                    format_timestamp(self.starts[a])
+                ));
+            }
+            cx.checkpoint(STREAM, self.cursors.to_state("date"));
+        }
+    }
+}
+
+impl Family for UserInsights {
+    fn start(&mut self, cx: &mut Cx<'_>) -> Result<()> {
+        let first = self.series(cx);
+        self.ask(cx, first);
+        self.after_answers(cx)
+    }
+
+    fn on_answer(&mut self, cx: &mut Cx<'_>, tag: u64, answer: std::result::Result<Value, ApiError>) -> Result<()> {
+        let (op, metrics, rounds) =
+            self.asked.remove(&tag).ok_or_else(|| ConnectorError::system("an answer for an unknown user_insights operation"))?;
+        match (answer, &op) {
+            (Ok(body), Op::Series { account, window, suffix, .. }) => {
+                for item in body.get("data").and_then(Value::as_array).into_iter().flatten() {
+                    let Some(name) = item.get("name").and_then(Value::as_str) else { continue };
+                    for v in item.get("values").and_then(Value::as_array).into_iter().flatten() {
+                        let (Some(end), Some(value)) =
+                            (v.get("end_time").and_then(Value::as_str).and_then(parse_timestamp), v.get("value"))
+                        else {
+                            continue;
+                        };
+                        if value.is_null() {
+                            continue;
+                        }
+                        self.days[*account].entry(end).or_default().insert(format!("{name}{suffix}"), value.clone());
+                        self.with_data.insert((*account, *window));
+                    }
+                }
+            }
+            (Ok(body), Op::Totals { account, day }) => {
+                let record = self.days[*account].entry(*day).or_default();
+                for item in body.get("data").and_then(Value::as_array).into_iter().flatten() {
+                    if let (Some(name), Some(value)) = (
+                        item.get("name").and_then(Value::as_str),
+                        item.pointer("/total_value/value").filter(|v| !v.is_null()),
+                    ) {
+                        record.insert(name.to_string(), value.clone());
+                    }
+                }
+            }
+            (Err(err), _) => {
+                let (scope, doing, what) = match &op {
+                    Op::Series { account, period, .. } => (
+                        format!("user_insights/{period}"),
+                        format!("reading account insights ({period}) of {}", cx.accounts[*account].ig_id),
+                        format!("No {period} insights ({}) for account {}", metrics.join(","), cx.accounts[*account].ig_id),
+                    ),
+                    Op::Totals { account, day } => (
+                        TOTALS.to_string(),
+                        format!("reading daily account totals of {}", cx.accounts[*account].ig_id),
+                        format!("No daily totals for account {} on {}", cx.accounts[*account].ig_id, format_timestamp(*day)),
+                    ),
+                };
+                match ops::on_op_error(cx.policy, err, &scope, &metrics, ops::no_insights_for_account, &doing) {
+                    OpFailure::Retry if rounds + 1 < MAX_INSIGHT_ROUNDS => self.retry.push((op, rounds + 1)),
+                    OpFailure::Retry => {}
+                    OpFailure::Skip(reason) => emit::warn(&format!("{what}: {reason}")),
+                    OpFailure::Fail(e) => return Err(e.in_stream(STREAM)),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn after_answers(&mut self, cx: &mut Cx<'_>) -> Result<()> {
+        let retry = std::mem::take(&mut self.retry);
+        self.ask(cx, retry);
+        while self.asked.is_empty() && self.phase < 3 {
+            self.phase += 1;
+            match self.phase {
+                1 => {
+                    let with_data = &self.with_data;
+                    let rest: Vec<(Op, u32)> = std::mem::take(&mut self.deferred)
+                        .into_iter()
+                        .filter(|op| matches!(op, Op::Series { account, window, .. } if with_data.contains(&(*account, *window))))
+                        .map(|op| (op, 0))
+                        .collect();
+                    self.ask(cx, rest);
+                }
+                2 => {
+                    let now = cx.now;
+                    let totals: Vec<(Op, u32)> = self
+                        .days
+                        .iter()
+                        .enumerate()
+                        .flat_map(|(account, d)| {
+                            d.keys().copied().filter(move |day| *day <= now).map(move |day| (Op::Totals { account, day }, 0))
+                        })
+                        .collect();
+                    self.ask(cx, totals);
+                }
+                _ => self.emit_records(cx),
+            }
+        }
+        Ok(())
+    }
+}

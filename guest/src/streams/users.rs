@@ -1,0 +1,64 @@
+//! `users`: the IG user node of every account.
+//!
+//! Owns the stream's declaration and its hooks: one GET per account, one record and one
+//! checkpoint per answer. It must not page or ask insights.
+
+use super::StreamDef;
+use crate::config::Login;
+use crate::engine::{Cx, Family, PRIORITY_EDGE, bad_data};
+use crate::error::Result;
+use crate::graph::ApiError;
+use crate::state;
+use crate::transform;
+use serde_json::Value;
+
+pub const USERS: StreamDef = StreamDef {
+    name: "users",
+    primary_key: &["id"],
+    cursor_field: None,
+    schema: include_str!("../../../schemas/users.json"),
+    parent: None,
+    fields: Some(USER_FIELDS),
+};
+
+/// Graph fields of the IG user node for `users` (Facebook Login).
+pub const USER_FIELDS: &str =
+    "id,ig_id,username,name,biography,website,followers_count,follows_count,media_count,profile_picture_url";
+/// The fields Instagram Login serves on graph.instagram.com.
+pub const INSTAGRAM_LOGIN_USER_FIELDS: &str =
+    "id,username,name,followers_count,follows_count,media_count,profile_picture_url";
+
+pub fn user_fields(login: Login) -> &'static str {
+    match login {
+        Login::Facebook => USER_FIELDS,
+        Login::Instagram => INSTAGRAM_LOGIN_USER_FIELDS,
+    }
+}
+
+/// The family: stateless, the tag is the account index.
+pub struct Users;
+
+impl Family for Users {
+    fn start(&mut self, cx: &mut Cx<'_>) -> Result<()> {
+        let fields = user_fields(cx.config.login);
+        for (a, account) in cx.accounts.iter().enumerate() {
+            let url = cx.client.url(&account.ig_id, &[("fields", fields)]);
+            cx.get(a as u64, url, PRIORITY_EDGE);
+        }
+        Ok(())
+    }
+
+    fn on_answer(&mut self, cx: &mut Cx<'_>, tag: u64, answer: std::result::Result<Value, ApiError>) -> Result<()> {
+        let a = tag as usize;
+        let doing = format!("reading Instagram account {}", cx.accounts[a].ig_id);
+        let user = answer.map_err(|e| e.into_connector(&doing).in_stream(USERS.name))?;
+        let Value::Object(mut user) = user else {
+            return Err(bad_data(USERS.name, "an IG user node that is not a JSON object", &user));
+        };
+        transform::clean_object(&mut user);
+        cx.enrich(&mut user, a);
+        cx.record(USERS.name, user);
+        cx.checkpoint(USERS.name, state::no_cursor_state());
+        Ok(())
+    }
+}
