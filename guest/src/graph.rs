@@ -316,7 +316,7 @@ impl GraphClient {
 
     /// A GET of an absolute URL, for the scheduler.
     pub fn get_request(&self, url: &str) -> http::Request {
-        http::Request { method: http::Method::Get, url: url.to_string(), body: None }
+        http::Request { method: http::Method::Get, url: url.to_string(), body: None, account: None }
     }
 
     /// One Graph batch request (at most [`MAX_BATCH_OPS`] GET operations, relative URLs).
@@ -331,6 +331,7 @@ impl GraphClient {
             method: http::Method::Post,
             url: format!("{}/{}/", self.base, self.version),
             body: Some(("application/x-www-form-urlencoded", body.into_bytes())),
+            account: None,
         }
     }
 

@@ -12,7 +12,13 @@ pub struct Request {
     pub url: String,
     /// Content type and bytes of the body, if any.
     pub body: Option<(&'static str, Vec<u8>)>,
+    /// The Instagram account the request is about, told to the host (which paces and pauses
+    /// per account, and removes the header) where the URL does not say it (media ids).
+    pub account: Option<String>,
 }
+
+/// The header that carries [`Request::account`] to the host.
+pub const ACCOUNT_HINT: &str = "x-source-instagram-account";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -58,6 +64,9 @@ mod imp {
         let mut headers: Vec<(String, Vec<u8>)> = Vec::new();
         if let Some((content_type, _)) = &req.body {
             headers.push(("content-type".into(), content_type.as_bytes().to_vec()));
+        }
+        if let Some(account) = &req.account {
+            headers.push((super::ACCOUNT_HINT.into(), account.as_bytes().to_vec()));
         }
         let fields = Fields::from_list(&headers).map_err(|e| format!("bad header: {e:?}"))?;
         let outgoing = OutgoingRequest::new(fields);

@@ -146,7 +146,7 @@ mod tests {
     }
 
     fn get(url: String) -> Request {
-        Request { method: Method::Get, url, body: None }
+        Request { method: Method::Get, url, body: None, account: None }
     }
 
     /// A tree of work: each answer to `n` submits its children `2n+1`, `2n+2` (below 200),

@@ -60,7 +60,7 @@ pub struct Cx<'a> {
 
 enum Asked {
     Get { tag: u64, url: String, priority: u8 },
-    Ops { ops: Vec<(u64, String)>, priority: u8 },
+    Ops { ops: Vec<(u64, String)>, priority: u8, account: Option<usize> },
 }
 
 impl Cx<'_> {
@@ -92,7 +92,15 @@ impl Cx<'_> {
     /// Ask GET operations (relative URLs); each answers on its own through `on_answer`.
     pub fn ops(&mut self, ops: Vec<(u64, String)>) {
         if !ops.is_empty() {
-            self.asked.push(Asked::Ops { ops, priority: PRIORITY_INSIGHTS });
+            self.asked.push(Asked::Ops { ops, priority: PRIORITY_INSIGHTS, account: None });
+        }
+    }
+
+    /// `ops`, all about objects of account `a` (media, stories): the host is told the account,
+    /// so a throttle of one account does not hold back the others.
+    pub fn ops_of(&mut self, a: usize, ops: Vec<(u64, String)>) {
+        if !ops.is_empty() {
+            self.asked.push(Asked::Ops { ops, priority: PRIORITY_INSIGHTS, account: Some(a) });
         }
     }
 
@@ -154,7 +162,7 @@ fn run(config: &Config, selection: &Selection, input: &BTreeMap<String, Value>, 
         };
         hook(families[family].as_mut(), &mut cx)?;
         for asked in cx.asked {
-            submit(&client, scheduler, family, asked);
+            submit(&client, &accounts, scheduler, family, asked);
         }
         Ok(())
     };
@@ -187,25 +195,34 @@ fn run(config: &Config, selection: &Selection, input: &BTreeMap<String, Value>, 
     Ok(())
 }
 
-fn submit(client: &GraphClient, scheduler: &mut Scheduler<Call, WasiHttp>, family: usize, asked: Asked) {
+fn submit(
+    client: &GraphClient,
+    accounts: &[Account],
+    scheduler: &mut Scheduler<Call, WasiHttp>,
+    family: usize,
+    asked: Asked,
+) {
+    let hint = |a: Option<usize>| a.and_then(|a| accounts.get(a)).map(|acc| acc.ig_id.clone());
     match asked {
         Asked::Get { tag, url, priority } => {
             let request = client.get_request(&url);
             scheduler.submit(Call::Get { family, tag, url }, request, priority);
         }
-        Asked::Ops { ops, priority } if client.batch_supported() => {
+        Asked::Ops { ops, priority, account } if client.batch_supported() => {
             let mut ops = ops.into_iter().peekable();
             while ops.peek().is_some() {
                 let chunk: Vec<(u64, String)> = ops.by_ref().take(MAX_BATCH_OPS).collect();
                 let urls: Vec<&str> = chunk.iter().map(|(_, u)| u.as_str()).collect();
-                let request = client.batch_request(&urls);
+                let mut request = client.batch_request(&urls);
+                request.account = hint(account);
                 scheduler.submit(Call::Batch { family, ops: chunk }, request, priority);
             }
         }
-        Asked::Ops { ops, priority } => {
+        Asked::Ops { ops, priority, account } => {
             for (tag, relative) in ops {
                 let url = client.absolute(&relative);
-                let request = client.get_request(&url);
+                let mut request = client.get_request(&url);
+                request.account = hint(account);
                 scheduler.submit(Call::Get { family, tag, url }, request, priority);
             }
         }

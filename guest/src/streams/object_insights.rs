@@ -64,7 +64,7 @@ impl ObjectInsights {
     }
 
     fn ask_rounds(&mut self, cx: &mut Cx<'_>, targets: Vec<(Target, u32)>) {
-        let mut ops = Vec::new();
+        let mut ops: std::collections::BTreeMap<usize, Vec<(u64, String)>> = Default::default();
         for (target, rounds) in targets {
             let metrics = cx.policy.active(target.kind.name(), cx.table.media_metrics(target.kind));
             if metrics.is_empty() {
@@ -74,10 +74,13 @@ impl ObjectInsights {
             let tag = self.next_tag;
             self.next_tag += 1;
             *self.per_account.entry(target.account).or_default() += 1;
-            ops.push((tag, url));
+            ops.entry(target.account).or_default().push((tag, url));
             self.asked.insert(tag, Asked { target, metrics, rounds });
         }
-        cx.ops(ops);
+        // One group per account, so the host knows whose objects each batch is about.
+        for (account, group) in ops {
+            cx.ops_of(account, group);
+        }
     }
 
     /// One operation's answer; returns the account whose operation is now settled (record
