@@ -3,7 +3,7 @@
 //! `waki` (used for single requests) blocks on each one; this module starts every request of
 //! a group, then waits on all their pollables together, so a group of batch requests costs one
 //! round trip instead of one per request. It owns only transport: no Graph semantics, no
-//! retries (the host does those), no credentials (the host adds them).
+//! retries (the host does those); credentials only through `auth` (empty under our host).
 
 /// One request of a group.
 #[derive(Debug, Clone)]
@@ -53,6 +53,7 @@ mod imp {
         if let Some((content_type, _)) = &req.body {
             headers.push(("content-type".into(), content_type.as_bytes().to_vec()));
         }
+        headers.extend(crate::auth::headers_for(&req.url).into_iter().map(|(k, v)| (k.to_string(), v.into_bytes())));
         let fields = Fields::from_list(&headers).map_err(|e| format!("bad header: {e:?}"))?;
         let outgoing = OutgoingRequest::new(fields);
         let method = match req.method {
