@@ -2,8 +2,10 @@
 # The whole test suite (the README's test command and what CI runs):
 #   1. Rust: unit tests, end-to-end tests of the real binary and component against the fake
 #      Graph API, property tests (each run's stdout is kept in target/transcripts);
-#   2. acceptance, in a venv with pinned requirements: PyAirbyte as a real client, and every
-#      transcript validated against Airbyte's published protocol models.
+#   2. acceptance, in a venv with pinned requirements: PyAirbyte as a real client, every
+#      transcript validated against Airbyte's published protocol models, and the component
+#      run outside our host (examples/: wasmtime-py, jco transpile, the composed command under
+#      `jco run`) with records equal to the native read.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,5 +22,11 @@ venv="$PWD/target/acceptance-venv"
 if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
-"$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/acceptance/requirements.txt
+"$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/acceptance/requirements.txt \
+    -r examples/python/requirements.txt
+# The JavaScript example and `jco run` (tests/acceptance/test_embedding.py) need Node; without
+# it those tests are skipped, except in CI (SOURCE_INSTAGRAM_REQUIRE_ALL=1, see .ci/run).
+if command -v npm >/dev/null; then
+    (cd examples/js && npm ci --silent --no-audit --no-fund)
+fi
 AIRBYTE_OFFLINE_MODE=1 DO_NOT_TRACK=1 "$venv/bin/python" -m pytest tests/acceptance -q -p no:cacheprovider
