@@ -17,6 +17,12 @@ rm -rf "$SOURCE_INSTAGRAM_TRANSCRIPTS"
 # Also builds target/debug/source-instagram and target/debug/fake-graph for the acceptance suite.
 cargo test --workspace --locked
 
+# The release artifacts (one static musl release build: the wheel, the image, the components),
+# for tests/acceptance/test_packaging.py; CI sets SOURCE_INSTAGRAM_PACKAGING=1.
+if [ "${SOURCE_INSTAGRAM_PACKAGING:-0}" = 1 ]; then
+    bash packaging/build.sh
+fi
+
 command -v python3 >/dev/null || { echo "tests/run-all.sh: python3 is needed for the acceptance suite (PyAirbyte)" >&2; exit 1; }
 venv="$PWD/target/acceptance-venv"
 if [ ! -x "$venv/bin/python" ]; then
