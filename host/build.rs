@@ -1,4 +1,5 @@
-//! Builds the guest component (`wasm32-wasip2`, plus the hostile test component) so the host can embed it: `cargo build`,
+//! Builds the guest component (`wasm32-wasip2`, plus the hostile test component and the two
+//! pieces of the composed command, `command/`) so the host can embed them: `cargo build`,
 //! `cargo run` and `cargo test` need no separate step and the binary needs no extra file.
 //!
 //! The nested cargo uses its own target directory; sharing the outer one deadlocks on its lock.
@@ -9,34 +10,25 @@ use std::process::Command;
 fn main() {
     let host_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = host_dir.parent().unwrap().to_path_buf();
-    for watched in ["guest/src", "guest/Cargo.toml", "tests/hostile-guest", "wit", "schemas", "Cargo.lock"] {
+    for watched in ["guest/src", "guest/Cargo.toml", "tests/hostile-guest", "command", "wit", "schemas", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
     println!("cargo:rerun-if-env-changed=SOURCE_INSTAGRAM_GUEST_WASM");
 
-    // A prebuilt component may be supplied instead (e.g. by a packaging pipeline).
-    if let Ok(prebuilt) = std::env::var("SOURCE_INSTAGRAM_GUEST_WASM") {
-        println!("cargo:rustc-env=GUEST_WASM={prebuilt}");
-        println!("cargo:rustc-env=HOSTILE_GUEST_WASM=");
-        return;
+    // A prebuilt component may be supplied instead (e.g. by a packaging pipeline); the pieces
+    // of the composed command are still built here.
+    let prebuilt = std::env::var("SOURCE_INSTAGRAM_GUEST_WASM").ok();
+    let mut packages = vec!["stdout-emitter", "command-runner"];
+    if prebuilt.is_none() {
+        packages.extend(["source-instagram-guest", "hostile-guest"]);
     }
 
     let target_dir = root.join("target").join("guest-build");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&root)
-        .args([
-            "build",
-            "--locked",
-            "-p",
-            "source-instagram-guest",
-            "-p",
-            "hostile-guest",
-            "--target",
-            "wasm32-wasip2",
-            "--profile",
-            "guest",
-        ])
+        .args(["build", "--locked", "--target", "wasm32-wasip2", "--profile", "guest"])
+        .args(packages.iter().flat_map(|p| ["-p", p]))
         .arg("--target-dir")
         .arg(&target_dir);
     // Do not leak the outer build's settings into the wasm build.
@@ -60,6 +52,13 @@ fn main() {
         panic!("building the guest component (source-instagram-guest for wasm32-wasip2) failed; see the errors above");
     }
     let out = target_dir.join("wasm32-wasip2").join("guest");
+    println!("cargo:rustc-env=STDOUT_EMITTER_WASM={}", out.join("stdout_emitter.wasm").display());
+    println!("cargo:rustc-env=COMMAND_RUNNER_WASM={}", out.join("command-runner.wasm").display());
+    if let Some(prebuilt) = prebuilt {
+        println!("cargo:rustc-env=GUEST_WASM={prebuilt}");
+        println!("cargo:rustc-env=HOSTILE_GUEST_WASM=");
+        return;
+    }
     let wasm = out.join("source_instagram_guest.wasm");
     assert!(wasm.exists(), "the guest build did not produce {}", wasm.display());
     println!("cargo:rustc-env=GUEST_WASM={}", wasm.display());

@@ -1,8 +1,8 @@
 //! The connector configuration: parsing, defaults and semantic validation.
 //!
 //! Owns every rule about what a valid config is (beyond the JSON schema in `schemas/spec.json`,
-//! which the host also enforces). The access token is not here: the host keeps it and adds it
-//! to allowed requests, so the guest never holds a secret.
+//! which the host also enforces). The access token is not here: our host keeps it and adds it
+//! to allowed requests; a host that leaves it in the config gets it sent by `auth`.
 
 use crate::error::{ConnectorError, Result};
 use crate::metrics::DEFAULT_API_VERSION;

@@ -265,6 +265,7 @@ impl GraphClient {
         let response = self
             .client
             .get(url)
+            .headers(crate::auth::headers_for(url))
             .connect_timeout(Duration::from_secs(30))
             .send()
             .map_err(|e| ApiError::Transport { detail: format!("{e:#}"), url: redact_url(url) })?;

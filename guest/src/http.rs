@@ -3,7 +3,7 @@
 //!
 //! `waki` (used for single requests) blocks on each one; this module lets the
 //! [`crate::scheduler`] keep several in flight. It owns only transport: no Graph semantics, no
-//! ordering, no retries (the host does those), no credentials (the host adds them).
+//! ordering, no retries (the host does those), credentials only through `auth` (empty under our host).
 
 /// One request of a group.
 #[derive(Debug, Clone)]
@@ -68,6 +68,7 @@ mod imp {
         if let Some(account) = &req.account {
             headers.push((super::ACCOUNT_HINT.into(), account.as_bytes().to_vec()));
         }
+        headers.extend(crate::auth::headers_for(&req.url).into_iter().map(|(k, v)| (k.to_string(), v.into_bytes())));
         let fields = Fields::from_list(&headers).map_err(|e| format!("bad header: {e:?}"))?;
         let outgoing = OutgoingRequest::new(fields);
         let method = match req.method {

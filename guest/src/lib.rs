@@ -3,11 +3,13 @@
 //! This crate owns the connector logic: config, catalog and state parsing, the Graph API
 //! client, the stream modules, and the read engine that runs them. It reaches the network only through
 //! `wasi:http` (via `waki`), which the host polices, and the outside world only through the
-//! `emitter` import. It never sees the access token: the host adds it to allowed requests.
+//! `emitter` import. Under `source-instagram` it never sees the access token (the host adds it
+//! to allowed requests); under a host that leaves `access_token` in the config, `auth` sends it.
 //! It must not format Airbyte envelopes, write to stdout or sleep on rate limits (the host
 //! owns all three).
 
 pub mod accounts;
+pub mod auth;
 pub mod catalog;
 pub mod config;
 pub mod emit;
@@ -42,16 +44,27 @@ impl Guest for Connector {
     }
 
     fn check(config: String) -> Result<(), wit::ConnectorError> {
+        take_credential(&config);
         engine::check(&config).map_err(to_wit)
     }
 
     fn discover(config: String) -> Result<String, wit::ConnectorError> {
+        take_credential(&config);
         config::Config::parse(&config, chrono::Utc::now()).map_err(to_wit)?;
         Ok(streams::catalog_json().to_string())
     }
 
     fn read(config: String, catalog: String, state: Option<String>) -> Result<(), wit::ConnectorError> {
+        take_credential(&config);
         engine::read(&config, &catalog, state.as_deref()).map_err(to_wit)
+    }
+}
+
+/// The portable token contract (see `auth`): this call's token, if the host left it in the config.
+fn take_credential(config: &str) {
+    match config::Config::parse(config, chrono::Utc::now()) {
+        Ok(parsed) => auth::set_from_config(config, &parsed.api_base_url),
+        Err(_) => auth::clear(),
     }
 }
 

@@ -16,6 +16,7 @@
 //! `protocol` (Airbyte messages on an output), `settings` (the user's config as the host sees
 //! it), `commands` (one command on one instance), `tenants` (many), `clock`, `demo`.
 
+pub mod artifact;
 pub mod clock;
 pub mod commands;
 pub mod demo;

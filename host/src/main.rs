@@ -1,7 +1,8 @@
 //! `source-instagram`: runs the Instagram connector component and speaks the Airbyte protocol.
 //!
 //! Owns the command line: exactly Airbyte's `spec`, `check`, `discover`, `read`, plus `demo`
-//! (the built-in sandbox) and `run-many` (many tenants in one process). What each command
+//! (the built-in sandbox), `run-many` (many tenants in one process) and `component` (writes
+//! the component, bare or as a `wasi:cli/run` command, see `artifact`). What each command
 //! does and means lives in `commands`; only AirbyteMessages go to stdout (see `protocol`).
 
 use clap::{Parser, Subcommand};
@@ -9,7 +10,7 @@ use source_instagram::commands::{self, RunEnv};
 use source_instagram::protocol::{Failure, Output};
 use source_instagram::runtime::Runtime;
 use source_instagram::settings::{self, Settings};
-use source_instagram::{demo, tenants};
+use source_instagram::{artifact, demo, runtime, tenants};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -60,6 +61,16 @@ enum Command {
         #[arg(long)]
         summary_only: bool,
     },
+    /// Write the connector component (the embedded one, or --component) to a file, for other
+    /// component runtimes; with --command, composed into a `wasi:cli/run` command that takes
+    /// Airbyte's CLI (`wasmtime run -S http --dir . FILE read --config …`, `jco run FILE …`).
+    Component {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Compose the connector with a stdout emitter and an argument runner.
+        #[arg(long)]
+        command: bool,
+    },
     /// Run many jobs (check or read, each with its own config, catalog, state and limits) in
     /// one process, each in its own sandboxed instance.
     RunMany {
@@ -93,6 +104,21 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli, output: Output) -> ExitCode {
+    if let Command::Component { out, command } = &cli.command {
+        let written = match cli.component.as_deref() {
+            Some(path) => std::fs::read(path)
+                .map_err(|e| anyhow::anyhow!("reading the component {}: {e}", path.display()))
+                .and_then(|bytes| artifact::write(out, &bytes, *command)),
+            None => artifact::write(out, runtime::EMBEDDED_COMPONENT, *command),
+        };
+        return match written {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("source-instagram component: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let runtime = match Runtime::load(cli.component.as_deref()) {
         Ok(r) => std::sync::Arc::new(r),
         Err(e) => {
@@ -131,6 +157,7 @@ async fn run(cli: Cli, output: Output) -> ExitCode {
         Command::RunMany { jobs, out, concurrency } => {
             return tenants::run_many(runtime, &jobs, &out, concurrency as usize, &env).await;
         }
+        Command::Component { .. } => unreachable!("handled before the runtime is loaded"),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
