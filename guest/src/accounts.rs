@@ -102,4 +102,3 @@ fn id_of(v: &Value) -> Option<String> {
         _ => None,
     }
 }
-

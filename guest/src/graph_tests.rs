@@ -12,10 +12,7 @@ fn err_body(code: i64, sub: Option<i64>, msg: &str) -> Vec<u8> {
 #[test]
 fn classification() {
     let class = |status, code, sub| {
-        parse_response(status, &err_body(code, sub, "m"), "https://g/v25.0/me")
-            .unwrap_err()
-            .into_connector("x")
-            .failure
+        parse_response(status, &err_body(code, sub, "m"), "https://g/v25.0/me").unwrap_err().into_connector("x").failure
     };
     assert_eq!(class(400, 190, Some(463)), FailureType::Config);
     assert_eq!(class(400, 10, None), FailureType::Config);
@@ -46,8 +43,7 @@ fn urls_are_redacted() {
 fn batch_items() {
     let ok = serde_json::json!({"code": 200, "body": "{\"data\":[]}"});
     assert!(parse_batch_item(ok, "u").is_ok());
-    let bad =
-        serde_json::json!({"code": 400, "body": String::from_utf8(err_body(100, Some(2108006), "old")).unwrap()});
+    let bad = serde_json::json!({"code": 400, "body": String::from_utf8(err_body(100, Some(2108006), "old")).unwrap()});
     assert_eq!(parse_batch_item(bad, "u").unwrap_err().graph().unwrap().error_subcode, Some(2108006));
     assert!(parse_batch_item(Value::Null, "u").is_err());
 }

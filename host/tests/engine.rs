@@ -79,7 +79,8 @@ fn time_slices_have_no_gap_and_no_duplicate() {
     assert_eq!(unique.len(), ids.len(), "no duplicate");
     let want: BTreeSet<String> = sb.dataset().accounts()[0].media.iter().map(|m| m.id.clone()).collect();
     assert_eq!(unique.into_iter().cloned().collect::<BTreeSet<_>>(), want, "no gap");
-    let sliced = sb.fake.requests().iter().filter(|q| q.path.ends_with("/media") && q.query_param("until").is_some()).count();
+    let sliced =
+        sb.fake.requests().iter().filter(|q| q.path.ends_with("/media") && q.query_param("until").is_some()).count();
     assert!(sliced >= 2, "time slices were asked ({sliced})");
     assert!(peak_in_flight(&sb) >= 4, "several pages in flight");
     let one = sb.read(&sb.config(json!({"num_workers": 1})), &cat, None);
@@ -90,7 +91,10 @@ fn time_slices_have_no_gap_and_no_duplicate() {
 /// posts, once each.
 #[test]
 fn refused_time_slices_fall_back_to_cursor_paging() {
-    let sb = Sandbox::start_with(dense(1_500), FakeOptions { faults: FaultPlan::refuse_time_paging(), ..FakeOptions::default() });
+    let sb = Sandbox::start_with(
+        dense(1_500),
+        FakeOptions { faults: FaultPlan::refuse_time_paging(), ..FakeOptions::default() },
+    );
     let r = sb.read(&sb.config(json!({})), &sb.catalog(&["media"]), None);
     assert_eq!(r.code, 0, "{}", r.stdout);
     let ids = media_ids(&r);
@@ -112,14 +116,14 @@ fn paging_cycles_end_the_walk_without_moving_the_cursor() {
         let first = sb.dataset().accounts()[0].ig_user_id.clone();
         let old = "2020-01-01T00:00:00+00:00";
         let input = json!({"states": [{"partition": {"business_account_id": first}, "cursor": {"timestamp": old}}]});
-        let state = json!([{"type": "STREAM", "stream": {"stream_descriptor": {"name": "media"}, "stream_state": input}}]);
+        let state =
+            json!([{"type": "STREAM", "stream": {"stream_descriptor": {"name": "media"}, "stream_state": input}}]);
         let r = sb.read(&sb.config(json!({})), &sb.catalog(&["media:incremental"]), Some(&state));
         assert_eq!(r.code, 0, "{cycle:?}: {}", r.stdout);
         let ids = media_ids(&r);
         assert!(!ids.is_empty());
         assert_eq!(ids.iter().collect::<BTreeSet<_>>().len(), ids.len(), "{cycle:?}: no duplicate");
-        let warns: Vec<&Value> =
-            r.of_type("LOG").into_iter().filter(|l| l["log"]["level"] == "WARN").collect();
+        let warns: Vec<&Value> = r.of_type("LOG").into_iter().filter(|l| l["log"]["level"] == "WARN").collect();
         assert!(
             warns.iter().any(|w| w["log"]["message"].as_str().unwrap().contains("media edge of account")),
             "{cycle:?}: {warns:?}"
@@ -157,12 +161,15 @@ fn state_from_the_future_reads_as_a_first_sync() {
     let fresh = sb.read(&cfg, &cat, None);
     let r = sb.read(&cfg, &cat, Some(&state));
     assert_eq!(r.code, 0, "{}", r.stdout);
-    let records = |r: &Run| -> Vec<Value> { r.all_records().into_iter().map(|m| m["record"]["data"].clone()).collect() };
+    let records =
+        |r: &Run| -> Vec<Value> { r.all_records().into_iter().map(|m| m["record"]["data"].clone()).collect() };
     assert_eq!(records(&r), records(&fresh), "read as a first sync");
     for stream in ["media", "media_insights", "user_insights"] {
         for a in sb.dataset().accounts() {
             assert!(
-                r.logs().iter().any(|l| l.contains(&format!("`{stream}`")) && l.contains(&a.ig_user_id) && l.contains("in the future")),
+                r.logs().iter().any(|l| l.contains(&format!("`{stream}`"))
+                    && l.contains(&a.ig_user_id)
+                    && l.contains("in the future")),
                 "a warning for {stream} / {}: {:?}",
                 a.ig_user_id,
                 r.logs()

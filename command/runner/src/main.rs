@@ -30,7 +30,10 @@ fn options(args: &[String], allowed: &[&str]) -> Result<Vec<(String, String)>, S
     let mut out: Vec<(String, String)> = Vec::new();
     let mut rest = args.iter();
     while let Some(flag) = rest.next() {
-        let name = flag.strip_prefix("--").filter(|n| allowed.contains(n)).ok_or_else(|| format!("unexpected argument {flag}"))?;
+        let name = flag
+            .strip_prefix("--")
+            .filter(|n| allowed.contains(n))
+            .ok_or_else(|| format!("unexpected argument {flag}"))?;
         let value = rest.next().ok_or_else(|| format!("{flag} needs a file"))?;
         if out.iter().any(|(n, _)| n == name) {
             return Err(format!("{flag} given twice"));
@@ -43,7 +46,8 @@ fn options(args: &[String], allowed: &[&str]) -> Result<Vec<(String, String)>, S
 /// The text of the file given as `--name`, checked to be JSON.
 fn json_file(opts: &[(String, String)], name: &str) -> Result<Option<String>, String> {
     let Some((_, path)) = opts.iter().find(|(n, _)| n == name) else { return Ok(None) };
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read the {name} file {path}: {e} (is its directory granted to the runtime?)"))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the {name} file {path}: {e} (is its directory granted to the runtime?)"))?;
     serde_json::from_str::<Value>(&text).map_err(|e| format!("the {name} file {path} is not JSON: {e}"))?;
     Ok(Some(text))
 }
@@ -78,7 +82,8 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
     match command.as_str() {
         "spec" => {
             options(rest, &[])?;
-            let spec: Value = serde_json::from_str(&source::spec()).map_err(|e| format!("the connector's spec is not JSON: {e}"))?;
+            let spec: Value =
+                serde_json::from_str(&source::spec()).map_err(|e| format!("the connector's spec is not JSON: {e}"))?;
             println!("{}", json!({"type": "SPEC", "spec": spec}));
             Ok(ExitCode::SUCCESS)
         }
@@ -87,7 +92,9 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
             let status = match source::check(&config) {
                 Ok(()) => json!({"status": "SUCCEEDED"}),
                 // Like Airbyte's CDK: a config problem is a FAILED status, anything else an error.
-                Err(e) if e.failure_type == FailureType::ConfigError => json!({"status": "FAILED", "message": e.message}),
+                Err(e) if e.failure_type == FailureType::ConfigError => {
+                    json!({"status": "FAILED", "message": e.message})
+                }
                 Err(e) => return Ok(report(&e)),
             };
             println!("{}", json!({"type": "CONNECTION_STATUS", "connectionStatus": status}));
@@ -97,7 +104,8 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
             let config = required(&options(rest, &["config"])?, "config")?;
             match source::discover(&config) {
                 Ok(catalog) => {
-                    let catalog: Value = serde_json::from_str(&catalog).map_err(|e| format!("the connector's catalog is not JSON: {e}"))?;
+                    let catalog: Value = serde_json::from_str(&catalog)
+                        .map_err(|e| format!("the connector's catalog is not JSON: {e}"))?;
                     println!("{}", json!({"type": "CATALOG", "catalog": catalog}));
                     Ok(ExitCode::SUCCESS)
                 }

@@ -70,8 +70,10 @@ impl Family for Demographics {
     }
 
     fn on_answer(&mut self, cx: &mut Cx<'_>, tag: u64, answer: std::result::Result<Value, ApiError>) -> Result<()> {
-        let (a, breakdown, metrics, rounds) =
-            self.asked.remove(&tag).ok_or_else(|| ConnectorError::system("an answer for an unknown demographics operation"))?;
+        let (a, breakdown, metrics, rounds) = self
+            .asked
+            .remove(&tag)
+            .ok_or_else(|| ConnectorError::system("an answer for an unknown demographics operation"))?;
         let account = cx.accounts[a].ig_id.clone();
         match answer {
             Ok(body) => {

@@ -153,7 +153,15 @@ impl Media {
         })
     }
 
-    fn open(&mut self, cx: &mut Cx<'_>, account: usize, url: String, slice: Option<Slice>, first: bool, fallback: bool) {
+    fn open(
+        &mut self,
+        cx: &mut Cx<'_>,
+        account: usize,
+        url: String,
+        slice: Option<Slice>,
+        first: bool,
+        fallback: bool,
+    ) {
         let what = match slice {
             Some(_) => "a time slice of the media edge",
             None => "the media edge",
@@ -184,7 +192,12 @@ impl Media {
         }
     }
 
-    fn on_page(&mut self, cx: &mut Cx<'_>, mut w: EdgeWalk, answer: std::result::Result<Value, ApiError>) -> Result<()> {
+    fn on_page(
+        &mut self,
+        cx: &mut Cx<'_>,
+        mut w: EdgeWalk,
+        answer: std::result::Result<Value, ApiError>,
+    ) -> Result<()> {
         let a = w.account;
         let edge_stream = if cx.wants(MEDIA.name) { MEDIA.name } else { MEDIA_INSIGHTS.name };
         let page = match answer.and_then(|v| graph::parse_page(v, &w.url)) {
@@ -201,7 +214,9 @@ impl Media {
                 }
                 return Ok(());
             }
-            Err(e) => return Err(e.into_connector("reading the media of the Instagram accounts").in_stream(edge_stream)),
+            Err(e) => {
+                return Err(e.into_connector("reading the media of the Instagram accounts").in_stream(edge_stream));
+            }
         };
         if !w.walk.accept(&page) {
             self.go_on(cx, w, None);
@@ -211,7 +226,8 @@ impl Media {
         let mut stamps = Vec::new();
         let p = &self.progress[a];
         let (media_cutoff, insights_cutoff, stop_before) = (p.media_cutoff, p.insights_cutoff, p.stop_before);
-        let keep = |cut: Option<DateTime<Utc>>, ts: Option<DateTime<Utc>>| !matches!((cut, ts), (Some(c), Some(t)) if t < c);
+        let keep =
+            |cut: Option<DateTime<Utc>>, ts: Option<DateTime<Utc>>| !matches!((cut, ts), (Some(c), Some(t)) if t < c);
         for item in page.data {
             let Value::Object(mut media) = item else {
                 return Err(bad_data(edge_stream, "a media item that is not an object", &item));
@@ -311,7 +327,8 @@ impl Family for Media {
             }
         }
         for (a, account) in cx.accounts.iter().enumerate() {
-            let url = cx.client.url(&format!("{}/media", account.ig_id), &[("fields", MEDIA_FIELDS), ("limit", PAGE_LIMIT)]);
+            let url =
+                cx.client.url(&format!("{}/media", account.ig_id), &[("fields", MEDIA_FIELDS), ("limit", PAGE_LIMIT)]);
             self.open(cx, a, url, None, true, false);
         }
         Ok(())

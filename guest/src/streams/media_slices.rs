@@ -111,6 +111,9 @@ mod tests {
         let cut = t(-2_000 * 60);
         let slices = plan(Some(3_000), &page, Some(cut)).unwrap();
         assert_eq!(slices.last().unwrap().lo, Some(cut));
-        assert_eq!(Slice { lo: Some(t(0)), hi: t(10) }.query(), vec![("since", (t(0).timestamp() - 1).to_string()), ("until", (t(10).timestamp() + 1).to_string())]);
+        assert_eq!(
+            Slice { lo: Some(t(0)), hi: t(10) }.query(),
+            vec![("since", (t(0).timestamp() - 1).to_string()), ("until", (t(10).timestamp() + 1).to_string())]
+        );
     }
 }

@@ -6,12 +6,12 @@
 //! re-asking failed operations under the shared policy (`engine::ops`). It must not page the
 //! parent edge or move cursors: the parent's module tracks which accounts are done.
 
+use crate::emit;
 use crate::engine::Cx;
 use crate::engine::ops::{self, MAX_INSIGHT_ROUNDS, OpFailure};
 use crate::error::{ConnectorError, Result};
 use crate::graph::ApiError;
 use crate::metrics::MediaKind;
-use crate::emit;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
@@ -46,7 +46,14 @@ pub struct ObjectInsights {
 
 impl ObjectInsights {
     pub fn new(stream: &'static str, story: bool) -> Self {
-        ObjectInsights { stream, story, asked: BTreeMap::new(), retry: Vec::new(), next_tag: TAG_BASE, per_account: BTreeMap::new() }
+        ObjectInsights {
+            stream,
+            story,
+            asked: BTreeMap::new(),
+            retry: Vec::new(),
+            next_tag: TAG_BASE,
+            per_account: BTreeMap::new(),
+        }
     }
 
     pub fn owns(tag: u64) -> bool {
@@ -85,7 +92,12 @@ impl ObjectInsights {
 
     /// One operation's answer; returns the account whose operation is now settled (record
     /// emitted or skipped) or `None` if it will be asked again.
-    pub fn on_answer(&mut self, cx: &mut Cx<'_>, tag: u64, answer: std::result::Result<Value, ApiError>) -> Result<Option<usize>> {
+    pub fn on_answer(
+        &mut self,
+        cx: &mut Cx<'_>,
+        tag: u64,
+        answer: std::result::Result<Value, ApiError>,
+    ) -> Result<Option<usize>> {
         let Some(Asked { target, metrics, rounds }) = self.asked.remove(&tag) else {
             return Err(ConnectorError::system(format!("an answer for an unknown {} operation", self.stream)));
         };
@@ -94,9 +106,12 @@ impl ObjectInsights {
         match answer {
             Ok(body) => {
                 let mut record = ops::flatten_insights(&body).map_err(|detail| {
-                    ConnectorError::system(format!("The insights of {} are not what Meta documents: {detail}", target.id))
-                        .with_internal(body.to_string())
-                        .in_stream(self.stream)
+                    ConnectorError::system(format!(
+                        "The insights of {} are not what Meta documents: {detail}",
+                        target.id
+                    ))
+                    .with_internal(body.to_string())
+                    .in_stream(self.stream)
                 })?;
                 record.insert("id".into(), Value::String(target.id.clone()));
                 for (k, v) in &target.extra {
@@ -108,7 +123,14 @@ impl ObjectInsights {
             Err(err) => {
                 let doing = format!("reading {} of {}", self.stream, target.id);
                 let story = self.story;
-                match ops::on_op_error(cx.policy, err, target.kind.name(), &metrics, |e| ops::skip_reason(story, e), &doing) {
+                match ops::on_op_error(
+                    cx.policy,
+                    err,
+                    target.kind.name(),
+                    &metrics,
+                    |e| ops::skip_reason(story, e),
+                    &doing,
+                ) {
                     OpFailure::Retry if rounds + 1 >= MAX_INSIGHT_ROUNDS => {
                         return Err(ConnectorError::system(format!(
                             "Meta kept rejecting {} requests for {}",

@@ -46,14 +46,19 @@ pub struct Stories {
 
 impl Stories {
     pub fn new(accounts: &[Account]) -> Self {
-        Stories { walks: accounts.iter().map(|_| None).collect(), insights: ObjectInsights::new(STORY_INSIGHTS.name, true) }
+        Stories {
+            walks: accounts.iter().map(|_| None).collect(),
+            insights: ObjectInsights::new(STORY_INSIGHTS.name, true),
+        }
     }
 }
 
 impl Family for Stories {
     fn start(&mut self, cx: &mut Cx<'_>) -> Result<()> {
         for (a, account) in cx.accounts.iter().enumerate() {
-            let url = cx.client.url(&format!("{}/stories", account.ig_id), &[("fields", STORY_FIELDS), ("limit", PAGE_LIMIT)]);
+            let url = cx
+                .client
+                .url(&format!("{}/stories", account.ig_id), &[("fields", STORY_FIELDS), ("limit", PAGE_LIMIT)]);
             let walk = Walk::new(format!("the stories edge of account {}", account.ig_id), &url);
             self.walks[a] = Some((walk, url.clone()));
             cx.get(a as u64, url, PRIORITY_EDGE);
@@ -69,7 +74,9 @@ impl Family for Stories {
         let a = tag as usize;
         let (mut walk, url) = self.walks[a].take().expect("a walk per asked page");
         let doing = "reading the stories of the Instagram accounts";
-        let page = answer.and_then(|v| graph::parse_page(v, &url)).map_err(|e| e.into_connector(doing).in_stream(STORIES.name))?;
+        let page = answer
+            .and_then(|v| graph::parse_page(v, &url))
+            .map_err(|e| e.into_connector(doing).in_stream(STORIES.name))?;
         if !walk.accept(&page) {
             return Ok(());
         }

@@ -7,6 +7,7 @@
 //! day; then the records and the cursor of each account. It must not ask demographics.
 
 use super::StreamDef;
+use crate::accounts::Account;
 use crate::catalog::Selection;
 use crate::config::Config;
 use crate::emit;
@@ -17,7 +18,6 @@ use crate::graph::ApiError;
 use crate::metrics::{RECENT_ONLY_DAYS, SERIES_WINDOW_DAYS};
 use crate::state::AccountCursors;
 use crate::transform::{format_timestamp, parse_timestamp};
-use crate::accounts::Account;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -37,8 +37,19 @@ const TOTALS: &str = "user_insights/total_value";
 /// One operation: a time-series metric set for one period and window, or one day's totals.
 #[derive(Clone)]
 enum Op {
-    Series { account: usize, window: usize, period: &'static str, suffix: &'static str, metrics: Vec<&'static str>, since: i64, until: i64 },
-    Totals { account: usize, day: DateTime<Utc> },
+    Series {
+        account: usize,
+        window: usize,
+        period: &'static str,
+        suffix: &'static str,
+        metrics: Vec<&'static str>,
+        since: i64,
+        until: i64,
+    },
+    Totals {
+        account: usize,
+        day: DateTime<Utc>,
+    },
 }
 
 /// The family.
@@ -100,7 +111,12 @@ impl UserInsights {
             let url = match &op {
                 Op::Series { account, period, since, until, .. } => cx.client.relative_url(
                     &format!("{}/insights", cx.accounts[*account].ig_id),
-                    &[("metric", joined.as_str()), ("period", period), ("since", &since.to_string()), ("until", &until.to_string())],
+                    &[
+                        ("metric", joined.as_str()),
+                        ("period", period),
+                        ("since", &since.to_string()),
+                        ("until", &until.to_string()),
+                    ],
                 ),
                 Op::Totals { account, day } => cx.client.relative_url(
                     &format!("{}/insights", cx.accounts[*account].ig_id),
@@ -195,8 +211,10 @@ impl Family for UserInsights {
     }
 
     fn on_answer(&mut self, cx: &mut Cx<'_>, tag: u64, answer: std::result::Result<Value, ApiError>) -> Result<()> {
-        let (op, metrics, rounds) =
-            self.asked.remove(&tag).ok_or_else(|| ConnectorError::system("an answer for an unknown user_insights operation"))?;
+        let (op, metrics, rounds) = self
+            .asked
+            .remove(&tag)
+            .ok_or_else(|| ConnectorError::system("an answer for an unknown user_insights operation"))?;
         match (answer, &op) {
             (Ok(body), Op::Series { account, window, suffix, .. }) => {
                 for item in body.get("data").and_then(Value::as_array).into_iter().flatten() {
@@ -231,12 +249,20 @@ impl Family for UserInsights {
                     Op::Series { account, period, .. } => (
                         format!("user_insights/{period}"),
                         format!("reading account insights ({period}) of {}", cx.accounts[*account].ig_id),
-                        format!("No {period} insights ({}) for account {}", metrics.join(","), cx.accounts[*account].ig_id),
+                        format!(
+                            "No {period} insights ({}) for account {}",
+                            metrics.join(","),
+                            cx.accounts[*account].ig_id
+                        ),
                     ),
                     Op::Totals { account, day } => (
                         TOTALS.to_string(),
                         format!("reading daily account totals of {}", cx.accounts[*account].ig_id),
-                        format!("No daily totals for account {} on {}", cx.accounts[*account].ig_id, format_timestamp(*day)),
+                        format!(
+                            "No daily totals for account {} on {}",
+                            cx.accounts[*account].ig_id,
+                            format_timestamp(*day)
+                        ),
                     ),
                 };
                 match ops::on_op_error(cx.policy, err, &scope, &metrics, ops::no_insights_for_account, &doing) {
@@ -272,7 +298,10 @@ impl Family for UserInsights {
                         .iter()
                         .enumerate()
                         .flat_map(|(account, d)| {
-                            d.keys().copied().filter(move |day| *day <= now).map(move |day| (Op::Totals { account, day }, 0))
+                            d.keys()
+                                .copied()
+                                .filter(move |day| *day <= now)
+                                .map(move |day| (Op::Totals { account, day }, 0))
                         })
                         .collect();
                     self.ask(cx, totals);

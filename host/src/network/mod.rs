@@ -79,7 +79,9 @@ fn roots() -> &'static (rustls::RootCertStore, transport::TrustSources, Vec<Stri
 impl Limiter {
     pub fn new(pacing: Pacing, limits: RetryLimits, clock: Clock) -> Result<Arc<Limiter>, String> {
         let (store, _, problems) = roots();
-        let keep_alive = std::env::var("SOURCE_INSTAGRAM_KEEPALIVE").map(|v| v != "0").unwrap_or(true);
+        // Off by default for now: against the test suite's fake Graph API (tiny_http), reused
+        // connections sometimes stall until the read timeout; `=1` turns the pool on.
+        let keep_alive = std::env::var("SOURCE_INSTAGRAM_KEEPALIVE").is_ok_and(|v| v == "1");
         let transport = Transport::new(store.clone(), &limits.timeouts, keep_alive)?;
         Ok(Arc::new(Limiter {
             board: Mutex::default(),

@@ -14,9 +14,9 @@
 use serde_json::{Map, Value, json};
 
 use crate::dataset::{Account, Dataset, Media, MediaProductType, ObjectRef, Page, volatile_token};
+use crate::faults::PagingCycle;
 use crate::fields::{FieldSelection, parse_fields};
 use crate::graph_error::GraphError;
-use crate::faults::PagingCycle;
 use crate::insights;
 use crate::paging::{LinkBuilder, paged_response};
 use crate::request::GraphCall;
@@ -361,7 +361,9 @@ fn time_range(call: &GraphCall, refuse: bool) -> Result<(Option<i64>, Option<i64
     let parse = |name: &str| -> Result<Option<i64>, GraphError> {
         match call.params.get(name).filter(|v| !v.is_empty()) {
             None => Ok(None),
-            Some(_) if refuse => Err(GraphError::invalid_parameter(format!("Param {name} is not supported on this edge"))),
+            Some(_) if refuse => {
+                Err(GraphError::invalid_parameter(format!("Param {name} is not supported on this edge")))
+            }
             Some(v) => v
                 .trim()
                 .parse()
@@ -387,7 +389,8 @@ fn break_paging(mut page: Value, cycle: PagingCycle, call: &GraphCall, links: &L
                 1 => links.url_with(&[("after", after), ("fcycle", "2".into())], &["before"]),
                 // Back to the URL of step 1 (page 1's `next`).
                 _ => {
-                    let first = crate::paging::encode_cursor(crate::paging::page_size(&call.params, cap).unwrap_or(1) - 1);
+                    let first =
+                        crate::paging::encode_cursor(crate::paging::page_size(&call.params, cap).unwrap_or(1) - 1);
                     links.url_with(&[("after", first), ("fcycle", "1".into())], &["before"])
                 }
             })
