@@ -1,0 +1,371 @@
+//! Sending one request for the guest: pacing by usage and throttle pauses, one attempt through
+//! the transport, waiting out throttles, retrying transient failures within their budget, and
+//! re-sending only the failed operations of a batch.
+//!
+//! Owns the retry loops and their logs. It does not decide what may be sent (the hook in
+//! `mod.rs` does, before this runs) nor how bytes travel (see `transport`).
+
+use super::*;
+
+/// Header by which the guest names the IG account a request is about (removed before sending).
+pub const ACCOUNT_HINT: &str = "x-source-instagram-account";
+
+/// The parts of a request needed to send it again.
+pub(super) struct Call {
+    pub(super) method: http::Method,
+    pub(super) uri: http::Uri,
+    pub(super) headers: http::HeaderMap,
+    /// The account the guest said this request is about.
+    pub(super) account: Option<String>,
+}
+
+impl Limiter {
+    /// One attempt, with the whole body read (so it can be classified and retried), within
+    /// the attempt's time limits.
+    async fn send_once(
+        &self,
+        call: &Call,
+        body: Bytes,
+        limits: &RetryLimits,
+    ) -> Result<http::Response<Bytes>, transport::AttemptError> {
+        self.stats.sent.fetch_add(1, Ordering::Relaxed);
+        self.transport.send(&call.method, &call.uri, &call.headers, body, &limits.timeouts).await
+    }
+
+    /// Wait before a request about `subjects` as the usage board says.
+    async fn pace(&self, subjects: &[String], ctx: &RunCtx<'_>) {
+        // A throttle in force for the app or these accounts: wait it out (the throttled
+        // request itself counts that wait against its run's cap).
+        loop {
+            let now = std::time::Instant::now();
+            let Some(until) = self.pauses.lock().unwrap().until_for(subjects, now) else { break };
+            let remaining = until - now;
+            ctx.output.rate_limited(crate::protocol::now_ms() + self.clock.nominal(remaining).as_millis() as i64);
+            tokio::time::sleep(remaining.min(self.clock.real(ctx.limits.heartbeat))).await;
+        }
+        let (peak, regain) = self.board.lock().unwrap().peak_for(subjects);
+        match self.pacing.decide(peak, regain) {
+            Pace::Go => {}
+            Pace::Space(d) => self.clock.sleep(d).await,
+            Pace::Pause(d) => {
+                self.stats.paused.fetch_add(1, Ordering::Relaxed);
+                let why = format!("Meta reports {peak:.0}% of the rate limit used");
+                if self.wait_rate_limit(d, &why, ctx).await {
+                    self.board.lock().unwrap().reset();
+                }
+            }
+        }
+    }
+
+    /// Wait out a rate limit, heartbeating; false (without waiting) when it would pass the
+    /// cap on total waiting.
+    async fn wait_rate_limit(&self, wait: Duration, why: &str, ctx: &RunCtx<'_>) -> bool {
+        let (output, budget) = (ctx.output, ctx.budget);
+        {
+            let mut waited = budget.waited.lock().unwrap();
+            if *waited + wait > budget.max {
+                output.log(
+                    "ERROR",
+                    &format!(
+                        "{why}; waiting {} more would pass the cap of {} on rate-limit waits, so the read stops here",
+                        human(wait),
+                        human(budget.max)
+                    ),
+                );
+                return false;
+            }
+            *waited += wait;
+        }
+        output.log("WARN", &format!("{why}; pausing requests for {}", human(wait)));
+        let mut remaining = wait;
+        while !remaining.is_zero() {
+            let reset = crate::protocol::now_ms() + remaining.as_millis() as i64;
+            output.rate_limited(reset);
+            let slice = remaining.min(ctx.limits.heartbeat);
+            self.clock.sleep(slice).await;
+            remaining -= slice;
+        }
+        true
+    }
+
+    /// Record a throttle of `scopes` for `wait` (nominal): requests about them hold back until
+    /// it has passed. Returns the throttle streak before this one.
+    fn pause_scopes(&self, scopes: &[pauses::Scope], wait: Duration) {
+        let until = std::time::Instant::now() + self.clock.real(wait);
+        self.pauses.lock().unwrap().pause(scopes, until);
+    }
+
+    /// The wait for the `n`th throttle in a row: Meta's regain time, else a backoff that starts
+    /// at seconds and grows while throttles repeat.
+    fn throttle_wait(limits: &RetryLimits, hint: Option<Duration>, n: u32) -> Duration {
+        hint.map(|h| h.mul_f64(1.0 + 0.1 * fastrand::f64()))
+            .unwrap_or_else(|| backoff(limits.throttle_base, n, limits.throttle_cap))
+    }
+
+    /// Send one request, waiting out throttles and retrying transient failures.
+    pub(super) async fn send(
+        &self,
+        call: &Call,
+        body: Bytes,
+        ctx: &RunCtx<'_>,
+    ) -> Result<http::Response<Bytes>, HttpError> {
+        let (output, limits) = (ctx.output, ctx.limits);
+        let (mut transient, mut throttles) = (0u32, 0u32);
+        // Time spent on failed attempts and transient backoff (nominal), against the budget.
+        let mut spent = Duration::ZERO;
+        let subjects = subjects(call, &body);
+        loop {
+            self.pace(&subjects, ctx).await;
+            let attempt_started = std::time::Instant::now();
+            let sent = self.send_once(call, body.clone(), limits).await;
+            let attempt_took = attempt_started.elapsed();
+            let wait = backoff(limits.transient_base, transient, limits.transient_cap);
+            let may_retry = !sent.as_ref().is_err_and(|e| e.is_final)
+                && transient < limits.max_transient_retries
+                && spent + attempt_took + wait <= limits.transient_budget;
+            let verdict = match sent {
+                Ok(response) => {
+                    let reading = parse_usage(response.headers());
+                    self.board.lock().unwrap().observe(&reading);
+                    let verdict = classify(response.status().as_u16(), response.body());
+                    if verdict != Verdict::Throttled {
+                        self.pauses.lock().unwrap().delivered();
+                    }
+                    match verdict {
+                        Verdict::Deliver => return Ok(response),
+                        Verdict::Throttled => {
+                            self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+                            let codes: Vec<i64> = pauses::error_code(response.body()).into_iter().collect();
+                            let scopes = pauses::scope_of(&codes, &reading, &subjects);
+                            let streak = self.pauses.lock().unwrap().throttled();
+                            let wait = Self::throttle_wait(limits, reading.regain(), streak.max(throttles));
+                            self.pause_scopes(&scopes, wait);
+                            let why = format!(
+                                "Meta throttled {} (HTTP {}, {}; {})",
+                                call.uri.path(),
+                                response.status().as_u16(),
+                                graph_error_text(response.body()),
+                                describe_scopes(&scopes)
+                            );
+                            if !self.wait_rate_limit(wait, &why, ctx).await {
+                                return Ok(response);
+                            }
+                            throttles += 1;
+                            continue;
+                        }
+                        Verdict::Transient if may_retry => {
+                            format!("HTTP {} ({})", response.status().as_u16(), graph_error_text(response.body()))
+                        }
+                        Verdict::Transient => return Ok(response),
+                    }
+                }
+                Err(e) if may_retry => e.text,
+                Err(e) => {
+                    let why = if e.is_final {
+                        "(retrying cannot help)".to_string()
+                    } else {
+                        format!("after {} attempt(s) in {}", transient + 1, human(spent + attempt_took))
+                    };
+                    output.log("WARN", &format!("Giving up on {} {why}: {}", call.uri.path(), e.text));
+                    return Err(HttpError::InternalError(Some(e.text)));
+                }
+            };
+            spent += attempt_took + wait;
+            transient += 1;
+            self.stats.retried.fetch_add(1, Ordering::Relaxed);
+            output.log(
+                "INFO",
+                &format!("Transient failure of {} ({verdict}); retry {transient} in {}", call.uri.path(), human(wait)),
+            );
+            self.clock.sleep(wait).await;
+        }
+    }
+
+    /// Send a batch; operations that were throttled or failed transiently are sent again
+    /// (alone) and their answers spliced back in place, so each operation ends with a final
+    /// answer whatever happened to its neighbours.
+    pub(super) async fn send_batch(
+        &self,
+        call: &Call,
+        batch: BatchBody,
+        ctx: &RunCtx<'_>,
+    ) -> Result<http::Response<Bytes>, HttpError> {
+        let (output, limits) = (ctx.output, ctx.limits);
+        let n = batch.ops.len();
+        let mut answers: Vec<Value> = vec![Value::Null; n];
+        let mut pending: Vec<usize> = (0..n).collect();
+        let (mut transient, mut throttles) = (0u32, 0u32);
+        let mut last_parts = None;
+        // Time of rounds and transient backoff, against the same budget as a single request.
+        let mut spent = Duration::ZERO;
+        loop {
+            let round_started = std::time::Instant::now();
+            let response = self.send(call, Bytes::from(batch.encode(&pending)), ctx).await?;
+            spent += round_started.elapsed();
+            let (parts, body) = response.into_parts();
+            let items = match serde_json::from_slice::<Value>(&body) {
+                Ok(Value::Array(items)) if parts.status.is_success() && items.len() == pending.len() => items,
+                _ if last_parts.is_none() => return Ok(http::Response::from_parts(parts, body)),
+                _ => {
+                    // A later round failed as a whole: each remaining operation gets that answer.
+                    let answer =
+                        serde_json::json!({"code": parts.status.as_u16(), "body": String::from_utf8_lossy(&body)});
+                    pending.iter().for_each(|i| answers[*i] = answer.clone());
+                    last_parts = Some(parts);
+                    break;
+                }
+            };
+            let reading = parse_usage(&parts.headers);
+            last_parts = Some(parts);
+            let mut retry = Vec::new();
+            let mut throttled = false;
+            let mut codes = Vec::new();
+            for (index, item) in pending.iter().zip(items) {
+                match classify_item(&item) {
+                    Verdict::Deliver => {}
+                    Verdict::Throttled => {
+                        throttled = true;
+                        retry.push(*index);
+                        let body = item.get("body").and_then(Value::as_str).unwrap_or("");
+                        codes.extend(pauses::error_code(body.as_bytes()));
+                    }
+                    Verdict::Transient => retry.push(*index),
+                }
+                answers[*index] = item;
+            }
+            if retry.is_empty() {
+                break;
+            }
+            if throttled {
+                self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+                let subjects = subjects(call, &Bytes::from(batch.encode(&retry)));
+                let scopes = pauses::scope_of(&codes, &reading, &subjects);
+                let streak = self.pauses.lock().unwrap().throttled();
+                let wait = Self::throttle_wait(limits, reading.regain(), streak.max(throttles));
+                self.pause_scopes(&scopes, wait);
+                let why =
+                    format!("Meta throttled {} of {} batched requests ({})", retry.len(), n, describe_scopes(&scopes));
+                if !self.wait_rate_limit(wait, &why, ctx).await {
+                    break;
+                }
+                throttles += 1;
+            } else {
+                let wait = backoff(limits.transient_base, transient, limits.transient_cap);
+                if transient >= limits.max_transient_retries || spent + wait > limits.transient_budget {
+                    break;
+                }
+                spent += wait;
+                transient += 1;
+                self.stats.retried.fetch_add(1, Ordering::Relaxed);
+                output.log(
+                    "INFO",
+                    &format!(
+                        "{} batched requests failed transiently; retry {transient} in {}",
+                        retry.len(),
+                        human(wait)
+                    ),
+                );
+                self.clock.sleep(wait).await;
+            }
+            pending = retry;
+        }
+        let mut parts = last_parts.expect("at least one round ran");
+        parts.headers.remove(http::header::CONTENT_LENGTH);
+        Ok(http::Response::from_parts(parts, Bytes::from(Value::Array(answers).to_string())))
+    }
+}
+
+/// The Graph objects a request is about: the first path segment after the version, for the
+/// request itself or for each operation of a batch (`me` and the root are about no account).
+fn subjects(call: &Call, body: &Bytes) -> Vec<String> {
+    if let Some(account) = &call.account {
+        return vec![account.clone()];
+    }
+    fn first_id(path: &str) -> Option<String> {
+        let mut parts = path.trim_start_matches('/').split(['/', '?']).filter(|p| !p.is_empty());
+        let mut first = parts.next()?;
+        if first.starts_with('v') && first.contains('.') {
+            first = parts.next()?;
+        }
+        (first != "me").then(|| first.to_string())
+    }
+    let mut ids: Vec<String> = match BatchBody::parse(body).filter(|_| call.method == http::Method::POST) {
+        Some(batch) => batch.ops.iter().filter_map(|op| op.get("relative_url")?.as_str().and_then(first_id)).collect(),
+        None => first_id(call.uri.path()).into_iter().collect(),
+    };
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// Who a throttle holds back, for logs.
+fn describe_scopes(scopes: &[pauses::Scope]) -> String {
+    let accounts: Vec<&str> = scopes
+        .iter()
+        .filter_map(|s| match s {
+            pauses::Scope::Account(a) => Some(a.as_str()),
+            pauses::Scope::App => None,
+        })
+        .collect();
+    if accounts.is_empty() {
+        "the app's limit: every request waits".to_string()
+    } else {
+        format!("the limit of account {}: its requests wait, other accounts go on", accounts.join(", "))
+    }
+}
+
+/// `code: message` of a Graph error body, or a short note on what the body is.
+fn graph_error_text(body: &[u8]) -> String {
+    match serde_json::from_slice::<Value>(body).ok().and_then(|v| v.get("error").cloned()) {
+        Some(e) => format!(
+            "Graph error {}: {}",
+            e.get("code").and_then(Value::as_i64).unwrap_or(0),
+            e.get("message").and_then(Value::as_str).unwrap_or("")
+        ),
+        None => format!("{} bytes, not a Graph error", body.len()),
+    }
+}
+
+/// `90 s`, `5 min`, `1.5 h`.
+pub fn human(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s < 10.0 {
+        format!("{s:.1} s")
+    } else if s < 120.0 {
+        format!("{s:.0} s")
+    } else if s < 7200.0 {
+        format!("{:.0} min", s / 60.0)
+    } else {
+        format!("{:.1} h", s / 3600.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A request is about the ids right after the API version, batch operations included.
+    #[test]
+    fn request_subjects() {
+        let call = |m: http::Method, u: &str| Call {
+            method: m,
+            uri: u.parse().unwrap(),
+            headers: http::HeaderMap::new(),
+            account: None,
+        };
+        let get = call(http::Method::GET, "http://g/v25.0/1784/media?limit=100");
+        assert_eq!(subjects(&get, &Bytes::new()), vec!["1784"]);
+        let me = call(http::Method::GET, "http://g/v25.0/me/accounts");
+        assert!(subjects(&me, &Bytes::new()).is_empty());
+        let batch = call(http::Method::POST, "http://g/v25.0/");
+        let body = retry::BatchBody {
+            ops: vec![
+                serde_json::json!({"method": "GET", "relative_url": "v25.0/1784/insights?metric=reach"}),
+                serde_json::json!({"method": "GET", "relative_url": "1785/insights"}),
+                serde_json::json!({"method": "GET", "relative_url": "v25.0/1784/insights?metric=views"}),
+            ],
+            fields: vec![],
+        };
+        assert_eq!(subjects(&batch, &Bytes::from(body.encode(&[0, 1, 2]))), vec!["1784", "1785"]);
+    }
+}
