@@ -97,6 +97,23 @@ impl Limiter {
 
     /// The wait for the `n`th throttle in a row: Meta's regain time, else a backoff that starts
     /// at seconds and grows while throttles repeat.
+    /// A throttle of a request (or of batch operations) about `subjects`: its scope, paused for
+    /// the wait, which grows with the throttle streak shared by every request of the limiter.
+    fn on_throttle(
+        &self,
+        codes: &[i64],
+        reading: &super::usage::UsageReading,
+        subjects: &[String],
+        limits: &RetryLimits,
+        throttles: u32,
+    ) -> (Vec<pauses::Scope>, Duration) {
+        let scopes = pauses::scope_of(codes, reading, subjects);
+        let streak = self.pauses.lock().unwrap().throttled();
+        let wait = Self::throttle_wait(limits, reading.regain(), streak.max(throttles));
+        self.pause_scopes(&scopes, wait);
+        (scopes, wait)
+    }
+
     fn throttle_wait(limits: &RetryLimits, hint: Option<Duration>, n: u32) -> Duration {
         hint.map(|h| h.mul_f64(1.0 + 0.1 * fastrand::f64()))
             .unwrap_or_else(|| backoff(limits.throttle_base, n, limits.throttle_cap))
@@ -136,10 +153,7 @@ impl Limiter {
                         Verdict::Throttled => {
                             self.stats.throttled.fetch_add(1, Ordering::Relaxed);
                             let codes: Vec<i64> = pauses::error_code(response.body()).into_iter().collect();
-                            let scopes = pauses::scope_of(&codes, &reading, &subjects);
-                            let streak = self.pauses.lock().unwrap().throttled();
-                            let wait = Self::throttle_wait(limits, reading.regain(), streak.max(throttles));
-                            self.pause_scopes(&scopes, wait);
+                            let (scopes, wait) = self.on_throttle(&codes, &reading, &subjects, limits, throttles);
                             let why = format!(
                                 "Meta throttled {} (HTTP {}, {}; {})",
                                 call.uri.path(),
@@ -239,10 +253,7 @@ impl Limiter {
             if throttled {
                 self.stats.throttled.fetch_add(1, Ordering::Relaxed);
                 let subjects = subjects(call, &Bytes::from(batch.encode(&retry)));
-                let scopes = pauses::scope_of(&codes, &reading, &subjects);
-                let streak = self.pauses.lock().unwrap().throttled();
-                let wait = Self::throttle_wait(limits, reading.regain(), streak.max(throttles));
-                self.pause_scopes(&scopes, wait);
+                let (scopes, wait) = self.on_throttle(&codes, &reading, &subjects, limits, throttles);
                 let why =
                     format!("Meta throttled {} of {} batched requests ({})", retry.len(), n, describe_scopes(&scopes));
                 if !self.wait_rate_limit(wait, &why, ctx).await {
