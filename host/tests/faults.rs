@@ -167,14 +167,14 @@ fn resets_and_truncated_bodies_are_retried() {
     let baseline = clean.read(&clean.config(json!({})), &clean.catalog(ALL_STREAMS), None);
     assert_eq!(baseline.code, 0);
 
-    let proxy = FlakyProxy::start(4);
+    let proxy = FlakyProxy::start(3);
     // Paging links point at the proxy too: it is the only origin the connector may reach.
     let sb = Sandbox::start_with(
         DatasetSpec::small(),
         FakeOptions { paging_base_url: Some(proxy.url()), ..FakeOptions::default() },
     );
     proxy.upstream.set(sb.fake.base_url()).unwrap();
-    // One connection per request, so the proxy's every-4th-connection faults hit requests
+    // One connection per request, so the proxy's every-3rd-connection faults hit requests
     // (with keep-alive a whole read needs only a few connections).
     let (config, catalog) = (sb.config(json!({"api_base_url": proxy.url()})), sb.catalog(ALL_STREAMS));
     let r = run_env(

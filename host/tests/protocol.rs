@@ -110,8 +110,10 @@ fn users_one_record_per_business_account() {
         assert_eq!(u["username"], a.username.as_str());
         assert!(!u["profile_picture_url"].as_str().unwrap().contains("ccb="), "volatile ccb removed");
     }
-    // Only the account list and one request per user node.
-    assert_eq!(sb.fake.requests().len(), 1 + accounts.len());
+    // Only the account list and one batch with one operation per user node.
+    let reqs = sb.fake.requests();
+    assert_eq!(reqs.len(), 2, "{reqs:#?}");
+    assert_eq!(reqs[1].batch_ops, accounts.len());
 }
 
 /// `account_ids` restricts the read; an id the token cannot see is a config error naming it.

@@ -1,10 +1,12 @@
 //! The read engine: runs every selected stream family of every account together.
 //!
 //! Owns the read's lifecycle (account list, stream statuses, estimates), the context handed to
-//! stream hooks ([`Cx`]: emit a record or a checkpoint, ask a GET or a group of insights
-//! operations), how operations become Graph batch requests of at most 50 (or single GETs with
-//! Instagram Login), and the dispatch of each answer to the family that asked. Requests go
-//! through the [`Scheduler`], so answers are handled in a fixed order whatever `num_workers`.
+//! stream hooks ([`Cx`]: emit a record or a checkpoint, ask a GET or a group of operations),
+//! how operations become Graph batch requests of at most 50 (or single GETs with Instagram
+//! Login), and the dispatch of each answer to the families that asked. Operations asked while
+//! handling one answer (or at the start) are packed together, across families and accounts,
+//! so a read needs as few round trips as the counted calls allow. Requests go through the
+//! [`Scheduler`], so answers are handled in a fixed order whatever `num_workers`.
 //!
 //! It must not know what a stream means (that is `streams::*`), parse config, catalog or state
 //! formats (`config`, `catalog`, `state`), nor sleep or retry throttles (the host does).
@@ -96,6 +98,14 @@ impl Cx<'_> {
         }
     }
 
+    /// Ask GET operations (relative URLs) whose answers lead to more requests (edge pages,
+    /// nodes): sent before insights. Each answers on its own through `on_answer`.
+    pub fn edge_ops(&mut self, ops: Vec<(u64, String)>) {
+        if !ops.is_empty() {
+            self.asked.push(Asked::Ops { ops, priority: PRIORITY_EDGE, account: None });
+        }
+    }
+
     /// `ops`, all about objects of account `a` (media, stories): the host is told the account,
     /// so a throttle of one account does not hold back the others.
     pub fn ops_of(&mut self, a: usize, ops: Vec<(u64, String)>) {
@@ -115,7 +125,8 @@ impl Cx<'_> {
 /// What a scheduled request was for.
 enum Call {
     Get { family: usize, tag: u64, url: String },
-    Batch { family: usize, ops: Vec<(u64, String)> },
+    /// Operations of one or more families: (family, tag, relative URL).
+    Batch { ops: Vec<(usize, u64, String)> },
 }
 
 /// `read`: every selected stream of every account.
@@ -144,9 +155,11 @@ fn run(config: &Config, selection: &Selection, input: &BTreeMap<String, Value>, 
     let mut counts = BTreeMap::new();
     let table = metrics::table_for(config.version_major());
     let mut scheduler: Scheduler<Call, WasiHttp> = Scheduler::new(WasiHttp, config.num_workers);
+    // What the hooks of one answer (or of the start) asked, submitted together afterwards.
+    let mut asked: Vec<(usize, Asked)> = Vec::new();
     let mut step = |family: usize,
                     families: &mut Vec<Box<dyn Family>>,
-                    scheduler: &mut Scheduler<Call, WasiHttp>,
+                    asked: &mut Vec<(usize, Asked)>,
                     hook: &mut dyn FnMut(&mut dyn Family, &mut Cx<'_>) -> Result<()>|
      -> Result<()> {
         let mut cx = Cx {
@@ -161,70 +174,106 @@ fn run(config: &Config, selection: &Selection, input: &BTreeMap<String, Value>, 
             asked: Vec::new(),
         };
         hook(families[family].as_mut(), &mut cx)?;
-        for asked in cx.asked {
-            submit(&client, &accounts, scheduler, family, asked);
-        }
+        asked.extend(cx.asked.into_iter().map(|a| (family, a)));
         Ok(())
     };
     for f in 0..families.len() {
-        step(f, &mut families, &mut scheduler, &mut |fam, cx| fam.start(cx))?;
+        step(f, &mut families, &mut asked, &mut |fam, cx| fam.start(cx))?;
     }
+    submit(&client, &accounts, &mut scheduler, std::mem::take(&mut asked));
     while let Some((call, answer)) = scheduler.next() {
         match call {
             Call::Get { family, tag, url } => {
                 let value = GraphClient::parse_get(answer, &url);
                 let mut value = Some(value);
-                step(family, &mut families, &mut scheduler, &mut |fam, cx| {
+                step(family, &mut families, &mut asked, &mut |fam, cx| {
                     fam.on_answer(cx, tag, value.take().expect("one answer"))?;
                     fam.after_answers(cx)
                 })?;
             }
-            Call::Batch { family, ops } => {
-                let urls: Vec<&str> = ops.iter().map(|(_, u)| u.as_str()).collect();
-                let results = client.parse_batch(answer, &urls).map_err(|e| e.into_connector("requesting insights"))?;
-                let mut results = Some(results);
-                step(family, &mut families, &mut scheduler, &mut |fam, cx| {
-                    for ((tag, _), result) in ops.iter().zip(results.take().expect("one answer")) {
-                        fam.on_answer(cx, *tag, result)?;
+            Call::Batch { ops } => {
+                let urls: Vec<&str> = ops.iter().map(|(_, _, u)| u.as_str()).collect();
+                let results =
+                    client.parse_batch(answer, &urls).map_err(|e| e.into_connector("sending a batch request"))?;
+                let mut results: Vec<Option<_>> = results.into_iter().map(Some).collect();
+                // Each family gets its operations in batch order, then its `after_answers`.
+                let mut order: Vec<usize> = Vec::new();
+                for (f, _, _) in &ops {
+                    if !order.contains(f) {
+                        order.push(*f);
                     }
-                    fam.after_answers(cx)
-                })?;
+                }
+                for f in order {
+                    step(f, &mut families, &mut asked, &mut |fam, cx| {
+                        for (i, (g, tag, _)) in ops.iter().enumerate() {
+                            if *g == f {
+                                fam.on_answer(cx, *tag, results[i].take().expect("one answer per operation"))?;
+                            }
+                        }
+                        fam.after_answers(cx)
+                    })?;
+                }
             }
         }
+        submit(&client, &accounts, &mut scheduler, std::mem::take(&mut asked));
     }
     Ok(())
 }
 
-fn submit(
-    client: &GraphClient,
-    accounts: &[Account],
-    scheduler: &mut Scheduler<Call, WasiHttp>,
+/// One operation waiting to be packed into a batch.
+struct Op {
     family: usize,
-    asked: Asked,
-) {
-    let hint = |a: Option<usize>| a.and_then(|a| accounts.get(a)).map(|acc| acc.ig_id.clone());
-    match asked {
-        Asked::Get { tag, url, priority } => {
-            let request = client.get_request(&url);
-            scheduler.submit(Call::Get { family, tag, url }, request, priority);
-        }
-        Asked::Ops { ops, priority, account } if client.batch_supported() => {
-            let mut ops = ops.into_iter().peekable();
-            while ops.peek().is_some() {
-                let chunk: Vec<(u64, String)> = ops.by_ref().take(MAX_BATCH_OPS).collect();
-                let urls: Vec<&str> = chunk.iter().map(|(_, u)| u.as_str()).collect();
-                let mut request = client.batch_request(&urls);
-                request.account = hint(account);
-                scheduler.submit(Call::Batch { family, ops: chunk }, request, priority);
-            }
-        }
-        Asked::Ops { ops, priority, account } => {
-            for (tag, relative) in ops {
-                let url = client.absolute(&relative);
-                let mut request = client.get_request(&url);
-                request.account = hint(account);
+    tag: u64,
+    url: String,
+    priority: u8,
+    account: Option<usize>,
+}
+
+/// Submit what the hooks of one step asked: GETs as they are; operations packed into batches
+/// of at most [`MAX_BATCH_OPS`] across families, edge operations first; those about a named
+/// account (media and story insights, told to the host by the account hint) in batches of
+/// their own per account, the others (whose URLs name their accounts) together. With Instagram Login (no batch API) each operation
+/// is a GET.
+fn submit(client: &GraphClient, accounts: &[Account], scheduler: &mut Scheduler<Call, WasiHttp>, asked: Vec<(usize, Asked)>) {
+    let id = |a: usize| accounts.get(a).map(|acc| acc.ig_id.clone());
+    let mut ops: Vec<Op> = Vec::new();
+    for (family, asked) in asked {
+        match asked {
+            Asked::Get { tag, url, priority } => {
+                let request = client.get_request(&url);
                 scheduler.submit(Call::Get { family, tag, url }, request, priority);
             }
+            Asked::Ops { ops: list, priority, account } => {
+                ops.extend(list.into_iter().map(|(tag, url)| Op { family, tag, url, priority, account }))
+            }
+        }
+    }
+    if !client.batch_supported() {
+        for op in ops {
+            let url = client.absolute(&op.url);
+            let mut request = client.get_request(&url);
+            request.account = op.account.and_then(id);
+            scheduler.submit(Call::Get { family: op.family, tag: op.tag, url }, request, op.priority);
+        }
+        return;
+    }
+    // Operations about named accounts stay apart per account, so a throttle of one account
+    // holds back only its own batches.
+    let mut groups: BTreeMap<Option<usize>, Vec<Op>> = BTreeMap::new();
+    for op in ops {
+        groups.entry(op.account).or_default().push(op);
+    }
+    for (account, mut group) in groups {
+        group.sort_by_key(|op| op.priority);
+        let mut rest = group.into_iter().peekable();
+        while rest.peek().is_some() {
+            let chunk: Vec<Op> = rest.by_ref().take(MAX_BATCH_OPS).collect();
+            let urls: Vec<&str> = chunk.iter().map(|op| op.url.as_str()).collect();
+            let mut request = client.batch_request(&urls);
+            request.account = account.and_then(id);
+            let priority = chunk.iter().map(|op| op.priority).min().unwrap_or(PRIORITY_INSIGHTS);
+            let ops = chunk.into_iter().map(|op| (op.family, op.tag, op.url)).collect();
+            scheduler.submit(Call::Batch { ops }, request, priority);
         }
     }
 }

@@ -55,14 +55,19 @@ impl Stories {
 
 impl Family for Stories {
     fn start(&mut self, cx: &mut Cx<'_>) -> Result<()> {
+        // The first pages are batch operations (asked together with the start's other
+        // operations); later pages are GETs of Meta's `next` links.
+        let mut ops = Vec::new();
         for (a, account) in cx.accounts.iter().enumerate() {
-            let url = cx
+            let relative = cx
                 .client
-                .url(&format!("{}/stories", account.ig_id), &[("fields", STORY_FIELDS), ("limit", PAGE_LIMIT)]);
+                .relative_url(&format!("{}/stories", account.ig_id), &[("fields", STORY_FIELDS), ("limit", PAGE_LIMIT)]);
+            let url = cx.client.absolute(&relative);
             let walk = Walk::new(format!("the stories edge of account {}", account.ig_id), &url);
-            self.walks[a] = Some((walk, url.clone()));
-            cx.get(a as u64, url, PRIORITY_EDGE);
+            self.walks[a] = Some((walk, url));
+            ops.push((a as u64, relative));
         }
+        cx.edge_ops(ops);
         Ok(())
     }
 

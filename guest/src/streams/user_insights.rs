@@ -133,7 +133,9 @@ impl UserInsights {
             self.asked.insert(self.next_tag, (op, metrics, rounds));
             self.next_tag += 1;
         }
-        cx.ops(group);
+        // The first two phases lead to the next one: ask them ahead of insights that only
+        // yield records.
+        if self.phase < 2 { cx.edge_ops(group) } else { cx.ops(group) }
     }
 
     /// Phase 1: every window's first request (with more than one window, a first sync, the

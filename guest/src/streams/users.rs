@@ -5,7 +5,7 @@
 
 use super::StreamDef;
 use crate::config::Login;
-use crate::engine::{Cx, Family, PRIORITY_EDGE, bad_data};
+use crate::engine::{Cx, Family, bad_data};
 use crate::error::Result;
 use crate::graph::ApiError;
 use crate::state;
@@ -41,10 +41,14 @@ pub struct Users;
 impl Family for Users {
     fn start(&mut self, cx: &mut Cx<'_>) -> Result<()> {
         let fields = user_fields(cx.config.login);
-        for (a, account) in cx.accounts.iter().enumerate() {
-            let url = cx.client.url(&account.ig_id, &[("fields", fields)]);
-            cx.get(a as u64, url, PRIORITY_EDGE);
-        }
+        // One operation per account: they go out in a batch with whatever else is asked at the start.
+        let ops = cx
+            .accounts
+            .iter()
+            .enumerate()
+            .map(|(a, account)| (a as u64, cx.client.relative_url(&account.ig_id, &[("fields", fields)])))
+            .collect();
+        cx.edge_ops(ops);
         Ok(())
     }
 
