@@ -109,6 +109,12 @@ fn outcome(status: u16, body: &[u8]) -> Outcome {
 /// the old token). `check` and `discover` never call this: only a read renews.
 pub async fn renew(output: &Output, settings: &Settings, env: &RunEnv) -> Option<Settings> {
     let method = method(&settings.config)?;
+    // Library callers may not have registered the config's secrets yet (the CLI has): the
+    // request URL carries the token and the app secret, so mask them before anything prints.
+    output.add_secret(&settings.token);
+    if let Method::FacebookExchange { client_secret, .. } = &method {
+        output.add_secret(client_secret);
+    }
     let now = env.now.unwrap_or_else(Utc::now);
     if let Some(at) = renewed_at(&settings.config)
         && now - at < chrono::Duration::days(RENEW_AFTER_DAYS)
@@ -185,7 +191,9 @@ mod tests {
     #[test]
     fn reading_metas_answer() {
         let ok = br#"{"access_token":"NEW-TOKEN","token_type":"bearer","expires_in":5183944}"#;
-        assert!(matches!(outcome(200, ok), Outcome::Renewed { token, expires_in: Some(5183944) } if token == "NEW-TOKEN"));
+        assert!(
+            matches!(outcome(200, ok), Outcome::Renewed { token, expires_in: Some(5183944) } if token == "NEW-TOKEN")
+        );
         let refused = br#"{"error":{"message":"Error validating client secret.","type":"OAuthException","code":1}}"#;
         let Outcome::Refused(why) = outcome(400, refused) else { panic!() };
         assert_eq!(why, "Meta answered HTTP 400, code 1: Error validating client secret.");
@@ -196,8 +204,10 @@ mod tests {
     /// The URLs carry what each endpoint needs, encoded; Facebook's is versioned.
     #[test]
     fn request_urls() {
-        let s = Settings::from_value(json!({"access_token": "T+K", "api_base_url": "http://127.0.0.1:9/", "api_version": "v24.0"}))
-            .unwrap();
+        let s = Settings::from_value(
+            json!({"access_token": "T+K", "api_base_url": "http://127.0.0.1:9/", "api_version": "v24.0"}),
+        )
+        .unwrap();
         assert_eq!(
             url(&s, &Method::InstagramRefresh),
             "http://127.0.0.1:9/refresh_access_token?grant_type=ig_refresh_token&access_token=T%2BK"

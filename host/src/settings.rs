@@ -16,13 +16,8 @@ pub const INSTAGRAM_API_BASE_URL: &str = "https://graph.instagram.com";
 
 /// Fields that are secrets, only meaningful to the platform's OAuth flow, or the host's token
 /// renewal (see `renewal`).
-const HOST_ONLY_FIELDS: &[&str] = &[
-    "access_token",
-    "client_id",
-    "client_secret",
-    crate::renewal::OPTION_FIELD,
-    crate::renewal::RENEWED_AT_FIELD,
-];
+const HOST_ONLY_FIELDS: &[&str] =
+    &["access_token", "client_id", "client_secret", crate::renewal::OPTION_FIELD, crate::renewal::RENEWED_AT_FIELD];
 
 /// A config file split into what the host keeps and what the guest sees.
 #[derive(Debug, Clone)]

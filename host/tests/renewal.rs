@@ -113,7 +113,10 @@ fn facebook_exchange_with_app_credentials() {
     let updated = controls(&r);
     assert_eq!(updated.len(), 1);
     assert_eq!(updated[0]["access_token"], new.as_str());
-    assert_eq!((updated[0]["client_id"].as_str(), updated[0]["client_secret"].as_str()), (Some(FAKE_APP_ID), Some(FAKE_APP_SECRET)));
+    assert_eq!(
+        (updated[0]["client_id"].as_str(), updated[0]["client_secret"].as_str()),
+        (Some(FAKE_APP_ID), Some(FAKE_APP_SECRET))
+    );
     for secret in [new.as_str(), FAKE_APP_SECRET] {
         let lines = lines_with(&r.stdout, secret);
         assert!(lines.len() == 1 && lines[0].contains(r#""type":"CONTROL""#), "{secret}: {lines:#?}");
@@ -160,8 +163,11 @@ fn refusals_are_warnings_and_the_read_goes_on() {
     let r = young.read(&young.config(json!({"login": "instagram"})), &young.catalog(&["users", "media"]), None);
     assert_eq!(r.code, 0, "{}", r.stdout);
     assert!(controls(&r).is_empty());
-    let warns: Vec<&Value> =
-        r.of_type("LOG").into_iter().filter(|l| l["log"]["message"].as_str().unwrap().contains("Could not refresh")).collect();
+    let warns: Vec<&Value> = r
+        .of_type("LOG")
+        .into_iter()
+        .filter(|l| l["log"]["message"].as_str().unwrap().contains("Could not refresh"))
+        .collect();
     assert_eq!(warns.len(), 1, "{:#?}", r.logs());
     assert_eq!(warns[0]["log"]["level"], "WARN");
     assert!(warns[0]["log"]["message"].as_str().unwrap().contains("24 hours"), "{}", warns[0]);
@@ -170,7 +176,8 @@ fn refusals_are_warnings_and_the_read_goes_on() {
 
     let sb = sandbox(TokenOptions::default());
     let wrong = "wrong-app-secret-0000";
-    let r = sb.read(&sb.config(json!({"client_id": FAKE_APP_ID, "client_secret": wrong})), &sb.catalog(&["users"]), None);
+    let r =
+        sb.read(&sb.config(json!({"client_id": FAKE_APP_ID, "client_secret": wrong})), &sb.catalog(&["users"]), None);
     assert_eq!(r.code, 0, "{}", r.stdout);
     assert!(controls(&r).is_empty());
     assert!(!r.stdout.contains(wrong) && !r.stderr.contains(wrong), "the secret is masked");
@@ -216,11 +223,8 @@ fn run_many_tenants_renew_independently() {
     for id in ["ig", "fb"] {
         let t = text(id);
         save_transcript(&["read", id], &t);
-        let controls: Vec<Value> = t
-            .lines()
-            .map(|l| serde_json::from_str::<Value>(l).unwrap())
-            .filter(|m| m["type"] == "CONTROL")
-            .collect();
+        let controls: Vec<Value> =
+            t.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).filter(|m| m["type"] == "CONTROL").collect();
         assert_eq!(controls.len(), 1, "{id}");
         let token = controls[0]["control"]["connectorConfig"]["config"]["access_token"].as_str().unwrap().to_string();
         assert!(renewed.contains(&token), "{id}");

@@ -119,7 +119,12 @@ impl Tokens {
     }
 
     /// The answer of a token endpoint, or `None` when `segments` is not one.
-    pub(crate) fn answer(&self, ds: &Dataset, segments: &[String], params: &Params) -> Option<Result<Value, GraphError>> {
+    pub(crate) fn answer(
+        &self,
+        ds: &Dataset,
+        segments: &[String],
+        params: &Params,
+    ) -> Option<Result<Value, GraphError>> {
         let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
         match segments.as_slice() {
             ["refresh_access_token"] => Some(self.ig_refresh(ds, params)),

@@ -33,7 +33,10 @@ fn instagram_refresh_issues_a_working_token() {
 
     let revoking = start(
         DatasetSpec::small(),
-        FakeOptions { tokens: TokenOptions { revoke_on_renewal: true, ..TokenOptions::default() }, ..FakeOptions::default() },
+        FakeOptions {
+            tokens: TokenOptions { revoke_on_renewal: true, ..TokenOptions::default() },
+            ..FakeOptions::default()
+        },
     );
     let new = get_plain(&refresh_url(&revoking, TOKEN)).ok()["access_token"].as_str().unwrap().to_string();
     assert_eq!(get_with_token(&revoking.url("/v25.0/me"), Some(&new)).status, 200);
@@ -47,7 +50,10 @@ fn instagram_refresh_issues_a_working_token() {
 fn instagram_refresh_refusals() {
     let young = start(
         DatasetSpec::small(),
-        FakeOptions { tokens: TokenOptions { token_age: Duration::hours(3), ..TokenOptions::default() }, ..FakeOptions::default() },
+        FakeOptions {
+            tokens: TokenOptions { token_age: Duration::hours(3), ..TokenOptions::default() },
+            ..FakeOptions::default()
+        },
     );
     let e = get_plain(&refresh_url(&young, TOKEN)).error(400);
     assert_eq!(e["code"], 100);
