@@ -59,7 +59,7 @@ impl LimiterRegistry {
         t
     }
 
-    fn get(&self, settings: &Settings, clock: Clock) -> Result<Arc<Limiter>, Failure> {
+    pub(crate) fn get(&self, settings: &Settings, clock: Clock) -> Result<Arc<Limiter>, Failure> {
         let key = format!("{:x}|{}", Sha256::digest(settings.token.as_bytes()), settings.origin);
         let mut limiters = self.limiters.lock().unwrap();
         if let Some(l) = limiters.get(&key) {
@@ -272,6 +272,7 @@ pub async fn discover(runtime: &Runtime, output: &Output, settings: &Settings, e
 }
 
 /// `read`; on failure the caller prints the TRACE ERROR. Returns the instantiation time.
+/// First renews the token when due (see `renewal`); the read then uses the new one.
 pub async fn read(
     runtime: &Runtime,
     output: &Output,
@@ -280,6 +281,8 @@ pub async fn read(
     state: Option<&str>,
     env: &RunEnv,
 ) -> (Result<(), Failure>, Option<Duration>) {
+    let renewed = crate::renewal::renew(output, settings, env).await;
+    let settings = renewed.as_ref().unwrap_or(settings);
     let mut i = match instance(runtime, output, Some(settings), env, Patience::Read).await {
         Ok(i) => i,
         Err(f) => return (Err(f), None),

@@ -14,7 +14,8 @@
 //! `tenants::run_many` runs a file of jobs with per-tenant limits, outputs and a summary.
 //! Module map: `runtime` (Engine, component, Store limits), `network` (the `wasi:http` policy),
 //! `protocol` (Airbyte messages on an output), `settings` (the user's config as the host sees
-//! it), `commands` (one command on one instance), `tenants` (many), `clock`, `demo`.
+//! it), `renewal` (renewing the token at the start of a read), `commands` (one command on one
+//! instance), `tenants` (many), `clock`, `demo`.
 
 pub mod artifact;
 pub mod clock;
@@ -22,6 +23,7 @@ pub mod commands;
 pub mod demo;
 pub mod network;
 pub mod protocol;
+pub mod renewal;
 pub mod runtime;
 pub mod settings;
 pub mod tenants;

@@ -1,7 +1,9 @@
 //! The Airbyte protocol on stdout: one AirbyteMessage JSON object per line.
 //!
 //! Owns message envelopes, `emitted_at`, framing, per-stream counts and secret redaction: every
-//! line passes through `Output::line`, which replaces any configured secret before writing.
+//! line passes through `Output::line`, which replaces any configured secret before writing;
+//! the one exception is `connector_config`, the CONTROL message handing a renewed token to the
+//! platform.
 //! Nothing else in the host may write to stdout.
 
 use serde_json::{Value, json, value::RawValue};
@@ -202,9 +204,15 @@ impl Output {
     }
 
     /// Write one line; `force` ignores the output limit (for the final TRACE ERROR).
-    fn write_line(&self, mut text: String, force: bool) {
+    fn write_line(&self, text: String, force: bool) {
+        self.write_maybe_redacted(text, force, true);
+    }
+
+    /// Write one line, redacted unless it is the CONTROL message that hands the platform
+    /// the updated config (see `connector_config`).
+    fn write_maybe_redacted(&self, mut text: String, force: bool, redact: bool) {
         let mut inner = self.inner.lock().unwrap();
-        if inner.secrets.iter().any(|s| text.contains(s.as_str())) {
+        if redact && inner.secrets.iter().any(|s| text.contains(s.as_str())) {
             text = redact_with(&inner.secrets, &text);
         }
         text.push('\n');
@@ -334,6 +342,19 @@ impl Output {
         self.flush();
     }
 
+    /// A CONTROL `CONNECTOR_CONFIG` message carrying `config`, the full updated config (a
+    /// renewed token), so the platform stores it. The only message that is not redacted: the
+    /// platform must receive the secrets it has to store. Forced past the output limit like the
+    /// final TRACE ERROR, since losing it loses the new token.
+    pub fn connector_config(&self, config: &Value) {
+        let line = json!({
+            "type": "CONTROL",
+            "control": {"type": "CONNECTOR_CONFIG", "emitted_at": now_ms() as f64, "connectorConfig": {"config": config}}
+        });
+        self.write_maybe_redacted(line.to_string(), true, false);
+        self.flush();
+    }
+
     pub fn spec(&self, spec: Value) {
         self.message(json!({"type": "SPEC", "spec": spec}));
     }
@@ -384,5 +405,24 @@ mod tests {
             assert!(v["type"].is_string());
         }
         assert_eq!(out.record_counts()["users"], 1);
+    }
+
+    /// The CONTROL message carries the config as given (secrets included); every other
+    /// message masks the same secrets.
+    #[test]
+    fn control_message_is_the_only_unredacted_one() {
+        let buf = Buf::default();
+        let out = Output::new(Box::new(buf.clone())).with_limit(10);
+        out.add_secret("new-s3cr3t-token");
+        out.connector_config(&json!({"access_token": "new-s3cr3t-token", "login": "instagram"}));
+        out.log("INFO", "token new-s3cr3t-token");
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(lines.len(), 1, "past the output limit only the CONTROL message is forced out");
+        assert_eq!(lines[0]["type"], "CONTROL");
+        assert_eq!(lines[0]["control"]["type"], "CONNECTOR_CONFIG");
+        assert!(lines[0]["control"]["emitted_at"].is_number());
+        assert_eq!(lines[0]["control"]["connectorConfig"]["config"]["access_token"], "new-s3cr3t-token");
+        out.redact("new-s3cr3t-token").contains("****").then_some(()).unwrap();
     }
 }

@@ -14,8 +14,10 @@ pub const DEFAULT_API_BASE_URL: &str = "https://graph.facebook.com";
 /// Default host with Instagram Login (`login: instagram`).
 pub const INSTAGRAM_API_BASE_URL: &str = "https://graph.instagram.com";
 
-/// Fields that are secrets or only meaningful to the platform's OAuth flow.
-const HOST_ONLY_FIELDS: &[&str] = &["access_token", "client_id", "client_secret"];
+/// Fields that are secrets, only meaningful to the platform's OAuth flow, or the host's token
+/// renewal (see `renewal`).
+const HOST_ONLY_FIELDS: &[&str] =
+    &["access_token", "client_id", "client_secret", crate::renewal::OPTION_FIELD, crate::renewal::RENEWED_AT_FIELD];
 
 /// A config file split into what the host keeps and what the guest sees.
 #[derive(Debug, Clone)]
@@ -28,6 +30,11 @@ pub struct Settings {
     pub max_rate_limit_wait: std::time::Duration,
     /// Usage percentage from which requests are spaced out.
     pub usage_slowdown_percent: f64,
+    /// The whole config as given (secrets included), the base of the updated config a token
+    /// renewal hands back to the platform. Never printed.
+    pub config: Value,
+    /// `api_base_url` as configured (or the login kind's default), without a trailing slash.
+    pub api_base_url: String,
 }
 
 /// Read a JSON file named by a CLI flag; failures are `config_error`s naming the file.
@@ -44,6 +51,11 @@ const SPEC_SCHEMA: &str = include_str!("../../schemas/spec.json");
 fn spec() -> &'static Value {
     static SPEC: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
     SPEC.get_or_init(|| serde_json::from_str(SPEC_SCHEMA).expect("spec.json is valid JSON"))
+}
+
+/// The `default` the spec gives a top-level config field (the one place defaults live).
+pub fn spec_default(field: &str) -> Option<&'static Value> {
+    spec().get("properties")?.get(field)?.get("default")
 }
 
 /// The names of every `airbyte_secret` field of the spec (at any depth), plus `access_token`.
@@ -209,6 +221,7 @@ impl Settings {
 
     pub fn from_value(value: Value) -> Result<Settings, Failure> {
         validate_against_spec(&value)?;
+        let config = value.clone();
         let Value::Object(mut obj) = value else {
             return Err(Failure::config("The configuration must be a JSON object"));
         };
@@ -257,6 +270,8 @@ impl Settings {
             guest_config: Value::Object(obj).to_string(),
             max_rate_limit_wait: std::time::Duration::from_secs_f64(max_wait_minutes * 60.0),
             usage_slowdown_percent,
+            config,
+            api_base_url: base.trim_end_matches('/').to_string(),
         })
     }
 }

@@ -98,6 +98,12 @@ pub fn assert_airbyte_message(m: &Value) {
             assert!(m["log"]["message"].is_string(), "{m}");
         }
         "SPEC" => assert!(m["spec"]["connectionSpecification"].is_object(), "{m}"),
+        "CONTROL" => {
+            let c = &m["control"];
+            assert_eq!(c["type"], "CONNECTOR_CONFIG", "{m}");
+            assert!(c["emitted_at"].is_number(), "{m}");
+            assert!(c["connectorConfig"]["config"].is_object(), "{m}");
+        }
         "CATALOG" => assert!(m["catalog"]["streams"].is_array(), "{m}"),
         "CONNECTION_STATUS" => {
             let s = m["connectionStatus"]["status"].as_str().unwrap();

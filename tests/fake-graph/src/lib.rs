@@ -19,7 +19,9 @@
 //! - [`dataset`]: the generated world and its id scheme;
 //! - [`insights`]: metric catalogues, insight values and insights responses;
 //! - [`faults`]: fault plans and the usage/throttling model;
-//! - `server`: HTTP, auth, batch, usage headers, request log;
+//! - `server`: HTTP, batch, usage headers, request log;
+//! - `tokens`: valid tokens and the two renewal endpoints (`refresh_access_token`,
+//!   `oauth/access_token` with `fb_exchange_token`);
 //! - `api`: routing, nodes, edges and field selection;
 //! - `paging`, `fields`, `request`, `graph_error`, `stable_hash`: helpers.
 
@@ -34,6 +36,7 @@ mod paging;
 mod request;
 mod server;
 mod stable_hash;
+mod tokens;
 
 pub use dataset::{
     Account, Dataset, DatasetCounts, DatasetSpec, GRAPH_TIME_FORMAT, Media, MediaFlags, MediaKind, MediaProductType,
@@ -43,4 +46,7 @@ pub use faults::{FaultPlan, ForcedError, FractionFault, PagingCycle, SlowFault, 
 pub use graph_error::{ErrorDetails, GraphError};
 pub use paging::DEFAULT_PAGE_SIZE;
 pub use request::{LATEST_VERSION, OLDEST_VERSION};
-pub use server::{EXPIRED_TOKEN, FakeGraph, FakeOptions, MAX_BATCH_OPERATIONS, RecordedRequest};
+pub use server::{FakeGraph, FakeOptions, MAX_BATCH_OPERATIONS, RecordedRequest};
+pub use tokens::{
+    EXPIRED_TOKEN, FAKE_APP_ID, FAKE_APP_SECRET, LONG_LIVED_EXPIRES_IN, MIN_REFRESH_AGE_HOURS, TokenOptions,
+};

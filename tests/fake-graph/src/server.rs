@@ -13,7 +13,6 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use chrono::{Duration as ChronoDuration, FixedOffset};
 use serde_json::{Value, json};
 
 use crate::api::{self, ApiContext};
@@ -21,12 +20,10 @@ use crate::dataset::Dataset;
 use crate::faults::{FaultPlan, FaultState, InjectedFailure, UsageNumbers, UsageSnapshot};
 use crate::graph_error::{GraphError, fbtrace_id};
 use crate::request::{GraphCall, GraphPath, LATEST_VERSION, Params};
+use crate::tokens::{TokenOptions, Tokens};
 
 /// Maximum number of operations in one batch request.
 pub const MAX_BATCH_OPERATIONS: usize = 50;
-
-/// The token that is answered with "session has expired" (190 / 463).
-pub const EXPIRED_TOKEN: &str = "expired-token";
 
 /// How the server behaves, beyond the dataset.
 #[derive(Clone, Debug)]
@@ -44,6 +41,8 @@ pub struct FakeOptions {
     /// Base of the absolute `paging.next`/`previous` links (default: this server's URL).
     /// Tests point it at another origin to model a hostile or misdirected link.
     pub paging_base_url: Option<String>,
+    /// The app's id and secret, the token's age, and whether renewal revokes the old token.
+    pub tokens: TokenOptions,
 }
 
 impl Default for FakeOptions {
@@ -55,6 +54,7 @@ impl Default for FakeOptions {
             port: 0,
             retired_metrics: Vec::new(),
             paging_base_url: None,
+            tokens: TokenOptions::default(),
         }
     }
 }
@@ -118,6 +118,7 @@ struct Shared {
     faults: FaultState,
     log: Mutex<Vec<RecordedRequest>>,
     serial: AtomicU64,
+    tokens: Tokens,
 }
 
 /// A running fake Graph API server. Stops when dropped.
@@ -138,6 +139,7 @@ impl FakeGraph {
             .map(|a| a.port())
             .ok_or_else(|| io::Error::other("fake-graph: not listening on an IP socket"))?;
         let server = Arc::new(server);
+        let tokens = Tokens::new(&dataset, options.tokens.clone());
         let shared = Arc::new(Shared {
             dataset: Arc::new(dataset),
             base_url: format!("http://127.0.0.1:{port}"),
@@ -148,6 +150,7 @@ impl FakeGraph {
             faults: FaultState::new(options.faults),
             log: Mutex::new(Vec::new()),
             serial: AtomicU64::new(0),
+            tokens,
         });
         let acceptor = {
             let server = Arc::clone(&server);
@@ -192,6 +195,11 @@ impl FakeGraph {
     /// Every HTTP request received so far, in arrival order.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.shared.log.lock().unwrap().clone()
+    }
+
+    /// Every token a renewal endpoint issued so far, oldest first.
+    pub fn renewed_tokens(&self) -> Vec<String> {
+        self.shared.tokens.renewed()
     }
 
     /// Empties the request log (fault and usage counters are kept).
@@ -298,22 +306,6 @@ fn bearer_token(headers: &[(String, String)]) -> Option<String> {
     (scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("oauth")).then(|| token.trim().to_string())
 }
 
-fn check_token(ds: &Dataset, token: Option<&str>) -> Result<(), GraphError> {
-    match token {
-        None | Some("") => Err(GraphError::missing_token()),
-        Some(EXPIRED_TOKEN) => {
-            let pdt = FixedOffset::west_opt(7 * 3600).unwrap();
-            let now = ds.now().with_timezone(&pdt);
-            let expired = (ds.now() - ChronoDuration::days(2)).with_timezone(&pdt);
-            let expired = expired.date_naive().and_hms_opt(10, 0, 0).unwrap();
-            let format = "%A, %d-%b-%y %H:%M:%S PDT";
-            Err(GraphError::expired_token(&expired.format(format).to_string(), &now.format(format).to_string()))
-        }
-        Some(t) if t == ds.token() => Ok(()),
-        Some(_) => Err(GraphError::invalid_token()),
-    }
-}
-
 fn route(
     shared: &Shared,
     method: &str,
@@ -346,6 +338,9 @@ fn route(
             return error_reply(shared, &e, &key, None);
         }
     };
+    if let Some(answer) = shared.tokens.answer(&shared.dataset, &path.segments, &params) {
+        return token_reply(shared, answer, &format!("{method} {raw_path}"));
+    }
     let call = GraphCall {
         method: method.to_string(),
         path,
@@ -387,7 +382,7 @@ fn answer_call(shared: &Shared, call: &GraphCall, token: Option<&str>) -> CallOu
     let key = call.key();
     let subject = call.path.segments.first().and_then(|id| ds.owner_account(id)).map(|a| a.ig_user_id.clone());
 
-    if let Err(e) = check_token(ds, token) {
+    if let Err(e) = shared.tokens.check(ds, token) {
         let (app, accounts) = shared.faults.peek_usage(subject.as_slice());
         let usage = UsageSnapshot { app, account: accounts.into_iter().next() };
         let auth_header = format!(
@@ -436,6 +431,26 @@ fn answer_call(shared: &Shared, call: &GraphCall, token: Option<&str>) -> CallOu
         delay: verdict.delay,
         extra_headers: Vec::new(),
         version: Some(call.path.version.clone()),
+    }
+}
+
+/// The answer of a token endpoint (see `tokens`), with the usual app usage header.
+fn token_reply(shared: &Shared, answer: Result<Value, GraphError>, key: &str) -> HttpReply {
+    match answer {
+        Ok(body) => {
+            let (app, _) = shared.faults.peek_usage(&[]);
+            let mut headers = usage_headers(&UsageSnapshot { app, account: None });
+            headers.push(("x-fb-trace-id".into(), fbtrace_id(key)));
+            HttpReply {
+                status: 200,
+                content_type: JSON_CONTENT_TYPE,
+                body: body.to_string(),
+                headers,
+                batch_ops: 0,
+                delay: Duration::ZERO,
+            }
+        }
+        Err(e) => error_reply(shared, &e, key, None),
     }
 }
 
@@ -568,7 +583,7 @@ fn serve_batch(
             return error_reply(shared, &GraphError::missing_token(), &envelope_key, Some(ops.len()));
         }
         Some(t) => {
-            if let Err(e) = check_token(&shared.dataset, Some(t)) {
+            if let Err(e) = shared.tokens.check(&shared.dataset, Some(t)) {
                 return error_reply(shared, &e, &envelope_key, Some(ops.len()));
             }
         }

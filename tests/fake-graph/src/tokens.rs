@@ -1,0 +1,216 @@
+//! Access tokens and the two endpoints that renew them, as Meta documents them.
+//!
+//! Owns which tokens are valid (the dataset's token, plus every token issued by a renewal,
+//! minus the revoked ones), when each was issued, and the answers of
+//! - `GET /refresh_access_token?grant_type=ig_refresh_token&access_token=…` (Instagram Login,
+//!   graph.instagram.com; no version in Meta's path, one is accepted): a long-lived token at
+//!   least 24 hours old gets a new 60-day token;
+//! - `GET /{version}/oauth/access_token?grant_type=fb_exchange_token&client_id=…&client_secret=…&fb_exchange_token=…`
+//!   (Facebook Login): a valid token is exchanged for a fresh long-lived one when the app id
+//!   and secret are right.
+//!
+//! Both answer `{"access_token", "token_type": "bearer", "expires_in"}`. Errors, in Meta's
+//! envelope: a wrong app id is code 101 ("Error validating application. Invalid application
+//! ID."), a wrong secret code 1 ("Error validating client secret."), a bad or expired token
+//! code 190, a wrong `grant_type` code 100. Meta does not document the answer for a token
+//! younger than 24 hours; the fake refuses it with a code-100 `OAuthException` naming the
+//! rule (a connector must treat any refusal alike). With `revoke_on_renewal`, the token a
+//! renewal replaced is refused afterwards (190/460), so a test can prove a client only uses
+//! the new one. Nothing here knows about HTTP (see `server`).
+
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Duration as ChronoDuration, FixedOffset, Utc};
+use serde_json::{Value, json};
+
+use crate::dataset::Dataset;
+use crate::graph_error::GraphError;
+use crate::request::Params;
+use crate::stable_hash::{BASE62, encode_chars, hash_parts};
+
+/// The fake app's id (`client_id`) and secret (`client_secret`) by default.
+pub const FAKE_APP_ID: &str = "1234567890123456";
+pub const FAKE_APP_SECRET: &str = "fake-app-secret-0123456789abcdef";
+
+/// The token that is answered with "session has expired" (190 / 463).
+pub const EXPIRED_TOKEN: &str = "expired-token";
+
+/// Seconds a renewed long-lived token is valid (about 60 days, as Meta's samples show).
+pub const LONG_LIVED_EXPIRES_IN: i64 = 5_183_944;
+
+/// How old a long-lived Instagram token must be before it can be refreshed.
+pub const MIN_REFRESH_AGE_HOURS: i64 = 24;
+
+/// The tokens side of [`crate::FakeOptions`].
+#[derive(Clone, Debug)]
+pub struct TokenOptions {
+    pub app_id: String,
+    pub app_secret: String,
+    /// How long before the dataset's "now" its token was issued (default 10 days); under
+    /// 24 hours, Instagram refresh refuses it.
+    pub token_age: ChronoDuration,
+    /// Once a renewal succeeds, the token it replaced stops working.
+    pub revoke_on_renewal: bool,
+}
+
+impl Default for TokenOptions {
+    fn default() -> Self {
+        TokenOptions {
+            app_id: FAKE_APP_ID.into(),
+            app_secret: FAKE_APP_SECRET.into(),
+            token_age: ChronoDuration::days(10),
+            revoke_on_renewal: false,
+        }
+    }
+}
+
+/// One token the fake accepts.
+struct Issued {
+    token: String,
+    at: DateTime<Utc>,
+}
+
+struct Book {
+    issued: Vec<Issued>,
+    revoked: BTreeSet<String>,
+}
+
+/// The valid tokens of one server.
+pub(crate) struct Tokens {
+    options: TokenOptions,
+    book: Mutex<Book>,
+}
+
+impl Tokens {
+    pub(crate) fn new(ds: &Dataset, options: TokenOptions) -> Tokens {
+        let first = Issued { token: ds.token().to_string(), at: ds.now() - options.token_age };
+        Tokens { options, book: Mutex::new(Book { issued: vec![first], revoked: BTreeSet::new() }) }
+    }
+
+    /// Whether `token` may call the API.
+    pub(crate) fn check(&self, ds: &Dataset, token: Option<&str>) -> Result<(), GraphError> {
+        match token {
+            None | Some("") => Err(GraphError::missing_token()),
+            Some(EXPIRED_TOKEN) => {
+                let pdt = FixedOffset::west_opt(7 * 3600).unwrap();
+                let now = ds.now().with_timezone(&pdt);
+                let expired = (ds.now() - ChronoDuration::days(2)).with_timezone(&pdt);
+                let expired = expired.date_naive().and_hms_opt(10, 0, 0).unwrap();
+                let format = "%A, %d-%b-%y %H:%M:%S PDT";
+                Err(GraphError::expired_token(&expired.format(format).to_string(), &now.format(format).to_string()))
+            }
+            Some(t) => {
+                let book = self.book.lock().unwrap();
+                if book.revoked.contains(t) {
+                    Err(session_invalidated())
+                } else if book.issued.iter().any(|i| i.token == t) {
+                    Ok(())
+                } else {
+                    Err(GraphError::invalid_token())
+                }
+            }
+        }
+    }
+
+    /// Every token issued by a renewal so far, oldest first.
+    pub(crate) fn renewed(&self) -> Vec<String> {
+        self.book.lock().unwrap().issued.iter().skip(1).map(|i| i.token.clone()).collect()
+    }
+
+    /// The answer of a token endpoint, or `None` when `segments` is not one.
+    pub(crate) fn answer(
+        &self,
+        ds: &Dataset,
+        segments: &[String],
+        params: &Params,
+    ) -> Option<Result<Value, GraphError>> {
+        let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+        match segments.as_slice() {
+            ["refresh_access_token"] => Some(self.ig_refresh(ds, params)),
+            ["oauth", "access_token"] => Some(self.fb_exchange(ds, params)),
+            _ => None,
+        }
+    }
+
+    fn ig_refresh(&self, ds: &Dataset, params: &Params) -> Result<Value, GraphError> {
+        if params.get("grant_type") != Some("ig_refresh_token") {
+            return Err(unsupported_grant_type(params.get("grant_type"), "ig_refresh_token"));
+        }
+        let old = params.get("access_token");
+        self.check(ds, old)?;
+        let old = old.unwrap_or_default();
+        let issued_at = self.issued_at(old).unwrap_or_else(|| ds.now());
+        if ds.now() - issued_at < ChronoDuration::hours(MIN_REFRESH_AGE_HOURS) {
+            return Err(GraphError::new(
+                400,
+                100,
+                "OAuthException",
+                format!(
+                    "The access token cannot be refreshed yet: a long-lived access token can be refreshed once it is at least {MIN_REFRESH_AGE_HOURS} hours old"
+                ),
+            ));
+        }
+        Ok(self.renew(ds, old, "IGAA"))
+    }
+
+    fn fb_exchange(&self, ds: &Dataset, params: &Params) -> Result<Value, GraphError> {
+        if params.get("grant_type") != Some("fb_exchange_token") {
+            return Err(unsupported_grant_type(params.get("grant_type"), "fb_exchange_token"));
+        }
+        match params.get("client_id") {
+            None | Some("") => return Err(GraphError::new(400, 101, "OAuthException", "Missing client_id parameter.")),
+            Some(id) if id != self.options.app_id => {
+                return Err(GraphError::new(
+                    400,
+                    101,
+                    "OAuthException",
+                    "Error validating application. Invalid application ID.",
+                ));
+            }
+            Some(_) => {}
+        }
+        if params.get("client_secret") != Some(self.options.app_secret.as_str()) {
+            return Err(GraphError::new(400, 1, "OAuthException", "Error validating client secret."));
+        }
+        let old = params.get("fb_exchange_token");
+        self.check(ds, old)?;
+        Ok(self.renew(ds, old.unwrap_or_default(), "EAAG"))
+    }
+
+    fn issued_at(&self, token: &str) -> Option<DateTime<Utc>> {
+        self.book.lock().unwrap().issued.iter().find(|i| i.token == token).map(|i| i.at)
+    }
+
+    /// Issue a new long-lived token for `old` (issued "now"), revoking `old` if so configured.
+    fn renew(&self, ds: &Dataset, old: &str, prefix: &str) -> Value {
+        let mut book = self.book.lock().unwrap();
+        let n = book.issued.len().to_string();
+        let token = format!("{prefix}{}", encode_chars(hash_parts([old, n.as_str()]), 40, BASE62));
+        book.issued.push(Issued { token: token.clone(), at: ds.now() });
+        if self.options.revoke_on_renewal {
+            book.revoked.insert(old.to_string());
+        }
+        json!({"access_token": token, "token_type": "bearer", "expires_in": LONG_LIVED_EXPIRES_IN})
+    }
+}
+
+/// A token a later renewal replaced (when the fake revokes replaced tokens).
+fn session_invalidated() -> GraphError {
+    GraphError::new(
+        400,
+        190,
+        "OAuthException",
+        "Error validating access token: The session has been invalidated because the user changed their password or Facebook has changed the session for security reasons.",
+    )
+    .with_subcode(460)
+}
+
+fn unsupported_grant_type(given: Option<&str>, supported: &str) -> GraphError {
+    GraphError::new(
+        400,
+        100,
+        "OAuthException",
+        format!("Invalid grant_type: '{}'. Supported types: {supported}", given.unwrap_or_default()),
+    )
+}
