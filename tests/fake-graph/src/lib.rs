@@ -19,6 +19,7 @@
 //! - [`dataset`]: the generated world and its id scheme;
 //! - [`insights`]: metric catalogues, insight values and insights responses;
 //! - [`faults`]: fault plans and the usage/throttling model;
+//! - [`public`]: competitors (business discovery) and hashtags, with Meta's budgets;
 //! - `server`: HTTP, auth, batch, usage headers, request log;
 //! - `api`: routing, nodes, edges and field selection;
 //! - `paging`, `fields`, `request`, `graph_error`, `stable_hash`: helpers.
@@ -26,6 +27,7 @@
 pub mod dataset;
 pub mod faults;
 pub mod insights;
+pub mod public;
 
 mod api;
 mod fields;
