@@ -11,6 +11,7 @@
 mod limits;
 mod origin;
 mod pauses;
+mod platform;
 mod retry;
 mod sending;
 mod transport;
