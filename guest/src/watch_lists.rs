@@ -116,8 +116,10 @@ mod tests {
     /// Names are normalised and deduplicated; the limit has a default.
     #[test]
     fn normalised() {
-        let w = parse(r##"{"competitor_usernames":["@Rival_Roasters"," rival_roasters ",""],"hashtags":["#Sunset","café"]}"##)
-            .unwrap();
+        let w = parse(
+            r##"{"competitor_usernames":["@Rival_Roasters"," rival_roasters ",""],"hashtags":["#Sunset","café"]}"##,
+        )
+        .unwrap();
         assert_eq!(w.competitor_usernames, ["rival_roasters"]);
         assert_eq!(w.hashtags, ["sunset", "café"]);
         assert_eq!(w.competitor_media_limit, DEFAULT_COMPETITOR_MEDIA_LIMIT);

@@ -137,12 +137,15 @@ impl Family for Competitors {
             }
         };
         let Some(Value::Object(mut bd)) = v.get("business_discovery").cloned() else {
-            return Err(bad_data(COMPETITOR_PROFILES.name, "a business discovery answer without `business_discovery`", &v));
+            return Err(bad_data(
+                COMPETITOR_PROFILES.name,
+                "a business discovery answer without `business_discovery`",
+                &v,
+            ));
         };
         let media = bd.remove("media");
         let competitor_id = bd.get("id").cloned().unwrap_or(Value::Null);
-        let competitor_username =
-            bd.get("username").cloned().unwrap_or_else(|| Value::String(username.clone()));
+        let competitor_username = bd.get("username").cloned().unwrap_or_else(|| Value::String(username.clone()));
         if first && cx.wants(COMPETITOR_PROFILES.name) && bd.contains_key("followers_count") {
             transform::clean_object(&mut bd);
             bd.insert("username".into(), competitor_username.clone());

@@ -178,7 +178,11 @@ impl Family for Hashtags {
                         return Err(bad_data(HASHTAG_MEDIA.name, "a hashtag media that is not an object", &item));
                     };
                     if !media.get("id").is_some_and(Value::is_string) {
-                        return Err(bad_data(HASHTAG_MEDIA.name, "a hashtag media without `id`", &Value::Object(media)));
+                        return Err(bad_data(
+                            HASHTAG_MEDIA.name,
+                            "a hashtag media without `id`",
+                            &Value::Object(media),
+                        ));
                     }
                     transform::clean_object(&mut media);
                     let mut record = Map::new();
