@@ -228,8 +228,7 @@ fn render(
     node_type: &str,
     mut value_of: impl FnMut(&str, Option<&[FieldSelection]>) -> Option<Value>,
 ) -> Result<Value, GraphError> {
-    let default_selection: Vec<FieldSelection> =
-        defaults.iter().map(|name| FieldSelection::plain(name)).collect();
+    let default_selection: Vec<FieldSelection> = defaults.iter().map(|name| FieldSelection::plain(name)).collect();
     let selection = selection.unwrap_or(&default_selection);
     let mut out = Map::new();
     if let Some(id) = value_of("id", None) {

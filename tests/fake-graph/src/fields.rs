@@ -133,7 +133,10 @@ mod tests {
         let f = parse_fields("business_discovery.username(lumen_rival){id,media.after(QVFI).limit(5){id}}").unwrap();
         assert_eq!(f[0].modifier("username"), Some("lumen_rival"));
         let media = &f[0].sub_fields.as_ref().unwrap()[1];
-        assert_eq!((media.name.as_str(), media.modifier("after"), media.modifier("limit")), ("media", Some("QVFI"), Some("5")));
+        assert_eq!(
+            (media.name.as_str(), media.modifier("after"), media.modifier("limit")),
+            ("media", Some("QVFI"), Some("5"))
+        );
     }
 
     #[test]

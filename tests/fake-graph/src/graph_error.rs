@@ -197,7 +197,8 @@ impl GraphError {
     /// `business_discovery` of a username that is not a business or creator account, or
     /// does not exist (Meta does not tell the two apart): 110 / 2207013.
     pub fn discovery_user_not_found(username: &str) -> Self {
-        let mut e = GraphError::new(400, 110, "OAuthException", "Invalid user id").with_subcode(2207013).transient(false);
+        let mut e =
+            GraphError::new(400, 110, "OAuthException", "Invalid user id").with_subcode(2207013).transient(false);
         e.details = Some(Box::new(ErrorDetails {
             error_user_title: Some("Cannot find User".into()),
             error_user_msg: Some(format!("The user with username: {username} cannot be found.")),

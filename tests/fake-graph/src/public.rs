@@ -96,8 +96,11 @@ pub struct PublicWorld {
 }
 
 /// (username, posts): a small account, one with more posts than one discovery page, none.
-const COMPETITORS: [(&str, &str, usize); 3] =
-    [("rival_roasters", "Rival Roasters", 7), ("summit_gear", "Summit Gear Co", 130), ("quiet_studio", "Quiet Studio", 0)];
+const COMPETITORS: [(&str, &str, usize); 3] = [
+    ("rival_roasters", "Rival Roasters", 7),
+    ("summit_gear", "Summit Gear Co", 130),
+    ("quiet_studio", "Quiet Studio", 0),
+];
 /// (name, posts over the last 72 h, top posts).
 const HASHTAGS: [(&str, usize, usize); 3] = [("sunset", 30, 9), ("coffee", 6, 4), ("handmade", 60, 12)];
 /// Extra hashtags `tag01` … `tag40` (2 posts each) for budget tests.
@@ -245,7 +248,7 @@ pub(crate) fn is_platform_call(world: &PublicWorld, call: &GraphCall) -> bool {
         || call.params.get("fields").is_some_and(|f| f.contains("business_discovery"))
 }
 
-fn required_user_id<'a>(call: &'a GraphCall) -> Result<&'a str, GraphError> {
+fn required_user_id(call: &GraphCall) -> Result<&str, GraphError> {
     call.params
         .get("user_id")
         .filter(|u| !u.is_empty())

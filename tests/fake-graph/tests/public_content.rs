@@ -29,12 +29,17 @@ fn business_discovery_profile_paging_and_unknown_user() {
     let after = bd["media"]["paging"]["cursors"]["after"].as_str().unwrap();
     let fields = format!("business_discovery.username(summit_gear){{media.after({after}).limit(100){{id}}}}");
     let page2 = get(&graph.url(&format!("/v24.0/{IG}?fields={}", enc(&fields)))).ok();
-    let ids: Vec<&str> =
-        page2["business_discovery"]["media"]["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = page2["business_discovery"]["media"]["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids.len(), 80);
     assert_eq!(ids[0], c.media[50].id);
 
-    let unknown = get(&graph.url(&format!("/v24.0/{IG}?fields={}", enc("business_discovery.username(nobody_here){id}"))));
+    let unknown =
+        get(&graph.url(&format!("/v24.0/{IG}?fields={}", enc("business_discovery.username(nobody_here){id}"))));
     let e = unknown.error(400);
     assert_eq!((e["code"].as_i64(), e["error_subcode"].as_i64()), (Some(110), Some(2207013)));
     assert!(e["error_user_msg"].as_str().unwrap().contains("nobody_here"));
@@ -51,7 +56,8 @@ fn hashtag_search_edges_and_budget() {
     assert_eq!(none["data"], Value::Array(vec![]));
     let missing_user = get(&graph.url(&format!("/v24.0/{}/recent_media?fields=id", tag.id)));
     assert_eq!(missing_user.error(400)["code"], 100);
-    let recent = get(&graph.url(&format!("/v24.0/{}/recent_media?user_id={IG}&fields=id,timestamp&limit=50", tag.id))).ok();
+    let recent =
+        get(&graph.url(&format!("/v24.0/{}/recent_media?user_id={IG}&fields=id,timestamp&limit=50", tag.id))).ok();
     let got: Vec<&str> = recent["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
     let want: Vec<&str> = tag.recent_media(now).iter().map(|m| m.id.as_str()).collect();
     assert_eq!(got, want);
