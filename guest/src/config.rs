@@ -45,6 +45,8 @@ pub struct Config {
     /// Requests in flight at once (Airbyte's `num_workers`).
     pub num_workers: usize,
     pub login: Login,
+    /// Competitors and hashtags to read (business discovery, hashtag search).
+    pub watch: crate::watch_lists::WatchLists,
 }
 
 fn field_error(field: &str, problem: impl std::fmt::Display) -> ConnectorError {
@@ -146,6 +148,7 @@ impl Config {
             media_lookback_days: integer("media_lookback_days", 7, 90)?,
             num_workers: integer("num_workers", 4, 40)?.max(1) as usize,
             login,
+            watch: crate::watch_lists::WatchLists::parse(&obj)?,
         })
     }
 

@@ -22,6 +22,7 @@ pub mod scheduler;
 pub mod state;
 pub mod streams;
 pub mod transform;
+pub mod watch_lists;
 
 mod bindings {
     wit_bindgen::generate!({

@@ -29,7 +29,7 @@ fn discover_describes_every_stream() {
     let names: Vec<&str> = streams.iter().map(|s| s["name"].as_str().unwrap()).collect();
     let mut sorted = names.clone();
     sorted.sort();
-    let mut expected = ALL_STREAMS.to_vec();
+    let mut expected = [ALL_STREAMS, PUBLIC_STREAMS].concat();
     expected.sort();
     assert_eq!(sorted, expected);
     let by_name = |n: &str| streams.iter().find(|s| s["name"] == n).unwrap().clone();
@@ -298,7 +298,7 @@ fn progress_goes_to_stderr_only() {
 #[test]
 fn discover_and_read_agree() {
     let sb = Sandbox::start(DatasetSpec::small());
-    let cfg = sb.config(json!({}));
+    let cfg = sb.config(public_lists());
     let catalog = sb.run(&["discover", "--config", &cfg]).of_type("CATALOG")[0]["catalog"].clone();
     for stream in catalog["streams"].as_array().unwrap() {
         for mode in stream["supported_sync_modes"].as_array().unwrap() {

@@ -132,7 +132,7 @@ fn round_trips_are_few() {
 #[test]
 fn golden_full_read() {
     let sb = Sandbox::start(DatasetSpec::small());
-    let r = sb.read(&sb.config(json!({})), &sb.catalog(ALL_STREAMS), None);
+    let r = sb.read(&sb.config(public_lists()), &sb.catalog(&[ALL_STREAMS, PUBLIC_STREAMS].concat()), None);
     assert_eq!(r.code, 0);
     let actual: String = r.messages.iter().cloned().map(without_emitted_at).map(|m| m.to_string() + "\n").collect();
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/golden/read_small.jsonl");

@@ -9,7 +9,8 @@ import airbyte as ab
 
 from conftest import BIN
 
-STREAMS = {"users", "media", "media_insights", "stories", "story_insights", "user_insights", "user_lifetime_insights"}
+STREAMS = {"users", "media", "media_insights", "stories", "story_insights", "user_insights", "user_lifetime_insights",
+           "competitor_profiles", "competitor_media", "hashtag_media"}
 
 
 def direct_counts(config_path, tmp_path):
@@ -35,7 +36,9 @@ def direct_counts(config_path, tmp_path):
 
 def test_pyairbyte_check_discover_read(connector_env, tmp_path):
     url, token, _ = connector_env
-    config = {"access_token": token, "api_base_url": url}
+    # The public-content streams read only what these lists name (the fake knows both).
+    config = {"access_token": token, "api_base_url": url,
+              "competitor_usernames": ["rival_roasters", "summit_gear"], "hashtags": ["sunset", "coffee"]}
     source = ab.get_source("source-instagram", config=config, local_executable=str(BIN))
     source.check()
     assert set(source.get_available_streams()) == STREAMS

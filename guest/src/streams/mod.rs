@@ -7,10 +7,14 @@
 //! do I/O; `discover` advertises exactly what the declarations say, and `read` accepts exactly
 //! the same.
 
+pub mod competitors;
 pub mod demographics;
+pub mod hashtag_budget;
+pub mod hashtags;
 pub mod media;
 pub mod media_slices;
 pub mod object_insights;
+pub mod public_content;
 pub mod stories;
 pub mod user_insights;
 pub mod users;
@@ -55,6 +59,9 @@ pub const STREAMS: &[&StreamDef] = &[
     &stories::STORY_INSIGHTS,
     &user_insights::USER_INSIGHTS,
     &demographics::USER_LIFETIME_INSIGHTS,
+    &competitors::COMPETITOR_PROFILES,
+    &competitors::COMPETITOR_MEDIA,
+    &hashtags::HASHTAG_MEDIA,
 ];
 
 /// The families serving the selected streams, in the order their first requests go out.
@@ -82,6 +89,7 @@ pub fn families(
     if wants(USER_INSIGHTS) {
         out.push(Box::new(user_insights::UserInsights::new(selection, config, state, accounts, now)?));
     }
+    out.extend(public_content::families(selection, config, state, accounts, now)?);
     Ok(out)
 }
 
@@ -149,7 +157,7 @@ mod tests {
             assert!(props.contains_key("business_account_id"), "{}", s.name);
             assert!(props.contains_key("page_id"), "{}", s.name);
         }
-        assert_eq!(catalog_json()["streams"].as_array().unwrap().len(), 7);
+        assert_eq!(catalog_json()["streams"].as_array().unwrap().len(), 10);
         assert!(
             spec_json()["connectionSpecification"]["properties"]["access_token"]["airbyte_secret"].as_bool().unwrap()
         );

@@ -12,6 +12,7 @@ mod host_request;
 mod limits;
 mod origin;
 mod pauses;
+mod platform;
 mod retry;
 mod sending;
 mod transport;

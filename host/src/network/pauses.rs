@@ -1,11 +1,13 @@
 //! Throttle pauses by scope, as Meta applies its limits: the app-level limit (Graph code 4)
 //! pauses every request of the app token; a business use-case limit (codes 17, 32, 613,
 //! 80001…, with the account named in `X-Business-Use-Case-Usage`) pauses only the requests
-//! about that Instagram account, so the other accounts keep flowing.
+//! about that Instagram account, so the other accounts keep flowing; a platform-limit throttle
+//! of business discovery or hashtag calls pauses only those (see `platform`).
 //!
 //! Owns when each scope may send again and the streak of throttles that grows the backoff
 //! (reset by the first answer that is not a throttle). It does not sleep or send.
 
+use super::platform::Limit;
 use super::usage::UsageReading;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -16,6 +18,8 @@ use std::time::Instant;
 pub enum Scope {
     App,
     Account(String),
+    /// The platform rate limit of business discovery and hashtag search calls.
+    Platform,
 }
 
 /// The pauses in force and the current throttle streak.
@@ -36,11 +40,17 @@ impl Pauses {
         }
     }
 
-    /// Until when a request about `subjects` must wait: the app's pause and those accounts'.
-    pub fn until_for(&self, subjects: &[String], now: Instant) -> Option<Instant> {
+    /// Until when a request about `subjects` must wait: the app's pause, and those accounts'
+    /// (business use-case calls) or the platform's (platform-counted calls).
+    pub fn until_for(&self, subjects: &[String], limit: Limit, now: Instant) -> Option<Instant> {
         let app = self.until.get(&Scope::App).copied();
-        let accounts = subjects.iter().filter_map(|s| self.until.get(&Scope::Account(s.clone())).copied());
-        app.into_iter().chain(accounts).max().filter(|u| *u > now)
+        let own: Vec<Instant> = match limit {
+            Limit::Platform => self.until.get(&Scope::Platform).copied().into_iter().collect(),
+            Limit::BusinessUseCase => {
+                subjects.iter().filter_map(|s| self.until.get(&Scope::Account(s.clone())).copied()).collect()
+            }
+        };
+        app.into_iter().chain(own).max().filter(|u| *u > now)
     }
 
     /// A throttle: the streak so far (0 for the first), then one more.
@@ -97,11 +107,16 @@ mod tests {
         let now = Instant::now();
         let mut p = Pauses::default();
         p.pause(&[Scope::Account("a".into())], now + Duration::from_secs(5));
-        assert!(p.until_for(&["a".into()], now).is_some());
-        assert!(p.until_for(&["b".into()], now).is_none());
-        assert!(p.until_for(&[], now).is_none());
+        let buc = Limit::BusinessUseCase;
+        assert!(p.until_for(&["a".into()], buc, now).is_some());
+        assert!(p.until_for(&["b".into()], buc, now).is_none());
+        assert!(p.until_for(&[], buc, now).is_none());
+        assert!(p.until_for(&["a".into()], Limit::Platform, now).is_none(), "a BUC throttle spares platform calls");
+        p.pause(&[Scope::Platform], now + Duration::from_secs(5));
+        assert!(p.until_for(&["a".into()], Limit::Platform, now).is_some());
+        assert!(p.until_for(&["b".into()], buc, now).is_none(), "a platform throttle spares BUC calls");
         p.pause(&[Scope::App], now + Duration::from_secs(1));
-        assert!(p.until_for(&["b".into()], now).is_some());
+        assert!(p.until_for(&["b".into()], buc, now).is_some());
         assert_eq!((p.throttled(), p.throttled()), (0, 1));
         p.delivered();
         assert_eq!(p.throttled(), 0);

@@ -32,18 +32,21 @@ impl Limiter {
         self.transport.send(&call.method, &call.uri, &call.headers, body, &limits.timeouts).await
     }
 
-    /// Wait before a request about `subjects` as the usage board says.
-    async fn pace(&self, subjects: &[String], ctx: &RunCtx<'_>) {
+    /// Wait before a request about `subjects` (counted against `limit`) as the usage board says.
+    async fn pace(&self, subjects: &[String], limit: platform::Limit, ctx: &RunCtx<'_>) {
         // A throttle in force for the app or these accounts: wait it out (the throttled
         // request itself counts that wait against its run's cap).
         loop {
             let now = std::time::Instant::now();
-            let Some(until) = self.pauses.lock().unwrap().until_for(subjects, now) else { break };
+            let Some(until) = self.pauses.lock().unwrap().until_for(subjects, limit, now) else { break };
             let remaining = until - now;
             ctx.output.rate_limited(crate::protocol::now_ms() + self.clock.nominal(remaining).as_millis() as i64);
             tokio::time::sleep(remaining.min(self.clock.real(ctx.limits.heartbeat))).await;
         }
-        let (peak, regain) = self.board.lock().unwrap().peak_for(subjects);
+        let (peak, regain) = match limit {
+            platform::Limit::Platform => self.board.lock().unwrap().peak_platform(),
+            platform::Limit::BusinessUseCase => self.board.lock().unwrap().peak_for(subjects),
+        };
         match self.pacing.decide(peak, regain) {
             Pace::Go => {}
             Pace::Space(d) => self.clock.sleep(d).await,
@@ -103,11 +106,12 @@ impl Limiter {
         &self,
         codes: &[i64],
         reading: &super::usage::UsageReading,
-        subjects: &[String],
+        (subjects, limit): (&[String], platform::Limit),
         limits: &RetryLimits,
         throttles: u32,
     ) -> (Vec<pauses::Scope>, Duration) {
-        let scopes = pauses::scope_of(codes, reading, subjects);
+        let scopes =
+            platform::throttle_scope(limit, codes).unwrap_or_else(|| pauses::scope_of(codes, reading, subjects));
         let streak = self.pauses.lock().unwrap().throttled();
         let wait = Self::throttle_wait(limits, reading.regain(), streak.max(throttles));
         self.pause_scopes(&scopes, wait);
@@ -131,8 +135,9 @@ impl Limiter {
         // Time spent on failed attempts and transient backoff (nominal), against the budget.
         let mut spent = Duration::ZERO;
         let subjects = subjects(call, &body);
+        let limit = platform::limit_of(&call.method, &call.uri, &body);
         loop {
-            self.pace(&subjects, ctx).await;
+            self.pace(&subjects, limit, ctx).await;
             let attempt_started = std::time::Instant::now();
             let sent = self.send_once(call, body.clone(), limits).await;
             let attempt_took = attempt_started.elapsed();
@@ -143,7 +148,17 @@ impl Limiter {
             let verdict = match sent {
                 Ok(response) => {
                     let reading = parse_usage(response.headers());
-                    self.board.lock().unwrap().observe(&reading);
+                    let reading = match limit {
+                        platform::Limit::Platform => {
+                            let reading = platform::platform_reading(&reading);
+                            self.board.lock().unwrap().observe_platform(&reading);
+                            reading
+                        }
+                        platform::Limit::BusinessUseCase => {
+                            self.board.lock().unwrap().observe(&reading);
+                            reading
+                        }
+                    };
                     let verdict = classify(response.status().as_u16(), response.body());
                     if verdict != Verdict::Throttled {
                         self.pauses.lock().unwrap().delivered();
@@ -153,7 +168,8 @@ impl Limiter {
                         Verdict::Throttled => {
                             self.stats.throttled.fetch_add(1, Ordering::Relaxed);
                             let codes: Vec<i64> = pauses::error_code(response.body()).into_iter().collect();
-                            let (scopes, wait) = self.on_throttle(&codes, &reading, &subjects, limits, throttles);
+                            let (scopes, wait) =
+                                self.on_throttle(&codes, &reading, (&subjects, limit), limits, throttles);
                             let why = format!(
                                 "Meta throttled {} (HTTP {}, {}; {})",
                                 call.uri.path(),
@@ -252,8 +268,10 @@ impl Limiter {
             }
             if throttled {
                 self.stats.throttled.fetch_add(1, Ordering::Relaxed);
-                let subjects = subjects(call, &Bytes::from(batch.encode(&retry)));
-                let (scopes, wait) = self.on_throttle(&codes, &reading, &subjects, limits, throttles);
+                let retried = Bytes::from(batch.encode(&retry));
+                let subjects = subjects(call, &retried);
+                let limit = platform::limit_of(&call.method, &call.uri, &retried);
+                let (scopes, wait) = self.on_throttle(&codes, &reading, (&subjects, limit), limits, throttles);
                 let why =
                     format!("Meta throttled {} of {} batched requests ({})", retry.len(), n, describe_scopes(&scopes));
                 if !self.wait_rate_limit(wait, &why, ctx).await {
@@ -315,10 +333,12 @@ fn describe_scopes(scopes: &[pauses::Scope]) -> String {
         .iter()
         .filter_map(|s| match s {
             pauses::Scope::Account(a) => Some(a.as_str()),
-            pauses::Scope::App => None,
+            pauses::Scope::App | pauses::Scope::Platform => None,
         })
         .collect();
-    if accounts.is_empty() {
+    if scopes.contains(&pauses::Scope::Platform) {
+        "the platform rate limit: business discovery and hashtag calls wait, the others go on".to_string()
+    } else if accounts.is_empty() {
         "the app's limit: every request waits".to_string()
     } else {
         format!("the limit of account {}: its requests wait, other accounts go on", accounts.join(", "))

@@ -71,9 +71,23 @@ pub fn parse_usage(headers: &HeaderMap) -> UsageReading {
 pub struct UsageBoard {
     app: f64,
     accounts: HashMap<String, (f64, u32)>,
+    /// `X-App-Usage` of platform-counted calls (business discovery, hashtag search).
+    platform: f64,
 }
 
 impl UsageBoard {
+    /// A platform-counted response: its `X-App-Usage` is the platform limit's usage.
+    pub fn observe_platform(&mut self, r: &UsageReading) {
+        if let Some(p) = r.app_percent {
+            self.platform = p;
+        }
+    }
+
+    /// The usage that governs platform-counted calls.
+    pub fn peak_platform(&self) -> (f64, u32) {
+        (self.platform.max(self.app), 0)
+    }
+
     pub fn observe(&mut self, r: &UsageReading) {
         if let Some(p) = r.app_percent {
             self.app = p;
@@ -105,6 +119,7 @@ impl UsageBoard {
     /// Forget readings after a pause (the next response tells the new usage).
     pub fn reset(&mut self) {
         self.app = 0.0;
+        self.platform = 0.0;
         self.accounts.clear();
     }
 }
@@ -199,6 +214,12 @@ mod tests {
         assert_eq!(b.peak_for(&["1784".to_string()]), (80.0, 3));
         assert_eq!(b.peak_for(&["179000".to_string()]), (80.0, 3));
         assert_eq!(b.peak_for(&[]), (80.0, 3));
+        // Platform usage (business discovery, hashtag search) paces only platform calls.
+        let mut b = UsageBoard::default();
+        b.observe(&UsageReading { app_percent: Some(5.0), accounts: vec![("1785".into(), 10.0, 0)] });
+        b.observe_platform(&UsageReading { app_percent: Some(100.0), accounts: Vec::new() });
+        assert_eq!(b.peak_for(&["1785".to_string()]), (10.0, 0));
+        assert_eq!(b.peak_platform(), (100.0, 0));
     }
 
     /// Below the threshold: go; between: space out; near the limit: pause.

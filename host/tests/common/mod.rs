@@ -269,6 +269,18 @@ fn fastrand_name() -> String {
 pub const ALL_STREAMS: &[&str] =
     &["users", "media", "media_insights", "stories", "story_insights", "user_insights", "user_lifetime_insights"];
 
+/// The streams of public content (business discovery, hashtag search); they read only what
+/// `competitor_usernames` and `hashtags` name.
+pub const PUBLIC_STREAMS: &[&str] = &["competitor_profiles", "competitor_media", "hashtag_media"];
+
+/// Config lists for [`PUBLIC_STREAMS`] against the fake's public world (one unknown of each).
+pub fn public_lists() -> Value {
+    json!({
+        "competitor_usernames": ["rival_roasters", "@Summit_Gear", "quiet_studio", "nobody_here"],
+        "hashtags": ["#sunset", "coffee", "nosuchtag"],
+    })
+}
+
 /// Every stream, incremental where it has a cursor.
 pub const INCREMENTAL: &[&str] = &[
     "users",
@@ -291,6 +303,8 @@ pub fn primary_key(stream: &str) -> Vec<&'static str> {
     match stream {
         "user_insights" => vec!["business_account_id", "date"],
         "user_lifetime_insights" => vec!["business_account_id", "breakdown", "metric"],
+        "competitor_profiles" => vec!["business_account_id", "username", "date"],
+        "hashtag_media" => vec!["hashtag_id", "edge", "id"],
         _ => vec!["id"],
     }
 }

@@ -8,6 +8,8 @@
 //! - `{page-id}` (fields `id,name,category,instagram_business_account{...}`)
 //! - `{ig-user-id}`, `{ig-user-id}/media`, `{ig-user-id}/stories`, `{ig-user-id}/insights`
 //! - `{media-id}` (post, carousel child or story), `{media-id}/insights`, `{carousel-id}/children`
+//! - `ig_hashtag_search`, `{hashtag-id}`, `{hashtag-id}/top_media|recent_media` and the
+//!   `business_discovery` field of `{ig-user-id}` (see [`crate::public`])
 //!
 //! Anything else answers 100 / 33 ("Unsupported get request…").
 
@@ -31,6 +33,8 @@ pub(crate) struct ApiContext<'a> {
     pub retired_metrics: &'a [String],
     pub paging_cycle: Option<PagingCycle>,
     pub refuse_time_paging: bool,
+    /// Hashtag searches and platform calls so far.
+    pub public: &'a crate::public::PublicState,
 }
 
 const IG_USER_FIELDS: &[&str] = &[
@@ -109,6 +113,11 @@ pub(crate) fn answer(ctx: &ApiContext<'_>, call: &GraphCall) -> Result<Value, Gr
     let Some(first) = segments.first() else {
         return Err(GraphError::unsupported_request(&method, ""));
     };
+    let links = LinkBuilder { base_url: ctx.base_url, call };
+    let is_account = |id: &str| ds.account(id).is_some();
+    if let Some(answer) = crate::public::answer_hashtags(ds.public(), ctx.public, ds.now(), &links, is_account) {
+        return answer;
+    }
     let object = if first == "me" { Some(ObjectRef::Me) } else { ds.lookup(first) };
     let Some(object) = object else {
         return Err(GraphError::unsupported_request(&method, first));
@@ -121,7 +130,6 @@ pub(crate) fn answer(ctx: &ApiContext<'_>, call: &GraphCall) -> Result<Value, Gr
         None => None,
     };
     let selection = selection.as_deref();
-    let links = LinkBuilder { base_url: ctx.base_url, call };
 
     match (object, segments.get(1).map(String::as_str)) {
         (ObjectRef::Me, None) => {
@@ -153,7 +161,17 @@ pub(crate) fn answer(ctx: &ApiContext<'_>, call: &GraphCall) -> Result<Value, Gr
             paged_response(items, &links, ctx.page_size_cap, extra)
         }
         (ObjectRef::Page(p), None) => render_page(ctx, call, &ds.pages()[p], selection, &["name", "id"]),
-        (ObjectRef::IgUser(a), None) => render_ig_user(call, &ds.accounts()[a], selection),
+        (ObjectRef::IgUser(a), None) => {
+            // `business_discovery.username(…){…}` looks at another account through this one.
+            let (discovery, rest): (Vec<_>, Vec<_>) =
+                selection.unwrap_or_default().iter().cloned().partition(|f| f.name == "business_discovery");
+            let rest = if selection.is_some() { Some(rest.as_slice()) } else { None };
+            let mut node = render_ig_user(call, &ds.accounts()[a], rest)?;
+            for field in &discovery {
+                node["business_discovery"] = crate::public::business_discovery(ds.public(), field)?;
+            }
+            Ok(node)
+        }
         (ObjectRef::IgUser(a), Some("media")) => {
             let (since, until) = time_range(call, ctx.refuse_time_paging)?;
             let items = ds.accounts()[a]
@@ -210,8 +228,7 @@ fn render(
     node_type: &str,
     mut value_of: impl FnMut(&str, Option<&[FieldSelection]>) -> Option<Value>,
 ) -> Result<Value, GraphError> {
-    let default_selection: Vec<FieldSelection> =
-        defaults.iter().map(|name| FieldSelection { name: name.to_string(), sub_fields: None }).collect();
+    let default_selection: Vec<FieldSelection> = defaults.iter().map(|name| FieldSelection::plain(name)).collect();
     let selection = selection.unwrap_or(&default_selection);
     let mut out = Map::new();
     if let Some(id) = value_of("id", None) {

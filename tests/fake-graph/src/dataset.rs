@@ -323,6 +323,8 @@ pub struct Dataset {
     pages: Vec<Page>,
     accounts: Vec<Account>,
     index: HashMap<String, ObjectRef>,
+    /// Competitors and hashtags (business discovery, hashtag search).
+    public: crate::public::PublicWorld,
 }
 
 impl PartialEq for Dataset {
@@ -415,7 +417,13 @@ impl Dataset {
             }
         }
 
-        Dataset { spec: spec.clone(), me_id, me_name: "Fake Graph Admin".into(), pages, accounts, index }
+        let public = crate::public::PublicWorld::generate(spec);
+        Dataset { spec: spec.clone(), me_id, me_name: "Fake Graph Admin".into(), pages, accounts, index, public }
+    }
+
+    /// The competitors and hashtags this dataset's accounts can look at.
+    pub fn public(&self) -> &crate::public::PublicWorld {
+        &self.public
     }
 
     pub fn spec(&self) -> &DatasetSpec {

@@ -275,7 +275,7 @@ pub(crate) struct UsageNumbers {
 }
 
 impl UsageNumbers {
-    fn from_percent(percent: f64) -> Self {
+    pub(crate) fn from_percent(percent: f64) -> Self {
         let call_count = percent.floor().clamp(0.0, 100.0) as u32;
         UsageNumbers {
             call_count,
@@ -285,7 +285,7 @@ impl UsageNumbers {
         }
     }
 
-    fn exhausted(regain_minutes: u32) -> Self {
+    pub(crate) fn exhausted(regain_minutes: u32) -> Self {
         UsageNumbers {
             call_count: 100,
             total_cputime: 40,

@@ -1,7 +1,8 @@
 //! Parsing of the `fields=` parameter, including nested expansion such as
 //! `children{id,media_type}` and `owner{id}`.
 //!
-//! Modifiers like `children.limit(5){id}` are accepted and ignored.
+//! Modifiers like `children.limit(5){id}` or `business_discovery.username(x){…}` are kept as
+//! (name, argument) pairs; edges that do not use them ignore them.
 
 use crate::graph_error::GraphError;
 
@@ -10,6 +11,20 @@ use crate::graph_error::GraphError;
 pub(crate) struct FieldSelection {
     pub name: String,
     pub sub_fields: Option<Vec<FieldSelection>>,
+    /// `.name(argument)` modifiers, in order.
+    pub modifiers: Vec<(String, String)>,
+}
+
+impl FieldSelection {
+    /// A plain field (no sub-selection, no modifiers).
+    pub fn plain(name: &str) -> Self {
+        FieldSelection { name: name.to_string(), sub_fields: None, modifiers: Vec::new() }
+    }
+
+    /// The argument of modifier `name`, if given.
+    pub fn modifier(&self, name: &str) -> Option<&str> {
+        self.modifiers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
 }
 
 /// Parses a `fields` value. Empty names are skipped (`a,,b`).
@@ -31,12 +46,18 @@ fn parse_list(chars: &[char], pos: &mut usize, input: &str) -> Result<Vec<FieldS
             *pos += 1;
         }
         let name: String = chars[start..*pos].iter().collect::<String>().trim().to_string();
-        // Modifiers: `.limit(5)`, `.since(...)` — skipped.
+        // Modifiers: `.limit(5)`, `.username(x)`, `.after(cursor)`.
+        let mut modifiers = Vec::new();
         while *pos < chars.len() && chars[*pos] == '.' {
+            let start = *pos + 1;
             let mut depth = 0;
+            let mut open = None;
             while *pos < chars.len() {
                 match chars[*pos] {
-                    '(' => depth += 1,
+                    '(' => {
+                        depth += 1;
+                        open.get_or_insert(*pos);
+                    }
                     ')' => {
                         depth -= 1;
                         if depth == 0 {
@@ -48,6 +69,15 @@ fn parse_list(chars: &[char], pos: &mut usize, input: &str) -> Result<Vec<FieldS
                     _ => {}
                 }
                 *pos += 1;
+            }
+            let text: String = chars[start..*pos].iter().collect();
+            match open {
+                Some(o) => {
+                    let o = o - start;
+                    let arg = text[o + 1..].trim_end_matches(')').to_string();
+                    modifiers.push((text[..o].trim().to_string(), arg));
+                }
+                None => modifiers.push((text.trim().to_string(), String::new())),
             }
         }
         let sub_fields = if *pos < chars.len() && chars[*pos] == '{' {
@@ -62,7 +92,7 @@ fn parse_list(chars: &[char], pos: &mut usize, input: &str) -> Result<Vec<FieldS
             None
         };
         if !name.is_empty() {
-            fields.push(FieldSelection { name, sub_fields });
+            fields.push(FieldSelection { name, sub_fields, modifiers });
         } else if sub_fields.is_some() {
             return Err(syntax_error(input));
         }
@@ -95,10 +125,18 @@ mod tests {
     }
 
     #[test]
-    fn modifiers_are_ignored() {
+    fn modifiers_are_kept() {
         let f = parse_fields("children.limit(3){id},id").unwrap();
         assert_eq!(names(&f), ["children", "id"]);
         assert_eq!(names(f[0].sub_fields.as_ref().unwrap()), ["id"]);
+        assert_eq!(f[0].modifier("limit"), Some("3"));
+        let f = parse_fields("business_discovery.username(lumen_rival){id,media.after(QVFI).limit(5){id}}").unwrap();
+        assert_eq!(f[0].modifier("username"), Some("lumen_rival"));
+        let media = &f[0].sub_fields.as_ref().unwrap()[1];
+        assert_eq!(
+            (media.name.as_str(), media.modifier("after"), media.modifier("limit")),
+            ("media", Some("QVFI"), Some("5"))
+        );
     }
 
     #[test]

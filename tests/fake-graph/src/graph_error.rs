@@ -192,6 +192,41 @@ impl GraphError {
         self
     }
 
+    // ---- business discovery and hashtag search ------------------------------
+
+    /// `business_discovery` of a username that is not a business or creator account, or
+    /// does not exist (Meta does not tell the two apart): 110 / 2207013.
+    pub fn discovery_user_not_found(username: &str) -> Self {
+        let mut e =
+            GraphError::new(400, 110, "OAuthException", "Invalid user id").with_subcode(2207013).transient(false);
+        e.details = Some(Box::new(ErrorDetails {
+            error_user_title: Some("Cannot find User".into()),
+            error_user_msg: Some(format!("The user with username: {username} cannot be found.")),
+            error_data: None,
+        }));
+        e
+    }
+
+    /// The account searched 30 unique hashtags in the last 7 days (code 24, subcode 2207034).
+    pub fn hashtag_search_limit() -> Self {
+        let mut e = GraphError::new(
+            400,
+            24,
+            "OAuthException",
+            "(#24) This API call could not be completed: the hashtag search limit was reached",
+        )
+        .with_subcode(2207034)
+        .transient(false);
+        e.details = Some(Box::new(ErrorDetails {
+            error_user_title: Some("Hashtag Search Reached Limit".into()),
+            error_user_msg: Some(
+                "You can query a maximum of 30 unique hashtags on behalf of an Instagram account within a rolling 7 day period.".into(),
+            ),
+            error_data: None,
+        }));
+        e
+    }
+
     // ---- batch envelope ---------------------------------------------------
 
     pub fn batch_too_large(max: usize) -> Self {

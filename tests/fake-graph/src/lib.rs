@@ -19,15 +19,17 @@
 //! - [`dataset`]: the generated world and its id scheme;
 //! - [`insights`]: metric catalogues, insight values and insights responses;
 //! - [`faults`]: fault plans and the usage/throttling model;
-//! - `server`: HTTP, batch, usage headers, request log;
+//! - [`public`]: competitors (business discovery) and hashtags, with Meta's budgets;
 //! - `tokens`: valid tokens and the two renewal endpoints (`refresh_access_token`,
 //!   `oauth/access_token` with `fb_exchange_token`);
+//! - `server`: HTTP, auth, batch, usage headers, request log;
 //! - `api`: routing, nodes, edges and field selection;
 //! - `paging`, `fields`, `request`, `graph_error`, `stable_hash`: helpers.
 
 pub mod dataset;
 pub mod faults;
 pub mod insights;
+pub mod public;
 
 mod api;
 mod fields;

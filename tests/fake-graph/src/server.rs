@@ -43,6 +43,11 @@ pub struct FakeOptions {
     pub paging_base_url: Option<String>,
     /// The app's id and secret, the token's age, and whether renewal revokes the old token.
     pub tokens: TokenOptions,
+    /// Platform rate limit of business discovery and hashtag calls (Meta: 200 per user and
+    /// hour); past it they fail with code 17.
+    pub platform_calls_per_hour: u32,
+    /// The rolling window of that limit (Meta: one hour; tests shorten it).
+    pub platform_window: Duration,
 }
 
 impl Default for FakeOptions {
@@ -55,6 +60,8 @@ impl Default for FakeOptions {
             retired_metrics: Vec::new(),
             paging_base_url: None,
             tokens: TokenOptions::default(),
+            platform_calls_per_hour: crate::public::DEFAULT_PLATFORM_CALLS_PER_HOUR,
+            platform_window: Duration::from_secs(3600),
         }
     }
 }
@@ -116,6 +123,7 @@ struct Shared {
     retired_metrics: Vec<String>,
     paging_base_url: Option<String>,
     faults: FaultState,
+    public: crate::public::PublicState,
     log: Mutex<Vec<RecordedRequest>>,
     serial: AtomicU64,
     tokens: Tokens,
@@ -148,6 +156,7 @@ impl FakeGraph {
             retired_metrics: options.retired_metrics.clone(),
             paging_base_url: options.paging_base_url.clone(),
             faults: FaultState::new(options.faults),
+            public: crate::public::PublicState::new(options.platform_calls_per_hour, options.platform_window),
             log: Mutex::new(Vec::new()),
             serial: AtomicU64::new(0),
             tokens,
@@ -200,6 +209,11 @@ impl FakeGraph {
     /// Every token a renewal endpoint issued so far, oldest first.
     pub fn renewed_tokens(&self) -> Vec<String> {
         self.shared.tokens.renewed()
+    }
+
+    /// The unique hashtags `ig_user_id` searched in the last 7 days.
+    pub fn searched_hashtags(&self, ig_user_id: &str) -> Vec<String> {
+        self.shared.public.searched(ig_user_id)
     }
 
     /// Empties the request log (fault and usage counters are kept).
@@ -380,7 +394,16 @@ struct CallOutcome {
 fn answer_call(shared: &Shared, call: &GraphCall, token: Option<&str>) -> CallOutcome {
     let ds = &shared.dataset;
     let key = call.key();
-    let subject = call.path.segments.first().and_then(|id| ds.owner_account(id)).map(|a| a.ig_user_id.clone());
+    // Business discovery and hashtag calls count against the platform rate limit, not the
+    // account's business use-case limit.
+    let platform = crate::public::is_platform_call(ds.public(), call);
+    let subject = call
+        .path
+        .segments
+        .first()
+        .and_then(|id| ds.owner_account(id))
+        .map(|a| a.ig_user_id.clone())
+        .filter(|_| !platform);
 
     if let Err(e) = shared.tokens.check(ds, token) {
         let (app, accounts) = shared.faults.peek_usage(subject.as_slice());
@@ -401,7 +424,16 @@ fn answer_call(shared: &Shared, call: &GraphCall, token: Option<&str>) -> CallOu
         };
     }
 
-    let verdict = shared.faults.on_call(&key, &call.path.versionless(), subject.as_deref());
+    let mut verdict = shared.faults.on_call(&key, &call.path.versionless(), subject.as_deref());
+    if platform && verdict.failure.is_none() {
+        match shared.public.count_platform_call() {
+            Ok(numbers) => verdict.usage = crate::faults::UsageSnapshot { app: numbers, account: None },
+            Err((e, numbers)) => {
+                verdict.usage = crate::faults::UsageSnapshot { app: numbers, account: None };
+                verdict.failure = Some(InjectedFailure::Graph(e));
+            }
+        }
+    }
     let (status, content_type, body) = match verdict.failure {
         Some(InjectedFailure::Graph(e)) => (e.http_status, JSON_CONTENT_TYPE, e.to_body(&fbtrace_id(&key)).to_string()),
         Some(InjectedFailure::Raw { status, body }) => {
@@ -416,6 +448,7 @@ fn answer_call(shared: &Shared, call: &GraphCall, token: Option<&str>) -> CallOu
                 retired_metrics: &shared.retired_metrics,
                 paging_cycle: shared.faults.plan().paging_cycle,
                 refuse_time_paging: shared.faults.plan().refuse_time_paging,
+                public: &shared.public,
             };
             match api::answer(&ctx, call) {
                 Ok(value) => (200, JSON_CONTENT_TYPE, value.to_string()),
