@@ -9,7 +9,8 @@ import airbyte as ab
 
 from conftest import BIN
 
-STREAMS = {"users", "media", "media_insights", "stories", "story_insights", "user_insights", "user_lifetime_insights"}
+STREAMS = {"users", "media", "media_insights", "stories", "story_insights", "user_insights", "user_lifetime_insights",
+           "media_comments", "tagged_media"}
 
 
 def direct_counts(config_path, tmp_path):

@@ -8,7 +8,10 @@
 //!
 //! It must not know what a stream means (that is `streams::*`), parse config, catalog or state
 //! formats (`config`, `catalog`, `state`), nor sleep or retry throttles (the host does).
+//! A GET that Meta rejects for a retired field is asked again without it (`fields`), before
+//! its family sees the answer.
 
+pub mod fields;
 pub mod ops;
 pub mod walk;
 
@@ -144,6 +147,7 @@ fn run(config: &Config, selection: &Selection, input: &BTreeMap<String, Value>, 
     let mut counts = BTreeMap::new();
     let table = metrics::table_for(config.version_major());
     let mut scheduler: Scheduler<Call, WasiHttp> = Scheduler::new(WasiHttp, config.num_workers);
+    let field_policy = std::cell::RefCell::new(fields::FieldPolicy::default());
     let mut step = |family: usize,
                     families: &mut Vec<Box<dyn Family>>,
                     scheduler: &mut Scheduler<Call, WasiHttp>,
@@ -162,7 +166,7 @@ fn run(config: &Config, selection: &Selection, input: &BTreeMap<String, Value>, 
         };
         hook(families[family].as_mut(), &mut cx)?;
         for asked in cx.asked {
-            submit(&client, &accounts, scheduler, family, asked);
+            submit(&client, &accounts, scheduler, family, asked, &field_policy.borrow());
         }
         Ok(())
     };
@@ -173,6 +177,13 @@ fn run(config: &Config, selection: &Selection, input: &BTreeMap<String, Value>, 
         match call {
             Call::Get { family, tag, url } => {
                 let value = GraphClient::parse_get(answer, &url);
+                let again = field_policy.borrow_mut().retry_url(&url, &value);
+                if let Some(again) = again {
+                    // A retired field: ask the same request again without it.
+                    let request = client.get_request(&again);
+                    scheduler.submit(Call::Get { family, tag, url: again }, request, PRIORITY_EDGE);
+                    continue;
+                }
                 let mut value = Some(value);
                 step(family, &mut families, &mut scheduler, &mut |fam, cx| {
                     fam.on_answer(cx, tag, value.take().expect("one answer"))?;
@@ -201,10 +212,12 @@ fn submit(
     scheduler: &mut Scheduler<Call, WasiHttp>,
     family: usize,
     asked: Asked,
+    fields: &fields::FieldPolicy,
 ) {
     let hint = |a: Option<usize>| a.and_then(|a| accounts.get(a)).map(|acc| acc.ig_id.clone());
     match asked {
         Asked::Get { tag, url, priority } => {
+            let url = fields.apply(url);
             let request = client.get_request(&url);
             scheduler.submit(Call::Get { family, tag, url }, request, priority);
         }

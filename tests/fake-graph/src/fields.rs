@@ -1,7 +1,8 @@
 //! Parsing of the `fields=` parameter, including nested expansion such as
 //! `children{id,media_type}` and `owner{id}`.
 //!
-//! Modifiers like `children.limit(5){id}` are accepted and ignored.
+//! Modifiers like `children.limit(5){id}` are accepted; `.limit(n)` is kept (nested edges
+//! such as `comments.limit(50){...}` page by it), other modifiers are ignored.
 
 use crate::graph_error::GraphError;
 
@@ -10,6 +11,8 @@ use crate::graph_error::GraphError;
 pub(crate) struct FieldSelection {
     pub name: String,
     pub sub_fields: Option<Vec<FieldSelection>>,
+    /// `.limit(n)` written after the name, if any.
+    pub limit: Option<usize>,
 }
 
 /// Parses a `fields` value. Empty names are skipped (`a,,b`).
@@ -31,8 +34,10 @@ fn parse_list(chars: &[char], pos: &mut usize, input: &str) -> Result<Vec<FieldS
             *pos += 1;
         }
         let name: String = chars[start..*pos].iter().collect::<String>().trim().to_string();
-        // Modifiers: `.limit(5)`, `.since(...)` — skipped.
+        // Modifiers: `.limit(5)` is kept, others (`.since(...)`) skipped.
+        let mut limit = None;
         while *pos < chars.len() && chars[*pos] == '.' {
+            let modifier_start = *pos;
             let mut depth = 0;
             while *pos < chars.len() {
                 match chars[*pos] {
@@ -49,6 +54,10 @@ fn parse_list(chars: &[char], pos: &mut usize, input: &str) -> Result<Vec<FieldS
                 }
                 *pos += 1;
             }
+            let modifier: String = chars[modifier_start..*pos].iter().collect();
+            if let Some(n) = modifier.strip_prefix(".limit(").and_then(|m| m.strip_suffix(')')) {
+                limit = n.trim().parse().ok();
+            }
         }
         let sub_fields = if *pos < chars.len() && chars[*pos] == '{' {
             *pos += 1;
@@ -62,7 +71,7 @@ fn parse_list(chars: &[char], pos: &mut usize, input: &str) -> Result<Vec<FieldS
             None
         };
         if !name.is_empty() {
-            fields.push(FieldSelection { name, sub_fields });
+            fields.push(FieldSelection { name, sub_fields, limit });
         } else if sub_fields.is_some() {
             return Err(syntax_error(input));
         }
@@ -72,6 +81,32 @@ fn parse_list(chars: &[char], pos: &mut usize, input: &str) -> Result<Vec<FieldS
         }
         return Ok(fields);
     }
+}
+
+/// Writes a selection back as a `fields=` value (with `.limit(n)` where one was given), as
+/// Meta echoes a nested edge's sub-fields in its `paging.next` link.
+pub(crate) fn to_fields_string(fields: &[FieldSelection]) -> String {
+    fields
+        .iter()
+        .map(|f| {
+            let mut s = f.name.clone();
+            if let Some(n) = f.limit {
+                s.push_str(&format!(".limit({n})"));
+            }
+            if let Some(sub) = &f.sub_fields {
+                s.push('{');
+                s.push_str(&to_fields_string(sub));
+                s.push('}');
+            }
+            s
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Whether `name` is asked anywhere in the selection (at any depth).
+pub(crate) fn mentions(fields: &[FieldSelection], name: &str) -> bool {
+    fields.iter().any(|f| f.name == name || f.sub_fields.as_deref().is_some_and(|s| mentions(s, name)))
 }
 
 fn syntax_error(input: &str) -> GraphError {
@@ -99,6 +134,17 @@ mod tests {
         let f = parse_fields("children.limit(3){id},id").unwrap();
         assert_eq!(names(&f), ["children", "id"]);
         assert_eq!(names(f[0].sub_fields.as_ref().unwrap()), ["id"]);
+        assert_eq!(f[0].limit, Some(3));
+        assert_eq!(f[1].limit, None);
+    }
+
+    #[test]
+    fn selections_round_trip() {
+        let raw = "id,comments.limit(50){id,replies.limit(50){id,text}},owner";
+        let f = parse_fields(raw).unwrap();
+        assert_eq!(to_fields_string(&f), raw);
+        assert!(mentions(&f, "text"));
+        assert!(!mentions(&f, "caption"));
     }
 
     #[test]

@@ -17,12 +17,14 @@
 //!
 //! Modules:
 //! - [`dataset`]: the generated world and its id scheme;
+//! - [`comments`]: comments, replies and tagged posts;
 //! - [`insights`]: metric catalogues, insight values and insights responses;
 //! - [`faults`]: fault plans and the usage/throttling model;
 //! - `server`: HTTP, auth, batch, usage headers, request log;
 //! - `api`: routing, nodes, edges and field selection;
 //! - `paging`, `fields`, `request`, `graph_error`, `stable_hash`: helpers.
 
+pub mod comments;
 pub mod dataset;
 pub mod faults;
 pub mod insights;
