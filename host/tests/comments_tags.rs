@@ -59,12 +59,12 @@ fn warnings(r: &Run) -> Vec<String> {
         .collect()
 }
 
-/// With pages of 2, comments and replies come partly through the expansion and partly by
+/// With pages of 1, comments and replies come partly through the expansion and partly by
 /// paging `{media}/comments` and `{comment}/replies`: every comment and reply of the dataset
 /// arrives once, with its `media_id` and `parent_id`, and disabled posts are named.
 #[test]
 fn media_comments_full_refresh_is_every_comment_and_reply() {
-    let sb = Sandbox::start_with(DatasetSpec::small(), FakeOptions { page_size_cap: 2, ..FakeOptions::default() });
+    let sb = Sandbox::start_with(DatasetSpec::small(), FakeOptions { page_size_cap: 1, ..FakeOptions::default() });
     let r = sb.read(&sb.config(json!({})), &sb.catalog(&["media_comments"]), None);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let expected = expected_comments(&sb, None);
@@ -106,14 +106,14 @@ fn a_deleted_comment_skips_only_its_replies() {
     let victim = probe
         .all_media()
         .flat_map(|m| comments_of(&probe, m))
-        .find(|c| c.replies.len() > 2)
+        .find(|c| c.replies.len() > 1)
         .expect("a comment with more than one page of replies");
-    let options = FakeOptions { page_size_cap: 2, deleted_comments: vec![victim.id.clone()], ..FakeOptions::default() };
+    let options = FakeOptions { page_size_cap: 1, deleted_comments: vec![victim.id.clone()], ..FakeOptions::default() };
     let sb = Sandbox::start_with(spec, options);
     let r = sb.read(&sb.config(json!({})), &sb.catalog(&["media_comments"]), None);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let mut expected = expected_comments(&sb, None);
-    for lost in &victim.replies[2..] {
+    for lost in &victim.replies[1..] {
         expected.remove(&lost.id);
     }
     assert_eq!(got_comments(&r), expected);
