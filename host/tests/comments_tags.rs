@@ -26,7 +26,10 @@ fn check_schema_and_keys(r: &Run, stream: &str) {
 }
 
 /// Every comment and reply the fake holds, as id → (media id, parent id).
-fn expected_comments(sb: &Sandbox, newer_than: Option<chrono::DateTime<chrono::Utc>>) -> BTreeMap<String, (String, Option<String>)> {
+fn expected_comments(
+    sb: &Sandbox,
+    newer_than: Option<chrono::DateTime<chrono::Utc>>,
+) -> BTreeMap<String, (String, Option<String>)> {
     let mut out = BTreeMap::new();
     for post in sb.dataset().all_media().filter(|m| newer_than.is_none_or(|t| m.timestamp >= t)) {
         for c in comments_of(sb.dataset(), post) {
@@ -94,7 +97,12 @@ fn media_comments_use_field_expansion() {
     assert_eq!(got_comments(&r), expected_comments(&sb, None));
     let reqs = sb.fake.requests();
     let edges = reqs.iter().filter(|q| !q.path.ends_with("/me/accounts") && !q.path.ends_with("/me")).count();
-    assert_eq!(edges, sb.dataset().accounts().len(), "one media page per account: {:?}", reqs.iter().map(|q| &q.path).collect::<Vec<_>>());
+    assert_eq!(
+        edges,
+        sb.dataset().accounts().len(),
+        "one media page per account: {:?}",
+        reqs.iter().map(|q| &q.path).collect::<Vec<_>>()
+    );
 }
 
 /// A comment deleted after it was listed: its further replies are skipped with a warning
@@ -152,7 +160,11 @@ fn incremental_media_comments_reread_only_the_window() {
     assert!(window.len() < sb.dataset().all_media().count() / 2, "the window is a small part");
     assert_eq!(got_comments(&second), expected);
     let media_pages = sb.fake.requests().iter().filter(|q| q.path.ends_with("/media")).count();
-    assert!(media_pages <= 2 * sb.dataset().accounts().len(), "{media_pages} media pages for a window of {}", window.len());
+    assert!(
+        media_pages <= 2 * sb.dataset().accounts().len(),
+        "{media_pages} media pages for a window of {}",
+        window.len()
+    );
     assert_eq!(second.final_state(), state, "the cursor stays at the newest post");
 }
 
@@ -186,7 +198,9 @@ fn tagged_media_full_and_incremental() {
     let mut window = BTreeSet::new();
     for account in sb.dataset().accounts() {
         let posts = tagged_of(sb.dataset(), account);
-        let ts = |p: &Value| chrono::DateTime::parse_from_str(p["timestamp"].as_str().unwrap(), "%Y-%m-%dT%H:%M:%S%z").unwrap();
+        let ts = |p: &Value| {
+            chrono::DateTime::parse_from_str(p["timestamp"].as_str().unwrap(), "%Y-%m-%dT%H:%M:%S%z").unwrap()
+        };
         let since = ts(&posts[0]);
         for p in posts.iter().filter(|p| ts(p) >= since) {
             window.insert(p["id"].as_str().unwrap().to_string());

@@ -176,7 +176,14 @@ mod tests {
     use super::*;
 
     fn err(msg: &str) -> GraphError {
-        GraphError { message: msg.into(), kind: None, code: 100, error_subcode: None, is_transient: None, fbtrace_id: None }
+        GraphError {
+            message: msg.into(),
+            kind: None,
+            code: 100,
+            error_subcode: None,
+            is_transient: None,
+            fbtrace_id: None,
+        }
     }
 
     /// Meta's wording yields the field and the node type; other errors yield nothing.

@@ -96,8 +96,10 @@ impl Comments {
         let progress = accounts
             .iter()
             .map(|a| {
-                let from_cursor =
-                    cursors.get(&a.ig_id).filter(|_| incremental).map(|c| c - Duration::days(config.media_lookback_days));
+                let from_cursor = cursors
+                    .get(&a.ig_id)
+                    .filter(|_| incremental)
+                    .map(|c| c - Duration::days(config.media_lookback_days));
                 let cutoff = match (from_cursor, config.start_date) {
                     (Some(x), Some(y)) => Some(x.max(y)),
                     (x, y) => x.or(y),
@@ -255,7 +257,9 @@ impl Family for Comments {
     fn start(&mut self, cx: &mut Cx<'_>) -> Result<()> {
         let fields = media_fields();
         for (a, account) in cx.accounts.iter().enumerate() {
-            let url = cx.client.url(&format!("{}/media", account.ig_id), &[("fields", fields.as_str()), ("limit", POSTS_LIMIT)]);
+            let url = cx
+                .client
+                .url(&format!("{}/media", account.ig_id), &[("fields", fields.as_str()), ("limit", POSTS_LIMIT)]);
             self.open(cx, a, Edge::Media, url);
         }
         Ok(())
@@ -282,7 +286,9 @@ impl Family for Comments {
                 None
             }
             Err(e) => {
-                return Err(e.into_connector("reading the comments of the Instagram media").in_stream(MEDIA_COMMENTS.name));
+                return Err(e
+                    .into_connector("reading the comments of the Instagram media")
+                    .in_stream(MEDIA_COMMENTS.name));
             }
         };
         match (page, media) {

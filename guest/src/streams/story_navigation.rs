@@ -55,7 +55,10 @@ pub fn breakdown_columns(metric: &str, body: &Value) -> std::result::Result<Map<
     let mut parts = Map::new();
     for b in item.pointer("/total_value/breakdowns").and_then(Value::as_array).into_iter().flatten() {
         for r in b.get("results").and_then(Value::as_array).into_iter().flatten() {
-            let key = r.pointer("/dimension_values/0").and_then(Value::as_str).ok_or("a result without `dimension_values`")?;
+            let key = r
+                .pointer("/dimension_values/0")
+                .and_then(Value::as_str)
+                .ok_or("a result without `dimension_values`")?;
             parts.insert(key.to_string(), r.get("value").cloned().unwrap_or(Value::Null));
         }
     }
@@ -123,9 +126,11 @@ impl StoryBreakdowns {
         };
         let parts = match answer {
             Ok(body) => breakdown_columns(metric, &body).map_err(|detail| {
-                ConnectorError::system(format!("The {metric} breakdown of story {id} is not what Meta documents: {detail}"))
-                    .with_internal(body.to_string())
-                    .in_stream(self.stream)
+                ConnectorError::system(format!(
+                    "The {metric} breakdown of story {id} is not what Meta documents: {detail}"
+                ))
+                .with_internal(body.to_string())
+                .in_stream(self.stream)
             })?,
             Err(err) => {
                 let refused = err
@@ -168,8 +173,12 @@ impl StoryBreakdowns {
     pub fn flush(&mut self, cx: &mut Cx<'_>) {
         let retry = std::mem::take(&mut self.retry);
         self.ask_rounds(cx, retry);
-        let ready: Vec<String> =
-            self.pending.iter().filter(|(_, p)| p.main.is_some() && p.parts.is_some()).map(|(k, _)| k.clone()).collect();
+        let ready: Vec<String> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.main.is_some() && p.parts.is_some())
+            .map(|(k, _)| k.clone())
+            .collect();
         for id in ready {
             let p = self.pending.remove(&id).expect("listed above");
             if let (Some(Some(mut record)), Some(parts)) = (p.main, p.parts) {

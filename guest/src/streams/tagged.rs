@@ -62,8 +62,10 @@ impl Tagged {
         let progress = accounts
             .iter()
             .map(|a| {
-                let from_cursor =
-                    cursors.get(&a.ig_id).filter(|_| incremental).map(|c| c - Duration::days(config.media_lookback_days));
+                let from_cursor = cursors
+                    .get(&a.ig_id)
+                    .filter(|_| incremental)
+                    .map(|c| c - Duration::days(config.media_lookback_days));
                 let cutoff = match (from_cursor, config.start_date) {
                     (Some(x), Some(y)) => Some(x.max(y)),
                     (x, y) => x.or(y),
@@ -90,9 +92,9 @@ impl Family for Tagged {
     fn on_answer(&mut self, cx: &mut Cx<'_>, tag: u64, answer: std::result::Result<Value, ApiError>) -> Result<()> {
         let a = tag as usize;
         let (mut walk, url) = self.progress[a].walk.take().expect("a walk per asked page");
-        let page = answer
-            .and_then(|v| graph::parse_page(v, &url))
-            .map_err(|e| e.into_connector("reading the tagged media of the Instagram accounts").in_stream(TAGGED_MEDIA.name))?;
+        let page = answer.and_then(|v| graph::parse_page(v, &url)).map_err(|e| {
+            e.into_connector("reading the tagged media of the Instagram accounts").in_stream(TAGGED_MEDIA.name)
+        })?;
         let mut next = None;
         if walk.accept(&page) {
             let cutoff = self.progress[a].cutoff;

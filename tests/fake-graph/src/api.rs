@@ -227,11 +227,11 @@ pub(crate) fn answer(ctx: &ApiContext<'_>, call: &GraphCall) -> Result<Value, Gr
                     ctx.comments(call).edge(&comments::comments_of(ds, media), selection)
                 }
                 Some("children") if media.is_carousel() => {
-                    let items = media
-                        .children
-                        .iter()
-                        .map(|c| render_media(ctx, call, c, selection))
-                        .collect::<Result<Vec<_>, _>>()?;
+                    let items = media.children.iter().map(|c| render_media(ctx, call, c, selection)).collect::<Result<
+                        Vec<_>,
+                        _,
+                    >>(
+                    )?;
                     paged_response(items, &links, ctx.page_size_cap, Vec::new())
                 }
                 Some(_) => Err(GraphError::unsupported_request(&method, first)),
@@ -376,7 +376,12 @@ fn render_media(
             let field = FieldSelection { name: "comments".into(), sub_fields: sub.map(<[_]>::to_vec), limit: None };
             let limit = selection.and_then(|s| s.iter().find(|f| f.name == "comments")).and_then(|f| f.limit);
             let field = FieldSelection { limit, ..field };
-            match ctx.comments(call).nested(&media.id, "comments", &comments::comments_of(ctx.dataset, media), &field)? {
+            match ctx.comments(call).nested(
+                &media.id,
+                "comments",
+                &comments::comments_of(ctx.dataset, media),
+                &field,
+            )? {
                 Ok(v) => Some(v),
                 Err(e) => {
                     nested_error = Some(e);

@@ -135,7 +135,9 @@ pub fn comments_of(ds: &Dataset, media: &Media) -> Vec<Comment> {
 pub fn find_comment(ds: &Dataset, id: &str) -> Option<Comment> {
     let (media_id, k, r) = match (id.get(..3)?, id.len()) {
         ("178", 19) => (format!("179{}", &id[3..17]), id[17..19].parse::<usize>().ok()?, None),
-        ("177", 21) => (format!("179{}", &id[3..17]), id[17..19].parse::<usize>().ok()?, Some(id[19..21].parse().ok()?)),
+        ("177", 21) => {
+            (format!("179{}", &id[3..17]), id[17..19].parse::<usize>().ok()?, Some(id[19..21].parse().ok()?))
+        }
         _ => return None,
     };
     let media = ds.media(&media_id)?;
@@ -229,7 +231,13 @@ impl CommentCx<'_> {
 
     /// The first page of a nested edge (`comments{...}` on a media, `replies{...}` on a
     /// comment); `None` when it has no items (the field is then omitted).
-    pub fn nested(&self, node: &str, edge: &str, items: &[Comment], field: &FieldSelection) -> Option<Result<Value, GraphError>> {
+    pub fn nested(
+        &self,
+        node: &str,
+        edge: &str,
+        items: &[Comment],
+        field: &FieldSelection,
+    ) -> Option<Result<Value, GraphError>> {
         if items.is_empty() {
             return None;
         }
@@ -245,7 +253,10 @@ impl CommentCx<'_> {
         }
         let call = GraphCall {
             method: "GET".into(),
-            path: GraphPath { version: self.call.path.version.clone(), segments: vec![node.to_string(), edge.to_string()] },
+            path: GraphPath {
+                version: self.call.path.version.clone(),
+                segments: vec![node.to_string(), edge.to_string()],
+            },
             params: Params(params),
             body: String::new(),
             token_in_query: self.call.token_in_query,
