@@ -8,8 +8,15 @@
 use crate::graph::GraphError;
 use std::collections::BTreeSet;
 
-/// The Graph API version used when the config names none.
-pub const DEFAULT_API_VERSION: &str = "v25.0";
+/// The Graph API version used when the config names none (v27.0, released 2026-11-04).
+///
+/// Meta's changelogs for v26.0 (2026-07-29) and v27.0 retire no Instagram media or account
+/// metric: v26 carries out v25's Facebook *Page* insights removals (no Instagram metric), and
+/// v27 stops new apps from using multi-ID requests, field aliases and asynchronous batch
+/// requests (this connector uses none of them; synchronous batch requests stay) and retires the
+/// Page video metric `total_video_consumption_rate`. So the v22 table below still applies to
+/// v26 and v27; older versions stay selectable through `api_version`.
+pub const DEFAULT_API_VERSION: &str = "v27.0";
 
 /// Media kinds with distinct insight metric sets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -78,6 +85,10 @@ pub struct MetricTable {
     pub demographics: &'static [&'static str],
     pub breakdowns: &'static [&'static str],
     pub demographics_timeframe: &'static str,
+    /// Story metrics asked on their own with a breakdown, as (metric, breakdown): Meta serves
+    /// a breakdown only when the request names that one metric. `story_insights` carries the
+    /// total under the metric's name and the parts under `{metric}_breakdown`.
+    pub story_breakdowns: &'static [(&'static str, &'static str)],
 }
 
 /// Widest `since`..`until` span Meta accepts for account time series.
@@ -168,6 +179,7 @@ const V22: MetricTable = MetricTable {
     demographics: DEMOGRAPHICS,
     breakdowns: BREAKDOWNS,
     demographics_timeframe: "this_month",
+    story_breakdowns: &[("navigation", "story_navigation_action_type")],
 };
 
 /// v21: before `views`; the sets Airbyte's connector used.
@@ -208,6 +220,7 @@ const V21: MetricTable = MetricTable {
     demographics: DEMOGRAPHICS,
     breakdowns: BREAKDOWNS,
     demographics_timeframe: "this_month",
+    story_breakdowns: &[],
 };
 
 /// Newest first.
@@ -299,6 +312,7 @@ mod tests {
     /// Versions pick the newest table they reach.
     #[test]
     fn tables_by_version() {
+        assert_eq!(table_for(27).since_major, 22);
         assert_eq!(table_for(25).since_major, 22);
         assert_eq!(table_for(22).since_major, 22);
         assert_eq!(table_for(21).since_major, 21);

@@ -123,7 +123,7 @@ fn facebook_exchange_with_app_credentials() {
     }
     let exchange: Vec<RecordedRequest> = sb.fake.requests().into_iter().filter(is_renewal).collect();
     assert_eq!(exchange.len(), 1);
-    assert_eq!(exchange[0].path, "/v25.0/oauth/access_token", "the spec's default version");
+    assert_eq!(exchange[0].path, "/v27.0/oauth/access_token", "the spec's default version");
     assert_eq!(exchange[0].query_param("grant_type"), Some("fb_exchange_token"));
     assert_all_api_calls_use(&sb, &new);
     assert_eq!(r.records("users").len(), sb.dataset().accounts().len());

@@ -28,6 +28,11 @@ fn full_read_of_every_stream() {
         ("story_insights", stories.iter().filter(|s| !s.flags.any()).count()),
         ("user_insights", accounts.len() * data.insight_days().len()),
         ("user_lifetime_insights", accounts.len() * 5 * 3),
+        (
+            "media_comments",
+            posts.iter().flat_map(|p| fake_graph::comments::comments_of(data, p)).map(|c| 1 + c.replies.len()).sum(),
+        ),
+        ("tagged_media", accounts.len() * fake_graph::comments::TAGS_PER_ACCOUNT),
     ]);
     for stream in ALL_STREAMS {
         let records = r.records(stream);
@@ -124,7 +129,8 @@ fn round_trips_are_few() {
     assert!(probes >= 24 * accounts, "every window is probed ({probes})");
     assert!((1..=2 * accounts).contains(&weekly), "other periods only for windows with data ({weekly})");
     let listing: Vec<String> = reqs.iter().map(|q| format!("{} {} ops={}", q.method, q.path, q.batch_ops)).collect();
-    assert!(reqs.len() <= 1 + accounts * 9, "{} requests: {listing:#?}", reqs.len());
+    // Plus, per account, one media page with the comments expanded and one page of tags.
+    assert!(reqs.len() <= 1 + accounts * 11, "{} requests: {listing:#?}", reqs.len());
 }
 
 /// A full read of the deterministic small dataset equals the golden file

@@ -10,6 +10,7 @@ import airbyte as ab
 from conftest import BIN
 
 STREAMS = {"users", "media", "media_insights", "stories", "story_insights", "user_insights", "user_lifetime_insights",
+           "media_comments", "tagged_media",
            "competitor_profiles", "competitor_media", "hashtag_media"}
 
 

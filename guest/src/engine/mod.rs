@@ -10,7 +10,10 @@
 //!
 //! It must not know what a stream means (that is `streams::*`), parse config, catalog or state
 //! formats (`config`, `catalog`, `state`), nor sleep or retry throttles (the host does).
+//! A GET or operation that Meta rejects for a retired field is asked again without it
+//! (`fields`), before its family sees the answer.
 
+pub mod fields;
 pub mod ops;
 pub mod walk;
 
@@ -157,6 +160,7 @@ fn run(config: &Config, selection: &Selection, input: &BTreeMap<String, Value>, 
     let mut scheduler: Scheduler<Call, WasiHttp> = Scheduler::new(WasiHttp, config.num_workers);
     // What the hooks of one answer (or of the start) asked, submitted together afterwards.
     let mut asked: Vec<(usize, Asked)> = Vec::new();
+    let field_policy = std::cell::RefCell::new(fields::FieldPolicy::default());
     let mut step = |family: usize,
                     families: &mut Vec<Box<dyn Family>>,
                     asked: &mut Vec<(usize, Asked)>,
@@ -180,11 +184,18 @@ fn run(config: &Config, selection: &Selection, input: &BTreeMap<String, Value>, 
     for f in 0..families.len() {
         step(f, &mut families, &mut asked, &mut |fam, cx| fam.start(cx))?;
     }
-    submit(&client, &accounts, &mut scheduler, std::mem::take(&mut asked));
+    submit(&client, &accounts, &mut scheduler, std::mem::take(&mut asked), &field_policy.borrow());
     while let Some((call, answer)) = scheduler.next() {
         match call {
             Call::Get { family, tag, url } => {
                 let value = GraphClient::parse_get(answer, &url);
+                let again = field_policy.borrow_mut().retry_url(&url, &value);
+                if let Some(again) = again {
+                    // A retired field: ask the same request again without it.
+                    let request = client.get_request(&again);
+                    scheduler.submit(Call::Get { family, tag, url: again }, request, PRIORITY_EDGE);
+                    continue;
+                }
                 let mut value = Some(value);
                 step(family, &mut families, &mut asked, &mut |fam, cx| {
                     fam.on_answer(cx, tag, value.take().expect("one answer"))?;
@@ -196,6 +207,16 @@ fn run(config: &Config, selection: &Selection, input: &BTreeMap<String, Value>, 
                 let results =
                     client.parse_batch(answer, &urls).map_err(|e| e.into_connector("sending a batch request"))?;
                 let mut results: Vec<Option<_>> = results.into_iter().map(Some).collect();
+                // An operation rejected for a retired field is asked again (as a GET) without it.
+                for (i, (family, tag, url)) in ops.iter().enumerate() {
+                    let absolute = client.absolute(url);
+                    let again = results[i].as_ref().and_then(|r| field_policy.borrow_mut().retry_url(&absolute, r));
+                    if let Some(again) = again {
+                        results[i] = None;
+                        let request = client.get_request(&again);
+                        scheduler.submit(Call::Get { family: *family, tag: *tag, url: again }, request, PRIORITY_EDGE);
+                    }
+                }
                 // Each family gets its operations in batch order, then its `after_answers`.
                 let mut order: Vec<usize> = Vec::new();
                 for (f, _, _) in &ops {
@@ -206,8 +227,10 @@ fn run(config: &Config, selection: &Selection, input: &BTreeMap<String, Value>, 
                 for f in order {
                     step(f, &mut families, &mut asked, &mut |fam, cx| {
                         for (i, (g, tag, _)) in ops.iter().enumerate() {
-                            if *g == f {
-                                fam.on_answer(cx, *tag, results[i].take().expect("one answer per operation"))?;
+                            if *g == f
+                                && let Some(result) = results[i].take()
+                            {
+                                fam.on_answer(cx, *tag, result)?;
                             }
                         }
                         fam.after_answers(cx)
@@ -215,7 +238,7 @@ fn run(config: &Config, selection: &Selection, input: &BTreeMap<String, Value>, 
                 }
             }
         }
-        submit(&client, &accounts, &mut scheduler, std::mem::take(&mut asked));
+        submit(&client, &accounts, &mut scheduler, std::mem::take(&mut asked), &field_policy.borrow());
     }
     Ok(())
 }
@@ -234,17 +257,29 @@ struct Op {
 /// account (media and story insights, told to the host by the account hint) in batches of
 /// their own per account, the others (whose URLs name their accounts) together. With Instagram Login (no batch API) each operation
 /// is a GET.
-fn submit(client: &GraphClient, accounts: &[Account], scheduler: &mut Scheduler<Call, WasiHttp>, asked: Vec<(usize, Asked)>) {
+fn submit(
+    client: &GraphClient,
+    accounts: &[Account],
+    scheduler: &mut Scheduler<Call, WasiHttp>,
+    asked: Vec<(usize, Asked)>,
+    fields: &fields::FieldPolicy,
+) {
     let id = |a: usize| accounts.get(a).map(|acc| acc.ig_id.clone());
+    // Fields already dropped for a request's shape are left out of it.
+    let relative = |url: String| {
+        let absolute = fields.apply(client.absolute(&url));
+        absolute.strip_prefix(&client.absolute("")).map(str::to_string).unwrap_or(url)
+    };
     let mut ops: Vec<Op> = Vec::new();
     for (family, asked) in asked {
         match asked {
             Asked::Get { tag, url, priority } => {
+                let url = fields.apply(url);
                 let request = client.get_request(&url);
                 scheduler.submit(Call::Get { family, tag, url }, request, priority);
             }
             Asked::Ops { ops: list, priority, account } => {
-                ops.extend(list.into_iter().map(|(tag, url)| Op { family, tag, url, priority, account }))
+                ops.extend(list.into_iter().map(|(tag, url)| Op { family, tag, url: relative(url), priority, account }))
             }
         }
     }

@@ -7,6 +7,7 @@
 //! do I/O; `discover` advertises exactly what the declarations say, and `read` accepts exactly
 //! the same.
 
+pub mod comments;
 pub mod competitors;
 pub mod demographics;
 pub mod hashtag_budget;
@@ -16,6 +17,8 @@ pub mod media_slices;
 pub mod object_insights;
 pub mod public_content;
 pub mod stories;
+pub mod story_navigation;
+pub mod tagged;
 pub mod user_insights;
 pub mod users;
 
@@ -49,6 +52,8 @@ pub const STORIES: &str = stories::STORIES.name;
 pub const STORY_INSIGHTS: &str = stories::STORY_INSIGHTS.name;
 pub const USER_INSIGHTS: &str = user_insights::USER_INSIGHTS.name;
 pub const USER_LIFETIME_INSIGHTS: &str = demographics::USER_LIFETIME_INSIGHTS.name;
+pub const MEDIA_COMMENTS: &str = comments::MEDIA_COMMENTS.name;
+pub const TAGGED_MEDIA: &str = tagged::TAGGED_MEDIA.name;
 
 /// Every stream, in catalog order.
 pub const STREAMS: &[&StreamDef] = &[
@@ -59,6 +64,8 @@ pub const STREAMS: &[&StreamDef] = &[
     &stories::STORY_INSIGHTS,
     &user_insights::USER_INSIGHTS,
     &demographics::USER_LIFETIME_INSIGHTS,
+    &comments::MEDIA_COMMENTS,
+    &tagged::TAGGED_MEDIA,
     &competitors::COMPETITOR_PROFILES,
     &competitors::COMPETITOR_MEDIA,
     &hashtags::HASHTAG_MEDIA,
@@ -85,6 +92,12 @@ pub fn families(
     }
     if wants(USER_LIFETIME_INSIGHTS) {
         out.push(Box::new(demographics::Demographics::default()));
+    }
+    if wants(MEDIA_COMMENTS) {
+        out.push(Box::new(comments::Comments::new(selection, config, state, accounts, now)?));
+    }
+    if wants(TAGGED_MEDIA) {
+        out.push(Box::new(tagged::Tagged::new(selection, config, state, accounts, now)?));
     }
     if wants(USER_INSIGHTS) {
         out.push(Box::new(user_insights::UserInsights::new(selection, config, state, accounts, now)?));
@@ -157,7 +170,7 @@ mod tests {
             assert!(props.contains_key("business_account_id"), "{}", s.name);
             assert!(props.contains_key("page_id"), "{}", s.name);
         }
-        assert_eq!(catalog_json()["streams"].as_array().unwrap().len(), 10);
+        assert_eq!(catalog_json()["streams"].as_array().unwrap().len(), 12);
         assert!(
             spec_json()["connectionSpecification"]["properties"]["access_token"]["airbyte_secret"].as_bool().unwrap()
         );

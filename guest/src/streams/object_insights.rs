@@ -42,6 +42,11 @@ pub struct ObjectInsights {
     retry: Vec<(Target, u32)>,
     next_tag: u64,
     per_account: BTreeMap<usize, usize>,
+    /// Hold records instead of emitting them (`settled`), for a caller that merges more into
+    /// them (story navigation); the table's `story_breakdowns` metrics are then not asked here.
+    pub hold: bool,
+    /// With `hold`: (object id, its record, or `None` if it was skipped), in answer order.
+    pub settled: Vec<(String, Option<Map<String, Value>>)>,
 }
 
 impl ObjectInsights {
@@ -53,6 +58,8 @@ impl ObjectInsights {
             retry: Vec::new(),
             next_tag: TAG_BASE,
             per_account: BTreeMap::new(),
+            hold: false,
+            settled: Vec::new(),
         }
     }
 
@@ -73,8 +80,14 @@ impl ObjectInsights {
     fn ask_rounds(&mut self, cx: &mut Cx<'_>, targets: Vec<(Target, u32)>) {
         let mut ops: std::collections::BTreeMap<usize, Vec<(u64, String)>> = Default::default();
         for (target, rounds) in targets {
-            let metrics = cx.policy.active(target.kind.name(), cx.table.media_metrics(target.kind));
+            let mut metrics = cx.policy.active(target.kind.name(), cx.table.media_metrics(target.kind));
+            if self.hold {
+                metrics.retain(|m| !cx.table.story_breakdowns.iter().any(|(b, _)| b == m));
+            }
             if metrics.is_empty() {
+                if self.hold {
+                    self.settled.push((target.id, None));
+                }
                 continue;
             }
             let url = cx.client.relative_url(&format!("{}/insights", target.id), &[("metric", &metrics.join(","))]);
@@ -118,7 +131,11 @@ impl ObjectInsights {
                     record.insert(k.clone(), v.clone());
                 }
                 cx.enrich(&mut record, a);
-                cx.record(self.stream, record);
+                if self.hold {
+                    self.settled.push((target.id.clone(), Some(record)));
+                } else {
+                    cx.record(self.stream, record);
+                }
             }
             Err(err) => {
                 let doing = format!("reading {} of {}", self.stream, target.id);
@@ -144,7 +161,10 @@ impl ObjectInsights {
                         return Ok(None);
                     }
                     OpFailure::Skip(reason) => {
-                        emit::warn(&format!("No {} for {} {}: {reason}", self.stream, target.kind.name(), target.id))
+                        emit::warn(&format!("No {} for {} {}: {reason}", self.stream, target.kind.name(), target.id));
+                        if self.hold {
+                            self.settled.push((target.id.clone(), None));
+                        }
                     }
                     OpFailure::Fail(e) => return Err(e.in_stream(self.stream)),
                 }

@@ -2,11 +2,13 @@
 //!
 //! Owns both declarations and the stories-edge hooks: one walk per account (cycle-safe, see
 //! `engine::walk`), a record per story, and the page's stories handed to `story_insights` as
-//! one group of operations. Both streams are full refresh (Meta lists a story for 24 h). It must
-//! not ask media or account insights.
+//! one group of operations, plus the breakdown operations of `story_navigation` (merged into the
+//! same record) where the metric table has any. Both streams are full refresh (Meta lists a
+//! story for 24 h). It must not ask media or account insights.
 
 use super::StreamDef;
 use super::object_insights::{ObjectInsights, Target};
+use super::story_navigation::StoryBreakdowns;
 use crate::accounts::Account;
 use crate::engine::walk::Walk;
 use crate::engine::{Cx, Family, PRIORITY_EDGE, bad_data};
@@ -42,6 +44,7 @@ pub const STORY_FIELDS: &str = "caption,id,ig_id,like_count,media_type,media_pro
 pub struct Stories {
     walks: Vec<Option<(Walk, String)>>,
     insights: ObjectInsights,
+    breakdowns: StoryBreakdowns,
 }
 
 impl Stories {
@@ -49,12 +52,14 @@ impl Stories {
         Stories {
             walks: accounts.iter().map(|_| None).collect(),
             insights: ObjectInsights::new(STORY_INSIGHTS.name, true),
+            breakdowns: StoryBreakdowns::new(STORY_INSIGHTS.name),
         }
     }
 }
 
 impl Family for Stories {
     fn start(&mut self, cx: &mut Cx<'_>) -> Result<()> {
+        self.insights.hold = !cx.table.story_breakdowns.is_empty();
         // The first pages are batch operations (asked together with the start's other
         // operations); later pages are GETs of Meta's `next` links.
         let mut ops = Vec::new();
@@ -72,6 +77,9 @@ impl Family for Stories {
     }
 
     fn on_answer(&mut self, cx: &mut Cx<'_>, tag: u64, answer: std::result::Result<Value, ApiError>) -> Result<()> {
+        if StoryBreakdowns::owns(tag) {
+            return self.breakdowns.on_answer(cx, tag, answer);
+        }
         if ObjectInsights::owns(tag) {
             self.insights.on_answer(cx, tag, answer)?;
             return Ok(());
@@ -108,6 +116,9 @@ impl Family for Stories {
             cx.checkpoint(STORIES.name, state::no_cursor_state());
         }
         if cx.wants(STORY_INSIGHTS.name) {
+            if self.insights.hold {
+                self.breakdowns.ask(cx, targets.iter().map(|t| (t.id.clone(), t.account)).collect());
+            }
             self.insights.ask(cx, targets);
         }
         Ok(())
@@ -115,6 +126,10 @@ impl Family for Stories {
 
     fn after_answers(&mut self, cx: &mut Cx<'_>) -> Result<()> {
         self.insights.flush_retries(cx);
+        for (id, record) in std::mem::take(&mut self.insights.settled) {
+            self.breakdowns.main_settled(id, record);
+        }
+        self.breakdowns.flush(cx);
         if cx.uncheckpointed(STORY_INSIGHTS.name) > 0 {
             cx.checkpoint(STORY_INSIGHTS.name, state::no_cursor_state());
         }

@@ -266,8 +266,17 @@ fn fastrand_name() -> String {
     N.fetch_add(1, Ordering::Relaxed).to_string()
 }
 
-pub const ALL_STREAMS: &[&str] =
-    &["users", "media", "media_insights", "stories", "story_insights", "user_insights", "user_lifetime_insights"];
+pub const ALL_STREAMS: &[&str] = &[
+    "users",
+    "media",
+    "media_insights",
+    "stories",
+    "story_insights",
+    "user_insights",
+    "user_lifetime_insights",
+    "media_comments",
+    "tagged_media",
+];
 
 /// The streams of public content (business discovery, hashtag search); they read only what
 /// `competitor_usernames` and `hashtags` name.

@@ -10,14 +10,17 @@
 //! - `{media-id}` (post, carousel child or story), `{media-id}/insights`, `{carousel-id}/children`
 //! - `ig_hashtag_search`, `{hashtag-id}`, `{hashtag-id}/top_media|recent_media` and the
 //!   `business_discovery` field of `{ig-user-id}` (see [`crate::public`])
+//! - `{media-id}/comments`, `{comment-id}`, `{comment-id}/replies`, `{ig-user-id}/tags`
+//!   (see [`crate::comments`]); `comments{...}` expands on media
 //!
 //! Anything else answers 100 / 33 ("Unsupported get request…").
 
 use serde_json::{Map, Value, json};
 
+use crate::comments::{self, CommentCx};
 use crate::dataset::{Account, Dataset, Media, MediaProductType, ObjectRef, Page, volatile_token};
 use crate::faults::PagingCycle;
-use crate::fields::{FieldSelection, parse_fields};
+use crate::fields::{FieldSelection, mentions, parse_fields};
 use crate::graph_error::GraphError;
 use crate::insights;
 use crate::paging::{LinkBuilder, paged_response};
@@ -35,6 +38,23 @@ pub(crate) struct ApiContext<'a> {
     pub refuse_time_paging: bool,
     /// Hashtag searches and platform calls so far.
     pub public: &'a crate::public::PublicState,
+    /// Fields Meta has retired, as (node type, field): asking for one anywhere in `fields=`
+    /// answers "nonexisting field (x) on node type (T)" (code 100).
+    pub retired_fields: &'a [(String, String)],
+    /// Comments deleted after they were listed: their `replies` edge answers 100/33.
+    pub deleted_comments: &'a [String],
+}
+
+impl<'a> ApiContext<'a> {
+    fn comments(&'a self, call: &'a GraphCall) -> CommentCx<'a> {
+        CommentCx {
+            ds: self.dataset,
+            call,
+            base_url: self.base_url,
+            cap: self.page_size_cap,
+            deleted: self.deleted_comments,
+        }
+    }
 }
 
 const IG_USER_FIELDS: &[&str] = &[
@@ -60,6 +80,7 @@ const MEDIA_FIELDS: &[&str] = &[
     "caption",
     "children",
     "collaborators",
+    "comments",
     "comments_count",
     "copyright_check_information",
     "id",
@@ -118,10 +139,6 @@ pub(crate) fn answer(ctx: &ApiContext<'_>, call: &GraphCall) -> Result<Value, Gr
     if let Some(answer) = crate::public::answer_hashtags(ds.public(), ctx.public, ds.now(), &links, is_account) {
         return answer;
     }
-    let object = if first == "me" { Some(ObjectRef::Me) } else { ds.lookup(first) };
-    let Some(object) = object else {
-        return Err(GraphError::unsupported_request(&method, first));
-    };
     if method != "GET" || segments.len() > 2 {
         return Err(GraphError::unsupported_request(&method, first));
     }
@@ -130,6 +147,23 @@ pub(crate) fn answer(ctx: &ApiContext<'_>, call: &GraphCall) -> Result<Value, Gr
         None => None,
     };
     let selection = selection.as_deref();
+    if let Some(sel) = selection
+        && let Some((node, field)) = ctx.retired_fields.iter().find(|(_, f)| mentions(sel, f))
+    {
+        return Err(GraphError::nonexisting_field(field, node));
+    }
+    if let Some(comment) = comments::find_comment(ds, first) {
+        let cx = ctx.comments(call);
+        return match segments.get(1).map(String::as_str) {
+            None => cx.render(&comment, selection),
+            Some("replies") => cx.replies_edge(first, selection),
+            Some(_) => Err(GraphError::unsupported_request(&method, first)),
+        };
+    }
+    let object = if first == "me" { Some(ObjectRef::Me) } else { ds.lookup(first) };
+    let Some(object) = object else {
+        return Err(GraphError::unsupported_request(&method, first));
+    };
 
     match (object, segments.get(1).map(String::as_str)) {
         (ObjectRef::Me, None) => {
@@ -180,7 +214,7 @@ pub(crate) fn answer(ctx: &ApiContext<'_>, call: &GraphCall) -> Result<Value, Gr
                 .take(MEDIA_EDGE_CAP)
                 .filter(|m| since.is_none_or(|s| m.timestamp.timestamp() >= s))
                 .filter(|m| until.is_none_or(|u| m.timestamp.timestamp() <= u))
-                .map(|m| render_media(call, m, selection))
+                .map(|m| render_media(ctx, call, m, selection))
                 .collect::<Result<Vec<_>, _>>()?;
             let page = paged_response(items, &links, ctx.page_size_cap, Vec::new())?;
             Ok(match ctx.paging_cycle {
@@ -192,9 +226,12 @@ pub(crate) fn answer(ctx: &ApiContext<'_>, call: &GraphCall) -> Result<Value, Gr
             let items = ds.accounts()[a]
                 .stories
                 .iter()
-                .map(|m| render_media(call, m, selection))
+                .map(|m| render_media(ctx, call, m, selection))
                 .collect::<Result<Vec<_>, _>>()?;
             paged_response(items, &links, ctx.page_size_cap, Vec::new())
+        }
+        (ObjectRef::IgUser(a), Some("tags")) => {
+            comments::tags_edge(ds, &ds.accounts()[a], selection, &links, ctx.page_size_cap)
         }
         (ObjectRef::IgUser(a), Some("insights")) => {
             insights::account_insights(ds, &ds.accounts()[a], &call.params, &links)
@@ -202,14 +239,17 @@ pub(crate) fn answer(ctx: &ApiContext<'_>, call: &GraphCall) -> Result<Value, Gr
         (ObjectRef::Post { .. } | ObjectRef::Child { .. } | ObjectRef::Story { .. }, edge) => {
             let media = ds.media(first).expect("indexed media exists");
             match edge {
-                None => render_media(call, media, selection),
+                None => render_media(ctx, call, media, selection),
                 Some("insights") => insights::media_insights(ds, media, &call.params, ctx.retired_metrics),
+                Some("comments") if matches!(object, ObjectRef::Post { .. }) => {
+                    ctx.comments(call).edge(&comments::comments_of(ds, media), selection)
+                }
                 Some("children") if media.is_carousel() => {
-                    let items = media
-                        .children
-                        .iter()
-                        .map(|c| render_media(call, c, selection))
-                        .collect::<Result<Vec<_>, _>>()?;
+                    let items = media.children.iter().map(|c| render_media(ctx, call, c, selection)).collect::<Result<
+                        Vec<_>,
+                        _,
+                    >>(
+                    )?;
                     paged_response(items, &links, ctx.page_size_cap, Vec::new())
                 }
                 Some(_) => Err(GraphError::unsupported_request(&method, first)),
@@ -306,7 +346,12 @@ fn render_ig_user(
     })
 }
 
-fn render_media(call: &GraphCall, media: &Media, selection: Option<&[FieldSelection]>) -> Result<Value, GraphError> {
+fn render_media(
+    ctx: &ApiContext<'_>,
+    call: &GraphCall,
+    media: &Media,
+    selection: Option<&[FieldSelection]>,
+) -> Result<Value, GraphError> {
     let mut nested_error = None;
     let rendered = render(selection, &["id"], MEDIA_FIELDS, "ShadowIGMedia", |field, sub| match field {
         "id" => Some(json!(media.id)),
@@ -344,12 +389,31 @@ fn render_media(call: &GraphCall, media: &Media, selection: Option<&[FieldSelect
             }
             Some(Value::Object(owner))
         }
+        "comments" if media.role == crate::dataset::MediaRole::Post => {
+            let modifiers = selection
+                .and_then(|s| s.iter().find(|f| f.name == "comments"))
+                .map(|f| f.modifiers.iter().filter(|(n, _)| n == "limit").cloned().collect())
+                .unwrap_or_default();
+            let field = FieldSelection { name: "comments".into(), sub_fields: sub.map(<[_]>::to_vec), modifiers };
+            match ctx.comments(call).nested(
+                &media.id,
+                "comments",
+                &comments::comments_of(ctx.dataset, media),
+                &field,
+            )? {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    nested_error = Some(e);
+                    None
+                }
+            }
+        }
         "children" if media.is_carousel() => {
             let children: Result<Vec<Value>, GraphError> = media
                 .children
                 .iter()
                 .map(|child| match sub {
-                    Some(sub) => render_media(call, child, Some(sub)),
+                    Some(sub) => render_media(ctx, call, child, Some(sub)),
                     None => Ok(json!({ "id": child.id })),
                 })
                 .collect();

@@ -584,7 +584,7 @@ fn generate_account(spec: &DatasetSpec, a: usize) -> Account {
         let mut post = base_media(spec, &account, &id, media_type, product_type, MediaRole::Post, timestamp, flags);
         post.caption = caption_for(ph("caption"), i);
         post.like_count = Some(in_range(ph("likes"), 3, 2_500));
-        post.comments_count = Some(in_range(ph("comments"), 0, 180));
+        post.comments_count = Some(in_range(ph("comments"), 0, 9));
         post.is_comment_enabled = Some(ph("comments-enabled") % 9 != 0);
         if kind == MediaKind::Reel {
             post.permalink = format!("https://www.instagram.com/reel/{}/", post.shortcode);

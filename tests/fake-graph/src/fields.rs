@@ -2,7 +2,8 @@
 //! `children{id,media_type}` and `owner{id}`.
 //!
 //! Modifiers like `children.limit(5){id}` or `business_discovery.username(x){…}` are kept as
-//! (name, argument) pairs; edges that do not use them ignore them.
+//! (name, argument) pairs (nested edges such as `comments.limit(50){...}` page by `.limit`);
+//! edges that do not use them ignore them.
 
 use crate::graph_error::GraphError;
 
@@ -24,6 +25,11 @@ impl FieldSelection {
     /// The argument of modifier `name`, if given.
     pub fn modifier(&self, name: &str) -> Option<&str> {
         self.modifiers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    /// `.limit(n)` written after the name, if any.
+    pub fn limit(&self) -> Option<usize> {
+        self.modifier("limit")?.trim().parse().ok()
     }
 }
 
@@ -104,6 +110,32 @@ fn parse_list(chars: &[char], pos: &mut usize, input: &str) -> Result<Vec<FieldS
     }
 }
 
+/// Writes a selection back as a `fields=` value (with its modifiers, e.g. `.limit(n)`), as
+/// Meta echoes a nested edge's sub-fields in its `paging.next` link.
+pub(crate) fn to_fields_string(fields: &[FieldSelection]) -> String {
+    fields
+        .iter()
+        .map(|f| {
+            let mut s = f.name.clone();
+            for (name, arg) in &f.modifiers {
+                s.push_str(&format!(".{name}({arg})"));
+            }
+            if let Some(sub) = &f.sub_fields {
+                s.push('{');
+                s.push_str(&to_fields_string(sub));
+                s.push('}');
+            }
+            s
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Whether `name` is asked anywhere in the selection (at any depth).
+pub(crate) fn mentions(fields: &[FieldSelection], name: &str) -> bool {
+    fields.iter().any(|f| f.name == name || f.sub_fields.as_deref().is_some_and(|s| mentions(s, name)))
+}
+
 fn syntax_error(input: &str) -> GraphError {
     GraphError::invalid_parameter(format!("Syntax error \"Unbalanced braces in field list.\" at character 0: {input}"))
 }
@@ -137,6 +169,18 @@ mod tests {
             (media.name.as_str(), media.modifier("after"), media.modifier("limit")),
             ("media", Some("QVFI"), Some("5"))
         );
+        let f = parse_fields("children.limit(3){id},id").unwrap();
+        assert_eq!(f[0].limit(), Some(3));
+        assert_eq!(f[1].limit(), None);
+    }
+
+    #[test]
+    fn selections_round_trip() {
+        let raw = "id,comments.limit(50){id,replies.limit(50){id,text}},owner,business_discovery.username(x){id}";
+        let f = parse_fields(raw).unwrap();
+        assert_eq!(to_fields_string(&f), raw);
+        assert!(mentions(&f, "text"));
+        assert!(!mentions(&f, "caption"));
     }
 
     #[test]

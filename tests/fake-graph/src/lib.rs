@@ -17,6 +17,7 @@
 //!
 //! Modules:
 //! - [`dataset`]: the generated world and its id scheme;
+//! - [`comments`]: comments, replies and tagged posts;
 //! - [`insights`]: metric catalogues, insight values and insights responses;
 //! - [`faults`]: fault plans and the usage/throttling model;
 //! - [`public`]: competitors (business discovery) and hashtags, with Meta's budgets;
@@ -26,6 +27,7 @@
 //! - `api`: routing, nodes, edges and field selection;
 //! - `paging`, `fields`, `request`, `graph_error`, `stable_hash`: helpers.
 
+pub mod comments;
 pub mod dataset;
 pub mod faults;
 pub mod insights;

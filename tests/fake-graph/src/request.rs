@@ -8,7 +8,7 @@
 use crate::graph_error::GraphError;
 
 /// The version used for unversioned paths and named in deprecation errors.
-pub const LATEST_VERSION: &str = "v26.0";
+pub const LATEST_VERSION: &str = "v27.0";
 /// The oldest version still served.
 pub const OLDEST_VERSION: (u32, u32) = (21, 0);
 

@@ -38,6 +38,13 @@ pub struct FakeOptions {
     /// Metrics Meta has retired since the dataset was made: media insights requests naming
     /// them fail like any unknown metric (code 100, `metric[i] must be one of …`).
     pub retired_metrics: Vec<String>,
+    /// Fields Meta has retired since the dataset was made, as (node type, field): a request
+    /// naming one in `fields=` fails with code 100 "Tried accessing nonexisting field (x) on
+    /// node type (T)".
+    pub retired_fields: Vec<(String, String)>,
+    /// Comment ids deleted after they were listed: still in listings, but their `replies`
+    /// edge answers 100/33.
+    pub deleted_comments: Vec<String>,
     /// Base of the absolute `paging.next`/`previous` links (default: this server's URL).
     /// Tests point it at another origin to model a hostile or misdirected link.
     pub paging_base_url: Option<String>,
@@ -58,6 +65,8 @@ impl Default for FakeOptions {
             faults: FaultPlan::none(),
             port: 0,
             retired_metrics: Vec::new(),
+            retired_fields: Vec::new(),
+            deleted_comments: Vec::new(),
             paging_base_url: None,
             tokens: TokenOptions::default(),
             platform_calls_per_hour: crate::public::DEFAULT_PLATFORM_CALLS_PER_HOUR,
@@ -121,6 +130,8 @@ struct Shared {
     latency: Duration,
     page_size_cap: usize,
     retired_metrics: Vec<String>,
+    retired_fields: Vec<(String, String)>,
+    deleted_comments: Vec<String>,
     paging_base_url: Option<String>,
     faults: FaultState,
     public: crate::public::PublicState,
@@ -154,6 +165,8 @@ impl FakeGraph {
             latency: options.latency,
             page_size_cap: options.page_size_cap.max(1),
             retired_metrics: options.retired_metrics.clone(),
+            retired_fields: options.retired_fields.clone(),
+            deleted_comments: options.deleted_comments.clone(),
             paging_base_url: options.paging_base_url.clone(),
             faults: FaultState::new(options.faults),
             public: crate::public::PublicState::new(options.platform_calls_per_hour, options.platform_window),
@@ -446,6 +459,8 @@ fn answer_call(shared: &Shared, call: &GraphCall, token: Option<&str>) -> CallOu
                 base_url: shared.paging_base_url.as_deref().unwrap_or(&shared.base_url),
                 page_size_cap: shared.page_size_cap,
                 retired_metrics: &shared.retired_metrics,
+                retired_fields: &shared.retired_fields,
+                deleted_comments: &shared.deleted_comments,
                 paging_cycle: shared.faults.plan().paging_cycle,
                 refuse_time_paging: shared.faults.plan().refuse_time_paging,
                 public: &shared.public,
