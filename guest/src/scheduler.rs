@@ -13,8 +13,8 @@
 //! Requests are *sent* in the same preference, as soon as a slot is free (a finished request
 //! frees its slot at once); the next answer to hand out is always sent first. Memory stays
 //! bounded whatever the account size: at most [`BACKLOG`] insights requests wait before they
-//! take precedence, and no further request is sent while [`LOOKAHEAD`] answers wait to be
-//! handed out.
+//! take precedence, and no further request is sent while [`LOOKAHEAD`] answers (or
+//! [`LOOKAHEAD_BYTES`] of them) wait to be handed out.
 //!
 //! It owns only ordering and the window: no Graph semantics, no parsing, no retries, no
 //! sleeping (the host paces and retries inside its `wasi:http` hook).
@@ -28,11 +28,14 @@ pub type Answer<T> = (T, Result<Response, String>);
 /// Priority-1 requests waiting (submitted, not handed out) from which they go before
 /// priority 0. A constant, not a function of the window: the hand-out order must not depend
 /// on `num_workers`.
-pub const BACKLOG: usize = 32;
+pub const BACKLOG: usize = 8;
 /// Answers that may wait to be handed out before sending stops (except the next one needed).
 /// Above [`BACKLOG`] plus any window, so waiting insights answers flip the preference (and
 /// are handed out) before sending stalls.
 pub const LOOKAHEAD: usize = 64;
+/// Bytes of answers that may wait to be handed out before sending stops (except the next one
+/// needed): a media page is ~100 KiB, so this holds a few pages while insights go first.
+pub const LOOKAHEAD_BYTES: usize = 512 << 10;
 
 /// The window over a [`Transport`].
 pub struct Scheduler<T, X: Transport> {
@@ -45,8 +48,9 @@ pub struct Scheduler<T, X: Transport> {
     tags: BTreeMap<u64, T>,
     /// Keys not yet handed out, per priority (0 and 1).
     waiting: [BTreeSet<u64>; 2],
-    /// Answers that arrived but are not yet handed out.
+    /// Answers that arrived but are not yet handed out, and their bytes.
     arrived: BTreeMap<u64, Result<Response, String>>,
+    arrived_bytes: usize,
     next_key: u64,
     peak: usize,
     /// The most answers that waited to be handed out at once.
@@ -64,6 +68,7 @@ impl<T, X: Transport> Scheduler<T, X> {
             tags: BTreeMap::new(),
             waiting: [BTreeSet::new(), BTreeSet::new()],
             arrived: BTreeMap::new(),
+            arrived_bytes: 0,
             next_key: 0,
             peak: 0,
             peak_arrived: 0,
@@ -111,7 +116,7 @@ impl<T, X: Transport> Scheduler<T, X> {
         if let Some(h) = self.head().filter(|h| self.queue.contains_key(h)) {
             return Some(h);
         }
-        if self.arrived.len() >= LOOKAHEAD {
+        if self.arrived.len() >= LOOKAHEAD || self.arrived_bytes >= LOOKAHEAD_BYTES {
             return None;
         }
         self.preference()
@@ -127,6 +132,7 @@ impl<T, X: Transport> Scheduler<T, X> {
             match self.transport.start(&request) {
                 Ok(p) => self.in_flight.push((key, p)),
                 Err(e) => {
+                    self.arrived_bytes += e.len();
                     self.arrived.insert(key, Err(e));
                 }
             }
@@ -141,6 +147,7 @@ impl<T, X: Transport> Scheduler<T, X> {
             self.fill();
             let head = self.head()?;
             if let Some(answer) = self.arrived.remove(&head) {
+                self.arrived_bytes -= size(&answer);
                 let tag = self.tags.remove(&head).expect("every key has a tag");
                 self.waiting.iter_mut().for_each(|w| {
                     w.remove(&head);
@@ -154,6 +161,7 @@ impl<T, X: Transport> Scheduler<T, X> {
             for (i, (key, p)) in std::mem::take(&mut self.in_flight).into_iter().enumerate() {
                 match ready.contains(&i).then(|| self.transport.finish(&p)).flatten() {
                     Some(answer) => {
+                        self.arrived_bytes += size(&answer);
                         self.arrived.insert(key, answer);
                     }
                     None => still.push((key, p)),
@@ -162,6 +170,13 @@ impl<T, X: Transport> Scheduler<T, X> {
             self.in_flight = still;
             self.peak_arrived = self.peak_arrived.max(self.arrived.len());
         }
+    }
+}
+
+fn size(answer: &Result<Response, String>) -> usize {
+    match answer {
+        Ok(r) => r.body.len(),
+        Err(e) => e.len(),
     }
 }
 
