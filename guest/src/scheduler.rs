@@ -119,9 +119,7 @@ impl<T, X: Transport> Scheduler<T, X> {
         if self.arrived.len() >= LOOKAHEAD || self.arrived_bytes >= LOOKAHEAD_BYTES {
             return None;
         }
-        self.preference()
-            .into_iter()
-            .find_map(|p| self.waiting[p].iter().find(|k| self.queue.contains_key(k)).copied())
+        self.preference().into_iter().find_map(|p| self.waiting[p].iter().find(|k| self.queue.contains_key(k)).copied())
     }
 
     fn fill(&mut self) {

@@ -195,7 +195,10 @@ fn connections_are_reused() {
     assert_eq!(records(&unpooled), records(&pooled));
     let requests = sb.fake.requests().len() - requests_before;
     assert_eq!(front.connections() - pooled_connections, requests, "one connection per request without keep-alive");
-    assert!(pooled_connections < requests, "the pool reused connections ({pooled_connections} for {requests} requests)");
+    assert!(
+        pooled_connections < requests,
+        "the pool reused connections ({pooled_connections} for {requests} requests)"
+    );
 }
 
 /// `check` against a host that cannot be reached answers within about 10 s (one quick retry).

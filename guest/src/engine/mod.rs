@@ -127,9 +127,15 @@ impl Cx<'_> {
 
 /// What a scheduled request was for.
 enum Call {
-    Get { family: usize, tag: u64, url: String },
+    Get {
+        family: usize,
+        tag: u64,
+        url: String,
+    },
     /// Operations of one or more families: (family, tag, relative URL).
-    Batch { ops: Vec<(usize, u64, String)> },
+    Batch {
+        ops: Vec<(usize, u64, String)>,
+    },
 }
 
 /// `read`: every selected stream of every account.

@@ -64,9 +64,10 @@ impl Family for Stories {
         // operations); later pages are GETs of Meta's `next` links.
         let mut ops = Vec::new();
         for (a, account) in cx.accounts.iter().enumerate() {
-            let relative = cx
-                .client
-                .relative_url(&format!("{}/stories", account.ig_id), &[("fields", STORY_FIELDS), ("limit", PAGE_LIMIT)]);
+            let relative = cx.client.relative_url(
+                &format!("{}/stories", account.ig_id),
+                &[("fields", STORY_FIELDS), ("limit", PAGE_LIMIT)],
+            );
             let url = cx.client.absolute(&relative);
             let walk = Walk::new(format!("the stories edge of account {}", account.ig_id), &url);
             self.walks[a] = Some((walk, url));

@@ -268,10 +268,7 @@ impl CommentCx<'_> {
 
     /// One comment with the selected fields (default `id`, `text`, `timestamp`).
     pub fn render(&self, c: &Comment, selection: Option<&[FieldSelection]>) -> Result<Value, GraphError> {
-        let default: Vec<FieldSelection> = ["text", "timestamp"]
-            .iter()
-            .map(|n| FieldSelection::plain(n))
-            .collect();
+        let default: Vec<FieldSelection> = ["text", "timestamp"].iter().map(|n| FieldSelection::plain(n)).collect();
         let selection = selection.unwrap_or(&default);
         let mut out = Map::new();
         out.insert("id".into(), json!(c.id));
