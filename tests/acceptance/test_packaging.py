@@ -17,7 +17,7 @@ import pytest
 
 from conftest import BIN, ROOT
 from test_embedding import STREAMS, records
-from test_pyairbyte import direct_counts
+from test_pyairbyte import STREAMS as ALL_STREAMS, direct_counts
 
 IMAGE = "airbyte/source-instagram-wasm:0.1.0"
 
@@ -35,7 +35,9 @@ def test_pyairbyte_installs_the_wheel_and_reads_every_stream(connector_env, tmp_
     url, token, _ = connector_env
     # As in an activated venv: PyAirbyte installs with the `uv` next to its Python.
     monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    config = {"access_token": token, "api_base_url": url}
+    # The public-content streams read only what these lists name (the fake knows both).
+    config = {"access_token": token, "api_base_url": url,
+              "competitor_usernames": ["rival_roasters", "summit_gear"], "hashtags": ["sunset", "coffee"]}
     source = ab.get_source("source-instagram", config=config, pip_url=str(the_wheel()), install_root=tmp_path)
     source.check()
     source.select_all_streams()
@@ -47,7 +49,7 @@ def test_pyairbyte_installs_the_wheel_and_reads_every_stream(connector_env, tmp_
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(config))
     assert counts == dict(direct_counts(config_path, tmp_path))
-    assert set(counts) == set(STREAMS) and all(counts.values())
+    assert set(counts) == set(ALL_STREAMS) and all(counts.values())
 
 
 @pytest.fixture()

@@ -21,7 +21,7 @@ use crate::graph::{self, ApiError, PAGE_LIMIT};
 use crate::metrics::MediaKind;
 use crate::state::AccountCursors;
 use crate::transform::{self, parse_timestamp};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -84,24 +84,6 @@ pub struct Media {
     insights_moved: bool,
 }
 
-fn cutoff(
-    selection: &Selection,
-    config: &Config,
-    stream: &str,
-    cursors: &AccountCursors,
-    a: &Account,
-) -> Option<DateTime<Utc>> {
-    let from_cursor = if selection.is_incremental(stream) {
-        cursors.get(&a.ig_id).map(|c| c - Duration::days(config.media_lookback_days))
-    } else {
-        None
-    };
-    match (from_cursor, config.start_date) {
-        (Some(x), Some(y)) => Some(x.max(y)),
-        (x, y) => x.or(y),
-    }
-}
-
 impl Media {
     pub fn new(
         selection: &Selection,
@@ -123,9 +105,9 @@ impl Media {
         let progress = accounts
             .iter()
             .map(|a| {
-                let m = wants(MEDIA.name).then(|| cutoff(selection, config, MEDIA.name, &media_cursors, a)).flatten();
+                let m = wants(MEDIA.name).then(|| super::post_cutoff(selection, config, MEDIA.name, &media_cursors, a)).flatten();
                 let i = wants(MEDIA_INSIGHTS.name)
-                    .then(|| cutoff(selection, config, MEDIA_INSIGHTS.name, &insights_cursors, a))
+                    .then(|| super::post_cutoff(selection, config, MEDIA_INSIGHTS.name, &insights_cursors, a))
                     .flatten();
                 let needs_all = (wants(MEDIA.name) && m.is_none()) || (wants(MEDIA_INSIGHTS.name) && i.is_none());
                 Progress {

@@ -27,7 +27,8 @@ use crate::catalog::Selection;
 use crate::config::Config;
 use crate::engine::Family;
 use crate::error::Result;
-use chrono::{DateTime, Utc};
+use crate::state::AccountCursors;
+use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
@@ -104,6 +105,26 @@ pub fn families(
     }
     out.extend(public_content::families(selection, config, state, accounts, now)?);
     Ok(out)
+}
+
+/// The oldest post timestamp `stream` reads for account `a`: on an incremental sync its cursor
+/// minus `media_lookback_days`, never before `start_date`; `None` reads everything.
+pub fn post_cutoff(
+    selection: &Selection,
+    config: &Config,
+    stream: &str,
+    cursors: &AccountCursors,
+    a: &Account,
+) -> Option<DateTime<Utc>> {
+    let from_cursor = if selection.is_incremental(stream) {
+        cursors.get(&a.ig_id).map(|c| c - Duration::days(config.media_lookback_days))
+    } else {
+        None
+    };
+    match (from_cursor, config.start_date) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, y) => x.or(y),
+    }
 }
 
 /// The connection specification.

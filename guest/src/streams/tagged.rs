@@ -17,7 +17,7 @@ use crate::error::Result;
 use crate::graph::{self, ApiError, PAGE_LIMIT};
 use crate::state::AccountCursors;
 use crate::transform::{self, parse_timestamp};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -58,18 +58,10 @@ impl Tagged {
         let name = TAGGED_MEDIA.name;
         let mut cursors = AccountCursors::parse(name, "timestamp", state.get(name))?;
         cursors.drop_future(name, now);
-        let incremental = selection.is_incremental(name);
         let progress = accounts
             .iter()
             .map(|a| {
-                let from_cursor = cursors
-                    .get(&a.ig_id)
-                    .filter(|_| incremental)
-                    .map(|c| c - Duration::days(config.media_lookback_days));
-                let cutoff = match (from_cursor, config.start_date) {
-                    (Some(x), Some(y)) => Some(x.max(y)),
-                    (x, y) => x.or(y),
-                };
+                let cutoff = super::post_cutoff(selection, config, name, &cursors, a);
                 Progress { walk: None, cutoff, newest: None }
             })
             .collect();
