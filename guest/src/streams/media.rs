@@ -105,7 +105,9 @@ impl Media {
         let progress = accounts
             .iter()
             .map(|a| {
-                let m = wants(MEDIA.name).then(|| super::post_cutoff(selection, config, MEDIA.name, &media_cursors, a)).flatten();
+                let m = wants(MEDIA.name)
+                    .then(|| super::post_cutoff(selection, config, MEDIA.name, &media_cursors, a))
+                    .flatten();
                 let i = wants(MEDIA_INSIGHTS.name)
                     .then(|| super::post_cutoff(selection, config, MEDIA_INSIGHTS.name, &insights_cursors, a))
                     .flatten();
