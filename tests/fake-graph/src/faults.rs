@@ -61,6 +61,29 @@ pub struct UsageModel {
     /// A gauge idle for this long (real time) drops back to 0 %, as Meta's rolling window
     /// recovers when a client pauses. `None`: usage never recovers by itself.
     pub recover_after: Option<std::time::Duration>,
+    /// Meta's app-level limit as it works: a rolling window of real time holding at most
+    /// `calls` calls. Replaces `app_percent_per_call` (see [`AppBudget`]).
+    pub app_budget: Option<AppBudget>,
+}
+
+/// The app-level rate limit as Meta applies it: every call (each batch operation counts) is
+/// counted in a rolling window (Meta: one hour; tests shorten it) and `X-App-Usage` reports the
+/// calls in the window as a share of `calls`. A call arriving while the window already holds
+/// `calls` calls is refused with code 4 (and still counted, as Meta counts refused calls), so a
+/// client that keeps sending past 100 % stays throttled.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AppBudget {
+    pub calls: u32,
+    pub window: Duration,
+}
+
+/// What an app budget saw: the highest usage any call brought the window to, and how many
+/// calls it refused.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct AppBudgetReport {
+    pub peak_percent: f64,
+    pub refused: u64,
+    pub calls: u64,
 }
 
 impl Default for UsageModel {
@@ -73,6 +96,7 @@ impl Default for UsageModel {
             throttle_calls: 0,
             regain_minutes: 1,
             recover_after: None,
+            app_budget: None,
         }
     }
 }
@@ -169,6 +193,14 @@ impl FaultPlan {
     /// Delay `fraction` of calls by `delay`.
     pub fn slow(fraction: f64, seed: u64, delay: Duration) -> Self {
         FaultPlan { slow: Some(SlowFault { fraction, seed, delay }), ..FaultPlan::none() }
+    }
+
+    /// The app-level limit as a rolling window of `calls` calls per `window` (real time).
+    pub fn app_budget(calls: u32, window: Duration) -> Self {
+        FaultPlan {
+            usage: UsageModel { app_budget: Some(AppBudget { calls, window }), ..UsageModel::default() },
+            ..FaultPlan::none()
+        }
     }
 
     /// Usage headers climbing by `account_percent_per_call` per call on each IG
@@ -285,6 +317,13 @@ impl UsageNumbers {
         }
     }
 
+    /// Like [`from_percent`](Self::from_percent), but past 100 % as Meta reports an exceeded
+    /// app limit (CPU and time shares stay below the call count).
+    pub(crate) fn over_percent(percent: f64) -> Self {
+        let call_count = percent.floor().clamp(0.0, 1000.0) as u32;
+        UsageNumbers { call_count, total_cputime: call_count / 10, total_time: call_count / 10, estimated_time_to_regain_access: 0 }
+    }
+
     pub(crate) fn exhausted(regain_minutes: u32) -> Self {
         UsageNumbers {
             call_count: 100,
@@ -309,6 +348,9 @@ struct Counters {
     forced_hits: Vec<u32>,
     app: Gauge,
     accounts: HashMap<String, Gauge>,
+    /// Arrival times of the calls in the app budget's window, oldest first.
+    app_window: std::collections::VecDeque<std::time::Instant>,
+    app_report: AppBudgetReport,
 }
 
 /// Runtime state of a [`FaultPlan`] inside a running server.
@@ -375,6 +417,13 @@ impl FaultState {
             return verdict;
         }
         // Usage-model throttling (order dependent, see module docs).
+        if let Some(budget) = self.plan.usage.app_budget
+            && counters.app_window.len() > budget.calls as usize
+        {
+            counters.app_report.refused += 1;
+            verdict.failure = Some(InjectedFailure::Graph(GraphError::throttled(4)));
+            return verdict;
+        }
         if verdict.usage.app.estimated_time_to_regain_access > 0 && verdict.usage.app.call_count >= 100 {
             verdict.failure = Some(InjectedFailure::Graph(GraphError::throttled(4)));
             return verdict;
@@ -420,7 +469,18 @@ impl FaultState {
     /// Advances the gauges for one call and returns the numbers to report.
     fn account_usage(&self, counters: &mut Counters, ig_user: Option<&str>) -> UsageSnapshot {
         let model = self.plan.usage;
-        let app = advance(&mut counters.app, model.app_percent_per_call, &model);
+        let app = match model.app_budget {
+            Some(budget) => {
+                let now = std::time::Instant::now();
+                prune_window(&mut counters.app_window, budget.window, now);
+                counters.app_window.push_back(now);
+                let percent = window_percent(&counters.app_window, budget);
+                counters.app_report.peak_percent = counters.app_report.peak_percent.max(percent);
+                counters.app_report.calls += 1;
+                UsageNumbers::over_percent(percent)
+            }
+            None => advance(&mut counters.app, model.app_percent_per_call, &model),
+        };
         let account = ig_user.map(|id| {
             let gauge = counters.accounts.entry(id.to_string()).or_default();
             (id.to_string(), advance(gauge, model.account_percent_per_call, &model))
@@ -431,19 +491,42 @@ impl FaultState {
     /// Current gauges without counting a call (for batch envelopes).
     pub fn peek_usage(&self, ig_users: &[String]) -> (UsageNumbers, Vec<(String, UsageNumbers)>) {
         let model = self.plan.usage;
-        let counters = self.counters.lock().unwrap();
+        let mut counters = self.counters.lock().unwrap();
+        if let Some(budget) = model.app_budget {
+            prune_window(&mut counters.app_window, budget.window, std::time::Instant::now());
+        }
         let numbers = |g: Option<&Gauge>, pct: f64| match g {
             Some(g) if g.throttled_remaining > 0 => UsageNumbers::exhausted(model.regain_minutes),
             Some(g) => UsageNumbers::from_percent(g.calls as f64 * pct),
             None => UsageNumbers::default(),
         };
-        let app = numbers(Some(&counters.app), model.app_percent_per_call);
+        let app = match model.app_budget {
+            Some(budget) => UsageNumbers::over_percent(window_percent(&counters.app_window, budget)),
+            None => numbers(Some(&counters.app), model.app_percent_per_call),
+        };
         let accounts = ig_users
             .iter()
             .map(|id| (id.clone(), numbers(counters.accounts.get(id), model.account_percent_per_call)))
             .collect();
         (app, accounts)
     }
+}
+
+/// What the app budget saw so far.
+impl FaultState {
+    pub fn app_budget_report(&self) -> AppBudgetReport {
+        self.counters.lock().unwrap().app_report
+    }
+}
+
+fn prune_window(window: &mut std::collections::VecDeque<std::time::Instant>, span: Duration, now: std::time::Instant) {
+    while window.front().is_some_and(|t| now.duration_since(*t) >= span) {
+        window.pop_front();
+    }
+}
+
+fn window_percent(window: &std::collections::VecDeque<std::time::Instant>, budget: AppBudget) -> f64 {
+    window.len() as f64 * 100.0 / budget.calls.max(1) as f64
 }
 
 /// One call on a gauge: returns the numbers after it; at 100 % the gauge enters
@@ -494,6 +577,25 @@ mod tests {
             keys.iter().rev().map(|k| again.on_call(k, "/x", None).failure.is_some()).collect();
         reversed.reverse();
         assert_eq!(first, reversed);
+    }
+
+    /// The window holds `calls` calls: the next is refused with code 4 and still counted;
+    /// once the window has passed, calls go through again.
+    #[test]
+    fn app_budget_is_a_rolling_window() {
+        let state = FaultState::new(FaultPlan::app_budget(4, Duration::from_millis(200)));
+        let outcomes: Vec<(u32, bool)> = (0..6)
+            .map(|i| {
+                let v = state.on_call(&format!("k{i}"), "/x", None);
+                (v.usage.app.call_count, v.failure.is_some())
+            })
+            .collect();
+        assert_eq!(outcomes, [(25, false), (50, false), (75, false), (100, false), (125, true), (150, true)]);
+        let report = state.app_budget_report();
+        assert_eq!((report.peak_percent, report.refused, report.calls), (150.0, 2, 6));
+        std::thread::sleep(Duration::from_millis(250));
+        let v = state.on_call("k9", "/x", None);
+        assert_eq!((v.usage.app.call_count, v.failure.is_some()), (25, false));
     }
 
     #[test]

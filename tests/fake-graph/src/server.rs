@@ -1,6 +1,7 @@
-//! The HTTP side: listening on 127.0.0.1, one thread per request, access-token
-//! checks, batch envelopes, fault injection, usage headers, added latency and
-//! the request log. What a call *means* is delegated to [`crate::api`].
+//! The HTTP side: listening on 127.0.0.1 (hyper, HTTP/1.1 with keep-alive; each request is
+//! answered on its own blocking thread), access-token checks, batch envelopes, fault
+//! injection, usage headers, added latency (per request, and per new connection) and the
+//! request log. What a call *means* is delegated to [`crate::api`].
 //!
 //! Every response, errors included, carries `X-App-Usage`; responses about an
 //! IG user or its objects also carry `X-Business-Use-Case-Usage` (a batch
@@ -30,6 +31,9 @@ pub const MAX_BATCH_OPERATIONS: usize = 50;
 pub struct FakeOptions {
     /// Added to every response (a batch counts once).
     pub latency: Duration,
+    /// Added once per new TCP connection before its first request is read: the set-up cost of
+    /// a connection (TCP and TLS handshakes to a distant server). Reused connections skip it.
+    pub connection_delay: Duration,
     /// Largest `limit` honoured on edges (Meta caps edges; default 100).
     pub page_size_cap: usize,
     pub faults: FaultPlan,
@@ -61,6 +65,7 @@ impl Default for FakeOptions {
     fn default() -> Self {
         FakeOptions {
             latency: Duration::ZERO,
+            connection_delay: Duration::ZERO,
             page_size_cap: 100,
             faults: FaultPlan::none(),
             port: 0,
@@ -137,13 +142,17 @@ struct Shared {
     public: crate::public::PublicState,
     log: Mutex<Vec<RecordedRequest>>,
     serial: AtomicU64,
+    /// TCP connections accepted.
+    connections: AtomicU64,
+    /// Waited before a new connection's first request is read (a TLS handshake's cost).
+    connection_delay: Duration,
     tokens: Tokens,
 }
 
 /// A running fake Graph API server. Stops when dropped.
 pub struct FakeGraph {
     shared: Arc<Shared>,
-    server: Arc<tiny_http::Server>,
+    stop: Option<tokio::sync::watch::Sender<bool>>,
     acceptor: Option<JoinHandle<()>>,
 }
 
@@ -151,18 +160,15 @@ impl FakeGraph {
     /// Binds 127.0.0.1 (ephemeral port unless `options.port` is set) and serves
     /// `dataset` until dropped.
     pub fn start(dataset: Dataset, options: FakeOptions) -> io::Result<FakeGraph> {
-        let server = tiny_http::Server::http(("127.0.0.1", options.port)).map_err(io::Error::other)?;
-        let port = server
-            .server_addr()
-            .to_ip()
-            .map(|a| a.port())
-            .ok_or_else(|| io::Error::other("fake-graph: not listening on an IP socket"))?;
-        let server = Arc::new(server);
+        let listener = std::net::TcpListener::bind(("127.0.0.1", options.port))?;
+        listener.set_nonblocking(true)?;
+        let port = listener.local_addr()?.port();
         let tokens = Tokens::new(&dataset, options.tokens.clone());
         let shared = Arc::new(Shared {
             dataset: Arc::new(dataset),
             base_url: format!("http://127.0.0.1:{port}"),
             latency: options.latency,
+            connection_delay: options.connection_delay,
             page_size_cap: options.page_size_cap.max(1),
             retired_metrics: options.retired_metrics.clone(),
             retired_fields: options.retired_fields.clone(),
@@ -172,23 +178,28 @@ impl FakeGraph {
             public: crate::public::PublicState::new(options.platform_calls_per_hour, options.platform_window),
             log: Mutex::new(Vec::new()),
             serial: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
             tokens,
         });
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
         let acceptor = {
-            let server = Arc::clone(&server);
             let shared = Arc::clone(&shared);
-            thread::Builder::new().name("fake-graph-accept".into()).spawn(move || {
-                for request in server.incoming_requests() {
-                    let shared = Arc::clone(&shared);
-                    let spawned =
-                        thread::Builder::new().name("fake-graph-request".into()).spawn(move || serve(&shared, request));
-                    if let Err(e) = spawned {
-                        eprintln!("fake-graph: cannot spawn a request thread: {e}");
-                    }
-                }
-            })?
+            thread::Builder::new()
+                .name("fake-graph-accept".into())
+                .spawn(move || runtime.block_on(accept_loop(listener, shared, stopped)))?
         };
-        Ok(FakeGraph { shared, server, acceptor: Some(acceptor) })
+        Ok(FakeGraph { shared, stop: Some(stop), acceptor: Some(acceptor) })
+    }
+
+    /// What the app budget ([`crate::FaultPlan::app_budget`]) saw so far.
+    pub fn app_budget_report(&self) -> crate::AppBudgetReport {
+        self.shared.faults.app_budget_report()
+    }
+
+    /// TCP connections accepted so far (a client that reuses connections opens few).
+    pub fn connections(&self) -> u64 {
+        self.shared.connections.load(Ordering::Relaxed)
     }
 
     /// `http://127.0.0.1:PORT` (no trailing slash).
@@ -237,11 +248,74 @@ impl FakeGraph {
 
 impl Drop for FakeGraph {
     fn drop(&mut self) {
-        self.server.unblock();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(true);
+        }
         if let Some(acceptor) = self.acceptor.take() {
             let _ = acceptor.join();
         }
     }
+}
+
+/// Accepts connections until told to stop; each is served by hyper (HTTP/1.1, keep-alive) after
+/// the configured set-up delay, and each request is answered on a blocking thread.
+async fn accept_loop(
+    listener: std::net::TcpListener,
+    shared: Arc<Shared>,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+        eprintln!("fake-graph: cannot listen");
+        return;
+    };
+    loop {
+        let stream = tokio::select! {
+            _ = stopped.changed() => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    eprintln!("fake-graph: accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+        };
+        shared.connections.fetch_add(1, Ordering::Relaxed);
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            if !shared.connection_delay.is_zero() {
+                tokio::time::sleep(shared.connection_delay).await;
+            }
+            let _ = stream.set_nodelay(true);
+            let service = hyper::service::service_fn(move |request| answer(Arc::clone(&shared), request));
+            let _ = hyper::server::conn::http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+/// One HTTP request: the whole body, then [`serve`] on a blocking thread.
+async fn answer(
+    shared: Arc<Shared>,
+    request: hyper::Request<hyper::body::Incoming>,
+) -> Result<hyper::Response<http_body_util::Full<bytes::Bytes>>, std::convert::Infallible> {
+    use http_body_util::BodyExt;
+    let (parts, body) = request.into_parts();
+    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let reply = tokio::task::spawn_blocking(move || serve(&shared, parts, &body)).await;
+    let (status, headers, body) = reply.unwrap_or_else(|_| (500, Vec::new(), b"fake-graph: handler failed".to_vec()));
+    let mut response = hyper::Response::new(http_body_util::Full::new(bytes::Bytes::from(body)));
+    *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) =
+            (hyper::header::HeaderName::from_bytes(name.as_bytes()), hyper::header::HeaderValue::from_str(&value))
+        {
+            response.headers_mut().append(name, value);
+        }
+    }
+    Ok(response)
 }
 
 /// What to send back for one HTTP request.
@@ -259,20 +333,21 @@ const HTML_CONTENT_TYPE: &str = "text/html; charset=utf-8";
 /// Content type Meta reports inside batch operation headers.
 const BATCH_OP_CONTENT_TYPE: &str = "text/javascript; charset=UTF-8";
 
-fn serve(shared: &Shared, mut request: tiny_http::Request) {
+/// A response: status, headers, body.
+type Answer = (u16, Vec<(String, String)>, Vec<u8>);
+
+fn serve(shared: &Shared, request: hyper::http::request::Parts, body_bytes: &[u8]) -> Answer {
     let received_at = Instant::now();
-    let method = request.method().as_str().to_ascii_uppercase();
-    let raw_url = request.url().to_string();
+    let method = request.method.as_str().to_ascii_uppercase();
+    let raw_url = request.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
     let (raw_path, raw_query) = raw_url.split_once('?').unwrap_or((raw_url.as_str(), ""));
     let query = Params::parse(raw_query);
     let headers: Vec<(String, String)> = request
-        .headers()
+        .headers
         .iter()
-        .map(|h| (h.field.as_str().as_str().to_string(), h.value.as_str().to_string()))
+        .map(|(name, value)| (name.as_str().to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
         .collect();
-    let mut body_bytes = Vec::new();
-    let _ = request.as_reader().read_to_end(&mut body_bytes);
-    let body = String::from_utf8_lossy(&body_bytes).into_owned();
+    let body = String::from_utf8_lossy(body_bytes).into_owned();
 
     let log_index = {
         let mut log = shared.log.lock().unwrap();
@@ -297,16 +372,8 @@ fn serve(shared: &Shared, mut request: tiny_http::Request) {
         thread::sleep(wait);
     }
 
-    let mut response = tiny_http::Response::from_data(reply.body.into_bytes()).with_status_code(reply.status);
-    let mut add_header = |name: &str, value: &str| {
-        if let Ok(h) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
-            response.add_header(h);
-        }
-    };
-    add_header("Content-Type", reply.content_type);
-    for (name, value) in &reply.headers {
-        add_header(name, value);
-    }
+    let mut response_headers = vec![("Content-Type".to_string(), reply.content_type.to_string())];
+    response_headers.extend(reply.headers);
     // Complete the log entry before answering, so a client that got its
     // response always finds the final status in `requests()`.
     {
@@ -318,7 +385,7 @@ fn serve(shared: &Shared, mut request: tiny_http::Request) {
             entry.duration = received_at.elapsed();
         }
     }
-    let _ = request.respond(response);
+    (reply.status, response_headers, reply.body.into_bytes())
 }
 
 /// Where the access token came from.
