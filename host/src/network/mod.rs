@@ -3,11 +3,12 @@
 //! Owns the network policy applied to every request the guest makes: the allow-list (only
 //! the scheme, host and port of `api_base_url`, checked on the final request URI, never on
 //! guest-supplied headers), credentials (the host adds the access token, so the guest never
-//! holds it), timeouts, pacing by Meta's usage headers, waiting out throttles and retrying
+//! holds it), timeouts, pacing by Meta's usage headers and a budget of Graph calls in flight, waiting out throttles and retrying
 //! transient failures (also per operation inside batch requests). It must not interpret
 //! successful bodies for the guest: what the guest receives is what Meta answered, or the
 //! last answer when retrying gave up.
 
+mod budget;
 mod host_request;
 mod limits;
 mod origin;
@@ -17,6 +18,7 @@ mod retry;
 mod sending;
 mod transport;
 mod usage;
+mod words;
 
 use crate::clock::Clock;
 use crate::protocol::Output;
@@ -25,8 +27,8 @@ use http_body_util::{BodyExt, Full};
 pub use limits::{RetryLimits, Timeouts};
 pub use origin::Origin;
 use retry::{BatchBody, Verdict, backoff, classify, classify_item};
+pub use sending::ACCOUNT_HINT;
 use sending::Call;
-pub use sending::{ACCOUNT_HINT, human};
 use serde_json::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -35,6 +37,8 @@ use transport::Transport;
 pub use usage::Pacing;
 use usage::{Pace, UsageBoard, parse_usage};
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
+pub use words::human;
+use words::{describe_scopes, graph_error_text};
 
 /// Counters shared with the CLI (summaries and tests).
 #[derive(Debug, Default)]
@@ -70,6 +74,12 @@ pub struct Limiter {
     clock: Clock,
     stats: Arc<NetStats>,
     transport: Transport,
+    /// Graph calls in flight against the app's rate limit (`None`: turned off).
+    calls: Option<Mutex<budget::CallBudget>>,
+    /// Told whenever an answer may have freed room in `calls`.
+    calls_changed: tokio::sync::Notify,
+    /// Requests waiting for room in `calls`.
+    calls_waiting: AtomicU64,
     /// Trust-store files that could not be used (logged by each run).
     trust_problems: Vec<String>,
 }
@@ -84,10 +94,14 @@ fn roots() -> &'static (rustls::RootCertStore, transport::TrustSources, Vec<Stri
 impl Limiter {
     pub fn new(pacing: Pacing, limits: RetryLimits, clock: Clock) -> Result<Arc<Limiter>, String> {
         let (store, _, problems) = roots();
-        // Off by default for now: against the test suite's fake Graph API (tiny_http), reused
-        // connections sometimes stall until the read timeout; `=1` turns the pool on.
-        let keep_alive = std::env::var("SOURCE_INSTAGRAM_KEEPALIVE").is_ok_and(|v| v == "1");
+        // Reused connections by default; `SOURCE_INSTAGRAM_KEEPALIVE=0` opens one per request
+        // (the benchmark's baseline, and a way out should a middlebox mishandle reuse).
+        let keep_alive = std::env::var("SOURCE_INSTAGRAM_KEEPALIVE").map_or(true, |v| v != "0");
         let transport = Transport::new(store.clone(), &limits.timeouts, keep_alive)?;
+        // On by default; `SOURCE_INSTAGRAM_CALL_BUDGET=0` turns it off (the benchmark's baseline).
+        let calls = std::env::var("SOURCE_INSTAGRAM_CALL_BUDGET")
+            .map_or(true, |v| v != "0")
+            .then(|| Mutex::new(budget::CallBudget::new(clock.real(budget::APP_WINDOW))));
         Ok(Arc::new(Limiter {
             board: Mutex::default(),
             pauses: Mutex::default(),
@@ -96,6 +110,9 @@ impl Limiter {
             clock,
             stats: Arc::default(),
             transport,
+            calls,
+            calls_changed: tokio::sync::Notify::new(),
+            calls_waiting: AtomicU64::new(0),
             trust_problems: problems.clone(),
         }))
     }

@@ -7,6 +7,25 @@
 
 use super::*;
 
+/// Counts the requests waiting for room in the call budget while alive.
+struct WaitingGuard<'a> {
+    count: &'a AtomicU64,
+    /// No other request was waiting when this one began to.
+    first: bool,
+}
+
+impl<'a> WaitingGuard<'a> {
+    fn new(count: &'a AtomicU64) -> Self {
+        WaitingGuard { count, first: count.fetch_add(1, Ordering::Relaxed) == 0 }
+    }
+}
+
+impl Drop for WaitingGuard<'_> {
+    fn drop(&mut self) {
+        self.count.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// Header by which the guest names the IG account a request is about (removed before sending).
 pub const ACCOUNT_HINT: &str = "x-source-instagram-account";
 
@@ -21,15 +40,65 @@ pub(super) struct Call {
 
 impl Limiter {
     /// One attempt, with the whole body read (so it can be classified and retried), within
-    /// the attempt's time limits.
+    /// the attempt's time limits, once the call budget admits it.
     async fn send_once(
         &self,
         call: &Call,
         body: Bytes,
-        limits: &RetryLimits,
+        limit: platform::Limit,
+        ctx: &RunCtx<'_>,
     ) -> Result<http::Response<Bytes>, transport::AttemptError> {
+        let calls = BatchBody::parse(&body).filter(|_| call.method == http::Method::POST).map_or(1, |b| b.ops.len());
+        let ticket = self.admit_calls(calls as u32, ctx).await;
         self.stats.sent.fetch_add(1, Ordering::Relaxed);
-        self.transport.send(&call.method, &call.uri, &call.headers, body, &limits.timeouts).await
+        let sent = self.transport.send(&call.method, &call.uri, &call.headers, body, &ctx.limits.timeouts).await;
+        if let (Some(budget), Some(ticket)) = (&self.calls, ticket) {
+            // Platform-counted answers report the platform limit, not the app's.
+            let percent = match (&sent, limit) {
+                (Ok(r), platform::Limit::BusinessUseCase) => parse_usage(r.headers()).app_percent,
+                _ => None,
+            };
+            budget.lock().unwrap().answered(ticket, percent, std::time::Instant::now());
+            self.calls_changed.notify_waiters();
+        }
+        sent
+    }
+
+    /// Wait until the call budget lets `calls` more calls go (None: no budget).
+    async fn admit_calls(&self, calls: u32, ctx: &RunCtx<'_>) -> Option<budget::Ticket> {
+        let budget = self.calls.as_ref()?;
+        // The first request to wait tells it once and heartbeats; others wait quietly.
+        let mut waiting: Option<WaitingGuard> = None;
+        let mut noted: Option<std::time::Instant> = None;
+        loop {
+            let changed = self.calls_changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            let admission = budget.lock().unwrap().admit(calls, std::time::Instant::now());
+            let wait = match admission {
+                budget::Admission::Go(ticket) => return Some(ticket),
+                budget::Admission::Wait(wait) => wait.min(self.clock.real(ctx.limits.heartbeat)),
+            };
+            let first = waiting.get_or_insert_with(|| WaitingGuard::new(&self.calls_waiting)).first;
+            let nominal = self.clock.nominal(wait);
+            if first && nominal >= ctx.limits.heartbeat && noted.is_none_or(|at| at.elapsed() >= wait) {
+                if noted.is_none() {
+                    let (ours, usage) = budget.lock().unwrap().estimate();
+                    ctx.output.log(
+                        "INFO",
+                        &format!(
+                            "{ours} Graph calls in the last hour put the app's rate limit near {usage:.0}%; further calls wait for room"
+                        ),
+                    );
+                }
+                noted = Some(std::time::Instant::now());
+                ctx.output.rate_limited(crate::protocol::now_ms() + nominal.as_millis() as i64);
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = &mut changed => {}
+            }
+        }
     }
 
     /// Wait before a request about `subjects` (counted against `limit`) as the usage board says.
@@ -139,7 +208,7 @@ impl Limiter {
         loop {
             self.pace(&subjects, limit, ctx).await;
             let attempt_started = std::time::Instant::now();
-            let sent = self.send_once(call, body.clone(), limits).await;
+            let sent = self.send_once(call, body.clone(), limit, ctx).await;
             let attempt_took = attempt_started.elapsed();
             let wait = backoff(limits.transient_base, transient, limits.transient_cap);
             let may_retry = !sent.as_ref().is_err_and(|e| e.is_final)
@@ -325,50 +394,6 @@ fn subjects(call: &Call, body: &Bytes) -> Vec<String> {
     ids.sort();
     ids.dedup();
     ids
-}
-
-/// Who a throttle holds back, for logs.
-fn describe_scopes(scopes: &[pauses::Scope]) -> String {
-    let accounts: Vec<&str> = scopes
-        .iter()
-        .filter_map(|s| match s {
-            pauses::Scope::Account(a) => Some(a.as_str()),
-            pauses::Scope::App | pauses::Scope::Platform => None,
-        })
-        .collect();
-    if scopes.contains(&pauses::Scope::Platform) {
-        "the platform rate limit: business discovery and hashtag calls wait, the others go on".to_string()
-    } else if accounts.is_empty() {
-        "the app's limit: every request waits".to_string()
-    } else {
-        format!("the limit of account {}: its requests wait, other accounts go on", accounts.join(", "))
-    }
-}
-
-/// `code: message` of a Graph error body, or a short note on what the body is.
-fn graph_error_text(body: &[u8]) -> String {
-    match serde_json::from_slice::<Value>(body).ok().and_then(|v| v.get("error").cloned()) {
-        Some(e) => format!(
-            "Graph error {}: {}",
-            e.get("code").and_then(Value::as_i64).unwrap_or(0),
-            e.get("message").and_then(Value::as_str).unwrap_or("")
-        ),
-        None => format!("{} bytes, not a Graph error", body.len()),
-    }
-}
-
-/// `90 s`, `5 min`, `1.5 h`.
-pub fn human(d: Duration) -> String {
-    let s = d.as_secs_f64();
-    if s < 10.0 {
-        format!("{s:.1} s")
-    } else if s < 120.0 {
-        format!("{s:.0} s")
-    } else if s < 7200.0 {
-        format!("{:.0} min", s / 60.0)
-    } else {
-        format!("{:.1} h", s / 3600.0)
-    }
 }
 
 #[cfg(test)]

@@ -321,7 +321,12 @@ impl UsageNumbers {
     /// app limit (CPU and time shares stay below the call count).
     pub(crate) fn over_percent(percent: f64) -> Self {
         let call_count = percent.floor().clamp(0.0, 1000.0) as u32;
-        UsageNumbers { call_count, total_cputime: call_count / 10, total_time: call_count / 10, estimated_time_to_regain_access: 0 }
+        UsageNumbers {
+            call_count,
+            total_cputime: call_count / 10,
+            total_time: call_count / 10,
+            estimated_time_to_regain_access: 0,
+        }
     }
 
     pub(crate) fn exhausted(regain_minutes: u32) -> Self {

@@ -46,7 +46,9 @@ pub use dataset::{
     Account, Dataset, DatasetCounts, DatasetSpec, GRAPH_TIME_FORMAT, Media, MediaFlags, MediaKind, MediaProductType,
     MediaRole, MediaType, Page, day_end_time,
 };
-pub use faults::{AppBudget, AppBudgetReport, FaultPlan, ForcedError, FractionFault, PagingCycle, SlowFault, UsageModel};
+pub use faults::{
+    AppBudget, AppBudgetReport, FaultPlan, ForcedError, FractionFault, PagingCycle, SlowFault, UsageModel,
+};
 pub use graph_error::{ErrorDetails, GraphError};
 pub use paging::DEFAULT_PAGE_SIZE;
 pub use request::{LATEST_VERSION, OLDEST_VERSION};
