@@ -1,0 +1,96 @@
+//! A throttle of one account's business use-case limit holds back that account. This test
+//! reads two accounts. The insights operation for the first account's newest post is throttled
+//! once with code 80002, inside its batch. The account then waits out its backoff: 5 s nominal
+//! at a clock scale of 10, so about half a second. During the wait, nothing about it reaches
+//! the fake (asserted from the request timestamps there). The throttle is logged with the
+//! account's scope, and the records equal those of an unthrottled read.
+//!
+//! Not asserted: that the other account's requests keep flowing for the whole wait. The host
+//! lets them through (see `network::pauses`), but the guest hands out answers in a fixed key
+//! order so that output is byte-identical. A paused request of the first account with a lower
+//! key holds back the other account's follow-up requests, once the requests already in flight
+//! are answered.
+
+mod common;
+
+use common::*;
+use fake_graph::{Dataset, DatasetSpec, FakeOptions, FaultPlan, GraphError, RecordedRequest};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+fn records(r: &Run) -> Vec<Value> {
+    let mut v: Vec<Value> = r.all_records().into_iter().map(|m| without_emitted_at(m.clone())).collect();
+    v.sort_by_key(|m| m.to_string());
+    v
+}
+
+/// Whether a request (or one operation of a batch) is about `account` or one of its objects.
+fn about(ds: &Dataset, q: &RecordedRequest, account: &str) -> bool {
+    let owned = |path: &str| {
+        path.trim_start_matches('/')
+            .split(['/', '?'])
+            .filter(|s| !s.is_empty() && !s.starts_with('v'))
+            .next()
+            .and_then(|id| ds.owner_account(id))
+            .is_some_and(|a| a.ig_user_id == account)
+    };
+    owned(&q.path) || q.batch_relative_urls().iter().any(|u| owned(u))
+}
+
+#[test]
+fn a_throttled_account_waits_while_the_other_keeps_flowing() {
+    let spec = DatasetSpec::bench();
+    let catalog_streams = ["media", "media_insights"];
+    let plain_sb = Sandbox::start(spec.clone());
+    let plain = plain_sb.read(&plain_sb.config(json!({})), &plain_sb.catalog(&catalog_streams), None);
+    assert_eq!(plain.code, 0, "{}", plain.stdout);
+
+    let accounts: Vec<String> = plain_sb.dataset().accounts().iter().map(|a| a.ig_user_id.clone()).collect();
+    let (throttled, other) = (accounts[0].clone(), accounts[1].clone());
+    let newest = plain_sb.dataset().accounts()[0].media[0].id.clone();
+    let error = GraphError::throttled(80002);
+    let body = error.to_body("AThrottleTest").to_string();
+    let options = FakeOptions {
+        latency: Duration::from_millis(30),
+        faults: FaultPlan::none().force_error_times(&format!("/{newest}/insights"), error.http_status, body, 1),
+        ..FakeOptions::default()
+    };
+    let sb = Sandbox::start_with(spec, options);
+    let (config, catalog) = (sb.config(json!({"num_workers": 4})), sb.catalog(&catalog_streams));
+    let r = run_env(
+        &["read", "--config", &config, "--catalog", &catalog],
+        Some(&sb.now),
+        &sb.token,
+        &[("SOURCE_INSTAGRAM_TIME_SCALE", "10")],
+    );
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert_eq!(records(&r), records(&plain), "the same records as without the throttle");
+    assert!(
+        r.logs()
+            .iter()
+            .any(|l| l.contains("Meta throttled") && l.contains(&format!("the limit of account {throttled}"))),
+        "the throttle is logged with its scope: {:?}",
+        r.logs()
+    );
+
+    let requests = sb.fake.requests();
+    let ds = sb.dataset();
+    let refused = requests
+        .iter()
+        .position(|q| q.batch_relative_urls().iter().any(|u| u.contains(&format!("{newest}/insights"))))
+        .expect("the throttled operation was sent in a batch");
+    let refused_at = requests[refused].received_at + requests[refused].duration;
+    // Requests sent before the throttle's answer came back may still arrive just after it.
+    let settled = refused_at + Duration::from_millis(50);
+    let retried = requests[refused + 1..]
+        .iter()
+        .find(|q| q.received_at > settled && about(ds, q, &throttled))
+        .expect("the throttled account is read again after its wait");
+    let paused = retried.received_at.saturating_duration_since(refused_at);
+    assert!(paused >= Duration::from_millis(300), "the throttled account waited its backoff ({paused:?})");
+    let meanwhile: Vec<&RecordedRequest> =
+        requests.iter().filter(|q| q.received_at > settled && q.received_at < retried.received_at).collect();
+    assert!(meanwhile.iter().all(|q| !about(ds, q, &throttled)), "nothing about the throttled account during its wait");
+    let flowing = meanwhile.iter().filter(|q| about(ds, q, &other)).count();
+    eprintln!("{flowing} requests about the other account during a wait of {paused:?}");
+}
