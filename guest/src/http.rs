@@ -39,8 +39,9 @@ pub trait Transport {
     type Pending;
     /// Send `request` (returns at once).
     fn start(&mut self, request: &Request) -> Result<Self::Pending, String>;
-    /// Block until at least one of `pending` has an answer; the indexes of those ready.
-    fn wait_any(&mut self, pending: &[&Self::Pending]) -> Vec<usize>;
+    /// Block until at least one of `pending` has an answer, or `timeout` has passed; the
+    /// indexes of those ready (none after a timeout).
+    fn wait_any(&mut self, pending: &[&Self::Pending], timeout: Option<std::time::Duration>) -> Vec<usize>;
     /// The answer of a ready request (its whole body); `None` if it was not ready after all.
     fn finish(&mut self, pending: &Self::Pending) -> Option<Result<Response, String>>;
 }
@@ -131,10 +132,17 @@ mod imp {
             start(request)
         }
 
-        fn wait_any(&mut self, pending: &[&FutureIncomingResponse]) -> Vec<usize> {
-            let pollables: Vec<_> = pending.iter().map(|f| f.subscribe()).collect();
+        fn wait_any(
+            &mut self,
+            pending: &[&FutureIncomingResponse],
+            timeout: Option<std::time::Duration>,
+        ) -> Vec<usize> {
+            let mut pollables: Vec<_> = pending.iter().map(|f| f.subscribe()).collect();
+            if let Some(t) = timeout {
+                pollables.push(wasi::clocks::monotonic_clock::subscribe_duration(t.as_nanos() as u64));
+            }
             let refs: Vec<_> = pollables.iter().collect();
-            wasi::io::poll::poll(&refs).into_iter().map(|i| i as usize).collect()
+            wasi::io::poll::poll(&refs).into_iter().map(|i| i as usize).filter(|i| *i < pending.len()).collect()
         }
 
         fn finish(&mut self, future: &FutureIncomingResponse) -> Option<Result<Response, String>> {
@@ -157,7 +165,7 @@ mod imp {
         fn start(&mut self, _: &Request) -> Result<(), String> {
             Err("wasi:http is only available inside the component".to_string())
         }
-        fn wait_any(&mut self, pending: &[&()]) -> Vec<usize> {
+        fn wait_any(&mut self, pending: &[&()], _: Option<std::time::Duration>) -> Vec<usize> {
             (0..pending.len()).collect()
         }
         fn finish(&mut self, _: &()) -> Option<Result<Response, String>> {

@@ -16,11 +16,22 @@
 //! take precedence, and no further request is sent while [`LOOKAHEAD`] answers (or
 //! [`LOOKAHEAD_BYTES`] of them) wait to be handed out.
 //!
+//! Lanes (the account a request is about, [`Request::account`]) keep one partition from
+//! stalling the others. The host pauses a throttled account's requests inside its hook, so to
+//! this window they look in flight for as long as the pause lasts. Two rules cover that:
+//! - While other lanes have requests queued, one lane holds at most `window - 1` slots.
+//! - A lane with a request in flight for longer than [`STUCK`] gives way when the next answer
+//!   to hand out is its own. The other lanes' answers are then handed out in their own order,
+//!   edges first. Output is then ordered by lane rather than by the global rule. That happens
+//!   only while a request takes that long (a throttle, a very slow server); every read without
+//!   one keeps the fixed order.
+//!
 //! It owns only ordering and the window: no Graph semantics, no parsing, no retries, no
 //! sleeping (the host paces and retries inside its `wasi:http` hook).
 
 use crate::http::{Request, Response, Transport};
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
 
 /// An answer handed out: the caller's tag and the transport's result.
 pub type Answer<T> = (T, Result<Response, String>);
@@ -36,6 +47,9 @@ pub const LOOKAHEAD: usize = 64;
 /// Bytes of answers that may wait to be handed out before sending stops (except the next one
 /// needed): a media page is ~100 KiB, so this holds a few pages while insights go first.
 pub const LOOKAHEAD_BYTES: usize = 512 << 10;
+/// A request in flight this long marks its lane as held up (by a throttle, in practice): the
+/// other lanes' answers are handed out past it. Far above any answer time of a normal read.
+pub const STUCK: Duration = Duration::from_secs(2);
 
 /// The window over a [`Transport`].
 pub struct Scheduler<T, X: Transport> {
@@ -43,7 +57,9 @@ pub struct Scheduler<T, X: Transport> {
     window: usize,
     /// Submitted, not yet sent, by key, with their priority.
     queue: BTreeMap<u64, (u8, Request)>,
-    in_flight: Vec<(u64, X::Pending)>,
+    in_flight: Vec<(u64, X::Pending, Instant)>,
+    /// The lane of every request not yet handed out (`None`: about no single account).
+    lanes: BTreeMap<u64, Option<String>>,
     /// Tags of every request not yet handed out.
     tags: BTreeMap<u64, T>,
     /// Keys not yet handed out, per priority (0 and 1).
@@ -65,6 +81,7 @@ impl<T, X: Transport> Scheduler<T, X> {
             window: window.max(1),
             queue: BTreeMap::new(),
             in_flight: Vec::new(),
+            lanes: BTreeMap::new(),
             tags: BTreeMap::new(),
             waiting: [BTreeSet::new(), BTreeSet::new()],
             arrived: BTreeMap::new(),
@@ -82,6 +99,7 @@ impl<T, X: Transport> Scheduler<T, X> {
         self.next_key += 1;
         let priority = priority.min(1);
         self.tags.insert(key, tag);
+        self.lanes.insert(key, request.account.clone());
         self.waiting[priority as usize].insert(key);
         self.queue.insert(key, (priority, request));
     }
@@ -111,15 +129,84 @@ impl<T, X: Transport> Scheduler<T, X> {
         self.preference().into_iter().find_map(|p| self.waiting[p].first().copied())
     }
 
+    /// Whether `key` may take a slot now: its lane holds fewer than `window - 1` slots, or no
+    /// other lane has anything queued (or nothing is in flight at all).
+    fn lane_may_send(&self, key: u64) -> bool {
+        let Some(Some(lane)) = self.lanes.get(&key) else { return true };
+        if self.window < 2 || self.in_flight.is_empty() {
+            return true;
+        }
+        let held =
+            self.in_flight.iter().filter(|(k, ..)| self.lanes.get(k).is_some_and(|l| l.as_ref() == Some(lane))).count();
+        held < self.window - 1
+            || !self.queue.keys().any(|k| self.lanes.get(k).is_some_and(|l| l.as_ref() != Some(lane)))
+    }
+
     /// The next queued request to send, in preference order.
     fn pick(&self) -> Option<u64> {
-        if let Some(h) = self.head().filter(|h| self.queue.contains_key(h)) {
+        if let Some(h) = self.head().filter(|h| self.queue.contains_key(h) && self.lane_may_send(*h)) {
             return Some(h);
         }
         if self.arrived.len() >= LOOKAHEAD || self.arrived_bytes >= LOOKAHEAD_BYTES {
             return None;
         }
-        self.preference().into_iter().find_map(|p| self.waiting[p].iter().find(|k| self.queue.contains_key(k)).copied())
+        self.preference().into_iter().find_map(|p| {
+            self.waiting[p].iter().find(|k| self.queue.contains_key(k) && self.lane_may_send(**k)).copied()
+        })
+    }
+
+    /// When the head's lane is held up (a request of it in flight past [`STUCK`]), the arrived
+    /// answer that heads another lane (edges first), lowest key first.
+    fn past_stuck_lane(&self, head: u64) -> Option<u64> {
+        let Some(Some(stuck)) = self.lanes.get(&head) else { return None };
+        let now = Instant::now();
+        let held_up = self.in_flight.iter().any(|(k, _, at)| {
+            self.lanes.get(k).is_some_and(|l| l.as_ref() == Some(stuck)) && now.duration_since(*at) >= STUCK
+        });
+        if !held_up {
+            return None;
+        }
+        let mut heads: BTreeMap<&String, u64> = BTreeMap::new();
+        for p in [0, 1] {
+            for k in &self.waiting[p] {
+                if let Some(Some(lane)) = self.lanes.get(k)
+                    && lane != stuck
+                {
+                    heads.entry(lane).or_insert(*k);
+                }
+            }
+        }
+        heads.into_values().filter(|k| self.arrived.contains_key(k)).min()
+    }
+
+    /// How long until the head's lane counts as held up, when that would let an arrived answer
+    /// of another lane out (`None`: nothing to gain, wait for an answer).
+    fn until_stuck(&self, head: u64) -> Option<Duration> {
+        let Some(Some(lane)) = self.lanes.get(&head) else { return None };
+        let others_arrived =
+            self.arrived.keys().any(|k| self.lanes.get(k).is_some_and(|l| l.as_ref().is_some_and(|l| l != lane)));
+        if !others_arrived {
+            return None;
+        }
+        let oldest = self
+            .in_flight
+            .iter()
+            .filter(|(k, ..)| self.lanes.get(k).is_some_and(|l| l.as_ref() == Some(lane)))
+            .map(|(_, _, at)| *at)
+            .min()?;
+        Some(STUCK.saturating_sub(oldest.elapsed()).max(Duration::from_millis(1)))
+    }
+
+    /// Take an arrived answer out of the window.
+    fn hand_out(&mut self, key: u64) -> Answer<T> {
+        let answer = self.arrived.remove(&key).expect("handed out after it arrived");
+        self.arrived_bytes -= size(&answer);
+        self.lanes.remove(&key);
+        let tag = self.tags.remove(&key).expect("every key has a tag");
+        self.waiting.iter_mut().for_each(|w| {
+            w.remove(&key);
+        });
+        (tag, answer)
     }
 
     fn fill(&mut self) {
@@ -128,7 +215,7 @@ impl<T, X: Transport> Scheduler<T, X> {
             let (_, request) = self.queue.remove(&key).expect("picked from the queue");
             self.sent += 1;
             match self.transport.start(&request) {
-                Ok(p) => self.in_flight.push((key, p)),
+                Ok(p) => self.in_flight.push((key, p, Instant::now())),
                 Err(e) => {
                     self.arrived_bytes += e.len();
                     self.arrived.insert(key, Err(e));
@@ -144,25 +231,23 @@ impl<T, X: Transport> Scheduler<T, X> {
         loop {
             self.fill();
             let head = self.head()?;
-            if let Some(answer) = self.arrived.remove(&head) {
-                self.arrived_bytes -= size(&answer);
-                let tag = self.tags.remove(&head).expect("every key has a tag");
-                self.waiting.iter_mut().for_each(|w| {
-                    w.remove(&head);
-                });
-                return Some((tag, answer));
+            if self.arrived.contains_key(&head) {
+                return Some(self.hand_out(head));
             }
-            let pendings: Vec<&X::Pending> = self.in_flight.iter().map(|(_, p)| p).collect();
+            if let Some(other) = self.past_stuck_lane(head) {
+                return Some(self.hand_out(other));
+            }
+            let pendings: Vec<&X::Pending> = self.in_flight.iter().map(|(_, p, _)| p).collect();
             debug_assert!(!pendings.is_empty(), "the head is queued, in flight or arrived");
-            let ready = self.transport.wait_any(&pendings);
+            let ready = self.transport.wait_any(&pendings, self.until_stuck(head));
             let mut still = Vec::with_capacity(self.in_flight.len());
-            for (i, (key, p)) in std::mem::take(&mut self.in_flight).into_iter().enumerate() {
+            for (i, (key, p, at)) in std::mem::take(&mut self.in_flight).into_iter().enumerate() {
                 match ready.contains(&i).then(|| self.transport.finish(&p)).flatten() {
                     Some(answer) => {
                         self.arrived_bytes += size(&answer);
                         self.arrived.insert(key, answer);
                     }
-                    None => still.push((key, p)),
+                    None => still.push((key, p, at)),
                 }
             }
             self.in_flight = still;
@@ -198,7 +283,7 @@ mod tests {
             let h = r.url.bytes().fold(self.seed, |h, b| h.wrapping_mul(31).wrapping_add(b as u64));
             Ok((self.now + 1 + h % 97, r.url.clone()))
         }
-        fn wait_any(&mut self, pending: &[&(u64, String)]) -> Vec<usize> {
+        fn wait_any(&mut self, pending: &[&(u64, String)], _: Option<Duration>) -> Vec<usize> {
             self.now = pending.iter().map(|p| p.0).min().unwrap();
             (0..pending.len()).filter(|i| pending[*i].0 <= self.now).collect()
         }
