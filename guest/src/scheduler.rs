@@ -101,6 +101,11 @@ impl<T, X: Transport> Scheduler<T, X> {
         self.tags.len()
     }
 
+    /// Requests of priority 0 submitted and not yet handed out.
+    pub fn outstanding_edges(&self) -> usize {
+        self.waiting[0].len()
+    }
+
     /// The priorities in the order they are served now.
     fn preference(&self) -> [usize; 2] {
         if self.waiting[1].len() >= BACKLOG { [1, 0] } else { [0, 1] }
@@ -119,7 +124,14 @@ impl<T, X: Transport> Scheduler<T, X> {
         if self.arrived.len() >= LOOKAHEAD || self.arrived_bytes >= LOOKAHEAD_BYTES {
             return None;
         }
-        self.preference().into_iter().find_map(|p| self.waiting[p].iter().find(|k| self.queue.contains_key(k)).copied())
+        // Sending order does not change the hand-out order, so edge pages (whose answers lead
+        // to more requests) always go out first: the longest chains start as early as they can.
+        [0, 1].into_iter().find_map(|p| self.waiting[p].iter().find(|k| self.queue.contains_key(k)).copied())
+    }
+
+    /// Send what may be sent now (free slots), without waiting for anything.
+    pub fn send(&mut self) {
+        self.fill();
     }
 
     fn fill(&mut self) {

@@ -154,7 +154,12 @@ impl Media {
         let tag = self.next_walk;
         self.next_walk += 1;
         self.progress[account].open_walks += 1;
-        cx.get(tag, url.clone(), PRIORITY_EDGE);
+        // A first page goes alone (it starts the longest chain); later ones with its insights.
+        if first {
+            cx.get(tag, url.clone(), PRIORITY_EDGE);
+        } else {
+            cx.page(tag, url.clone(), Some(account));
+        }
         self.walks.insert(tag, EdgeWalk { account, walk, url, slice, first, fallback });
     }
 
@@ -164,7 +169,7 @@ impl Media {
             Some(url) => {
                 let tag = self.next_walk;
                 self.next_walk += 1;
-                cx.get(tag, url.clone(), PRIORITY_EDGE);
+                cx.page(tag, url.clone(), Some(w.account));
                 w.url = url;
                 self.walks.insert(tag, w);
             }
