@@ -70,8 +70,6 @@ pub struct Limiter {
     clock: Clock,
     stats: Arc<NetStats>,
     transport: Transport,
-    /// Trust-store files that could not be used (logged by each run).
-    trust_problems: Vec<String>,
 }
 
 /// The roots every client trusts, loaded once per process.
@@ -83,11 +81,10 @@ fn roots() -> &'static (rustls::RootCertStore, transport::TrustSources, Vec<Stri
 
 impl Limiter {
     pub fn new(pacing: Pacing, limits: RetryLimits, clock: Clock) -> Result<Arc<Limiter>, String> {
-        let (store, _, problems) = roots();
         // Off by default for now: against the test suite's fake Graph API (tiny_http), reused
         // connections sometimes stall until the read timeout; `=1` turns the pool on.
         let keep_alive = std::env::var("SOURCE_INSTAGRAM_KEEPALIVE").is_ok_and(|v| v == "1");
-        let transport = Transport::new(store.clone(), &limits.timeouts, keep_alive)?;
+        let transport = Transport::new(|| roots().0.clone(), &limits.timeouts, keep_alive)?;
         Ok(Arc::new(Limiter {
             board: Mutex::default(),
             pauses: Mutex::default(),
@@ -96,7 +93,6 @@ impl Limiter {
             clock,
             stats: Arc::default(),
             transport,
-            trust_problems: problems.clone(),
         }))
     }
 
@@ -130,8 +126,11 @@ impl NetworkPolicy {
         budget: Arc<WaitBudget>,
         limits: Option<RetryLimits>,
     ) -> Self {
-        for problem in &limiter.trust_problems {
-            output.log("WARN", &format!("A CA certificate file could not be used: {problem}"));
+        // The trust store is loaded only for runs that may need TLS (an https origin, a proxy).
+        if allowed.scheme != "http" || transport::proxy_configured() {
+            for problem in &roots().2 {
+                output.log("WARN", &format!("A CA certificate file could not be used: {problem}"));
+            }
         }
         let limits = Arc::new(limits.unwrap_or_else(|| limiter.limits.clone()));
         Self { allowed, token: token.map(Arc::from), output, limiter, budget, limits }
