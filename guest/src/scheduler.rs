@@ -124,9 +124,7 @@ impl<T, X: Transport> Scheduler<T, X> {
         if self.arrived.len() >= LOOKAHEAD || self.arrived_bytes >= LOOKAHEAD_BYTES {
             return None;
         }
-        // Sending order does not change the hand-out order, so edge pages (whose answers lead
-        // to more requests) always go out first: the longest chains start as early as they can.
-        [0, 1].into_iter().find_map(|p| self.waiting[p].iter().find(|k| self.queue.contains_key(k)).copied())
+        self.preference().into_iter().find_map(|p| self.waiting[p].iter().find(|k| self.queue.contains_key(k)).copied())
     }
 
     /// Send what may be sent now (free slots), without waiting for anything.

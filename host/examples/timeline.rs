@@ -15,7 +15,12 @@ fn main() {
     let bin = args.first().expect("usage: timeline BINARY [LATENCY_MS] [NUM_WORKERS]");
     let latency: u64 = args.get(1).map_or(100, |s| s.parse().unwrap());
     let workers: usize = args.get(2).map_or(4, |s| s.parse().unwrap());
-    let spec = DatasetSpec::bench();
+    // `TIMELINE_POSTS=N`: one account with N posts (users, media, media_insights) instead.
+    let posts: Option<usize> = std::env::var("TIMELINE_POSTS").ok().map(|n| n.parse().unwrap());
+    let spec = match posts {
+        Some(n) => DatasetSpec { accounts: 1, media_per_account: n, ..DatasetSpec::small() },
+        None => DatasetSpec::bench(),
+    };
     let fake = FakeGraph::start(
         Dataset::generate(&spec),
         FakeOptions { latency: Duration::from_millis(latency), ..FakeOptions::default() },
@@ -28,8 +33,9 @@ fn main() {
         json!({"access_token": spec.token, "api_base_url": fake.base_url(), "num_workers": workers}).to_string(),
     )
     .unwrap();
-    let streams =
+    let all =
         ["users", "media", "media_insights", "stories", "story_insights", "user_insights", "user_lifetime_insights"];
+    let streams = if posts.is_some() { &all[..3] } else { &all[..] };
     let catalog: Vec<Value> = streams
         .iter()
         .map(|s| json!({"stream": {"name": s, "json_schema": {}, "supported_sync_modes": ["full_refresh"]}, "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}))
