@@ -154,12 +154,9 @@ impl Media {
         let tag = self.next_walk;
         self.next_walk += 1;
         self.progress[account].open_walks += 1;
-        // A first page goes alone (it starts the longest chain); later ones with its insights.
-        if first {
-            cx.get(tag, url.clone(), PRIORITY_EDGE);
-        } else {
-            cx.page(tag, url.clone(), Some(account));
-        }
+        // A first page (it starts the longest chain) and slices' pages (parallel walks whose
+        // answers must not wait in batches) go alone; see `go_on`.
+        cx.get(tag, url.clone(), PRIORITY_EDGE);
         self.walks.insert(tag, EdgeWalk { account, walk, url, slice, first, fallback });
     }
 
@@ -169,7 +166,12 @@ impl Media {
             Some(url) => {
                 let tag = self.next_walk;
                 self.next_walk += 1;
-                cx.page(tag, url.clone(), Some(w.account));
+                // The next page of a cursor walk goes with the insights of the page before.
+                if w.slice.is_none() {
+                    cx.page(tag, url.clone(), Some(w.account));
+                } else {
+                    cx.get(tag, url.clone(), PRIORITY_EDGE);
+                }
                 w.url = url;
                 self.walks.insert(tag, w);
             }
