@@ -4,7 +4,7 @@
 //!
 //! The nested cargo uses its own target directory; sharing the outer one deadlocks on its lock.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn main() {
@@ -56,12 +56,24 @@ fn main() {
     println!("cargo:rustc-env=COMMAND_RUNNER_WASM={}", out.join("command-runner.wasm").display());
     if let Some(prebuilt) = prebuilt {
         println!("cargo:rustc-env=GUEST_WASM={prebuilt}");
+        digest_env(Path::new(&prebuilt));
         println!("cargo:rustc-env=HOSTILE_GUEST_WASM=");
         return;
     }
     let wasm = out.join("source_instagram_guest.wasm");
     assert!(wasm.exists(), "the guest build did not produce {}", wasm.display());
     println!("cargo:rustc-env=GUEST_WASM={}", wasm.display());
+    digest_env(&wasm);
     // The misbehaving test component (for the sandbox tests only; not embedded).
     println!("cargo:rustc-env=HOSTILE_GUEST_WASM={}", out.join("hostile_guest.wasm").display());
+}
+
+/// `GUEST_WASM_SHA256`: the embedded component's digest (hex), so a start with a warm cache
+/// finds its compiled artifact without reading the component's bytes (which would make them
+/// resident memory of every run).
+fn digest_env(wasm: &Path) {
+    use sha2::Digest;
+    let bytes = std::fs::read(wasm).unwrap_or_else(|e| panic!("reading {}: {e}", wasm.display()));
+    let hex: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    println!("cargo:rustc-env=GUEST_WASM_SHA256={hex}");
 }

@@ -1,8 +1,10 @@
 //! The guest's voice: thin, typed wrappers over the `emitter` import.
 //!
-//! Owns nothing but the translation to WIT calls. It must not build Airbyte envelopes or
-//! timestamps (the host adds those) and must not write to stdout. Native builds (unit tests)
-//! have no emitter: there, messages go to stderr.
+//! Owns the translation to WIT calls and one holding area: between [`hold`] and [`release`],
+//! messages wait (in order) and go out at `release`, so the engine can send its next requests
+//! before it spends time on output. It must not build Airbyte envelopes or timestamps (the host
+//! adds those), reorder messages, nor write to stdout. Native builds (unit tests) have no
+//! emitter: there, messages go to stderr.
 
 use serde_json::Value;
 
@@ -53,19 +55,81 @@ mod imp {
 }
 
 use imp as wit;
+use std::cell::RefCell;
+
+/// A message waiting in the holding area.
+enum Held {
+    Record(String, String),
+    State(String, String, u64),
+    Log(bool, String),
+    Status(String, Status),
+    Estimate(String, u64),
+}
+
+thread_local! {
+    /// `Some` while held: the messages not yet sent, in emission order.
+    static HELD: RefCell<Option<Vec<Held>>> = const { RefCell::new(None) };
+}
+
+/// Hold every message until [`release`] (records, checkpoints and logs keep their order).
+pub fn hold() {
+    HELD.with(|h| {
+        h.borrow_mut().get_or_insert_with(Vec::new);
+    });
+}
+
+/// Send the held messages, in order, and stop holding.
+pub fn release() {
+    let held = HELD.with(|h| h.borrow_mut().take()).unwrap_or_default();
+    for m in held {
+        match m {
+            Held::Record(stream, data) => wit::emit_record(&stream, &data),
+            Held::State(stream, state, count) => wit::emit_state(&stream, &state, count),
+            Held::Log(warn, message) => log(warn, &message),
+            Held::Status(stream, s) => status_now(&stream, s),
+            Held::Estimate(stream, rows) => wit::estimate(&stream, rows),
+        }
+    }
+}
+
+/// Keep `m` if messages are held; otherwise give it back.
+fn held(m: Held) -> Option<Held> {
+    HELD.with(|h| match h.borrow_mut().as_mut() {
+        Some(list) => {
+            list.push(m);
+            None
+        }
+        None => Some(m),
+    })
+}
 
 /// Emit one record of `stream`.
 pub fn record(stream: &str, data: &Value) {
-    wit::emit_record(stream, &data.to_string());
+    // Held as text: a page of records as JSON is a fraction of its parsed size.
+    if let Some(Held::Record(_, data)) = held(Held::Record(stream.to_string(), data.to_string())) {
+        wit::emit_record(stream, &data);
+    }
 }
 
 /// Emit a per-stream checkpoint covering every record of `stream` emitted before it.
 pub fn state(stream: &str, state: &Value, record_count: u64) {
-    wit::emit_state(stream, &state.to_string(), record_count);
+    if let Some(Held::State(_, state, _)) = held(Held::State(stream.to_string(), state.to_string(), record_count)) {
+        wit::emit_state(stream, &state, record_count);
+    }
+}
+
+fn log(warn: bool, message: &str) {
+    wit::log(if warn { wit::LogLevel::Warn } else { wit::LogLevel::Info }, message);
 }
 
 /// Emit a stream status.
 pub fn status(stream: &str, status: Status) {
+    if held(Held::Status(stream.to_string(), status)).is_some() {
+        status_now(stream, status);
+    }
+}
+
+fn status_now(stream: &str, status: Status) {
     let s = match status {
         Status::Started => wit::StreamStatus::Started,
         Status::Running => wit::StreamStatus::Running,
@@ -77,13 +141,19 @@ pub fn status(stream: &str, status: Status) {
 
 /// Emit a record-count estimate for `stream`.
 pub fn estimate(stream: &str, rows: u64) {
-    wit::estimate(stream, rows);
+    if held(Held::Estimate(stream.to_string(), rows)).is_some() {
+        wit::estimate(stream, rows);
+    }
 }
 
 pub fn info(message: &str) {
-    wit::log(wit::LogLevel::Info, message);
+    if held(Held::Log(false, message.to_string())).is_some() {
+        log(false, message);
+    }
 }
 
 pub fn warn(message: &str) {
-    wit::log(wit::LogLevel::Warn, message);
+    if held(Held::Log(true, message.to_string())).is_some() {
+        log(true, message);
+    }
 }

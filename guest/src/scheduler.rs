@@ -119,6 +119,11 @@ impl<T, X: Transport> Scheduler<T, X> {
         self.tags.len()
     }
 
+    /// Requests of priority 0 submitted and not yet handed out.
+    pub fn outstanding_edges(&self) -> usize {
+        self.waiting[0].len()
+    }
+
     /// The priorities in the order they are served now.
     fn preference(&self) -> [usize; 2] {
         if self.waiting[1].len() >= BACKLOG { [1, 0] } else { [0, 1] }
@@ -207,6 +212,11 @@ impl<T, X: Transport> Scheduler<T, X> {
             w.remove(&key);
         });
         (tag, answer)
+    }
+
+    /// Send what may be sent now (free slots), without waiting for anything.
+    pub fn send(&mut self) {
+        self.fill();
     }
 
     fn fill(&mut self) {

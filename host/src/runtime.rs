@@ -29,6 +29,8 @@ pub use airbyte::connector::types::{ConnectorError, FailureType as WitFailureTyp
 
 /// The component built from `guest/` by `build.rs`.
 pub static EMBEDDED_COMPONENT: &[u8] = include_bytes!(env!("GUEST_WASM"));
+/// The SHA-256 of [`EMBEDDED_COMPONENT`] (hex), computed at build time.
+const EMBEDDED_DIGEST: &str = env!("GUEST_WASM_SHA256");
 
 /// Epoch ticks per second (the execution deadline's resolution).
 const EPOCH_TICK: Duration = Duration::from_millis(100);
@@ -171,9 +173,9 @@ impl Runtime {
         let component = match override_path {
             Some(p) => {
                 let bytes = std::fs::read(p).with_context(|| format!("reading the component {}", p.display()))?;
-                cached_component(&engine, &bytes)?
+                cached_component(&engine, &bytes, None)?
             }
-            None => cached_component(&engine, EMBEDDED_COMPONENT)?,
+            None => cached_component(&engine, EMBEDDED_COMPONENT, Some(EMBEDDED_DIGEST))?,
         };
         let mut linker: Linker<GuestState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
@@ -246,11 +248,12 @@ fn cache_dir() -> PathBuf {
 
 /// Compile `wasm` once per (component, wasmtime version, engine settings, CPU) and reuse the
 /// artifact. Only artifacts this program wrote are ever loaded.
-fn cached_component(engine: &Engine, wasm: &[u8]) -> Result<Component> {
+/// `digest`: the SHA-256 of `wasm` in hex when known, so a cache hit never reads `wasm`.
+fn cached_component(engine: &Engine, wasm: &[u8], digest: Option<&str>) -> Result<Component> {
     let mut compat = std::collections::hash_map::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut compat);
-    let digest = Sha256::digest(wasm);
-    let key = format!("{}-{:016x}", hex(&digest[..16]), compat.finish());
+    let digest = digest.map_or_else(|| hex(&Sha256::digest(wasm)), str::to_string);
+    let key = format!("{}-{:016x}", &digest[..32], compat.finish());
     let dir = cache_dir();
     let path = dir.join(format!("{key}.cwasm"));
     if path.exists() {

@@ -159,7 +159,7 @@ fn incremental_media_comments_reread_only_the_window() {
     }
     assert!(window.len() < sb.dataset().all_media().count() / 2, "the window is a small part");
     assert_eq!(got_comments(&second), expected);
-    let media_pages = sb.fake.requests().iter().filter(|q| q.path.ends_with("/media")).count();
+    let media_pages = sb.media_pages();
     assert!(
         media_pages <= 2 * sb.dataset().accounts().len(),
         "{media_pages} media pages for a window of {}",

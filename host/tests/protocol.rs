@@ -263,12 +263,12 @@ fn media_pages_are_checkpointed_and_incremental_stops_early() {
     let cat = sb.catalog(&["media:incremental"]);
     let first = sb.read(&cfg, &cat, None);
     assert_eq!(first.code, 0);
-    let pages_first = sb.fake.requests().iter().filter(|q| q.path.ends_with("/media")).count();
+    let pages_first = sb.media_pages();
     assert!(pages_first > 2);
     assert_eq!(first.of_type("STATE").len(), pages_first, "one checkpoint per media page");
     let second = sb.read(&cfg, &cat, Some(&first.final_state()));
     assert_eq!(second.code, 0);
-    let pages_second = sb.fake.requests().iter().filter(|q| q.path.ends_with("/media")).count() - pages_first;
+    let pages_second = sb.media_pages() - pages_first;
     assert!(pages_second < pages_first, "the second read pages less ({pages_second} vs {pages_first})");
 }
 

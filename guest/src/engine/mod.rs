@@ -4,9 +4,12 @@
 //! stream hooks ([`Cx`]: emit a record or a checkpoint, ask a GET or a group of operations),
 //! how operations become Graph batch requests of at most 50 (or single GETs with Instagram
 //! Login), and the dispatch of each answer to the families that asked. Operations asked while
-//! handling one answer (or at the start) are packed together, across families and accounts,
-//! so a read needs as few round trips as the counted calls allow. Requests go through the
-//! [`Scheduler`], so answers are handled in a fixed order whatever `num_workers`.
+//! handling one answer (or at the start) are packed together, across families and accounts
+//! (edge pages after an account's first travel as operations with that account's insights),
+//! and a partial batch of leaf operations waits for later steps while edge answers are
+//! outstanding, so a read needs as few round trips as the counted calls allow. Requests go
+//! through the [`Scheduler`], so answers are handled in a fixed order whatever `num_workers`;
+//! a step's output is held until its requests are sent.
 //!
 //! It must not know what a stream means (that is `streams::*`), parse config, catalog or state
 //! formats (`config`, `catalog`, `state`), nor sleep or retry throttles (the host does).
@@ -64,8 +67,22 @@ pub struct Cx<'a> {
 }
 
 enum Asked {
-    Get { tag: u64, url: String, priority: u8 },
-    Ops { ops: Vec<(u64, String)>, priority: u8, account: Option<usize> },
+    Get {
+        tag: u64,
+        url: String,
+        priority: u8,
+    },
+    Ops {
+        ops: Vec<(u64, String)>,
+        priority: u8,
+        account: Option<usize>,
+    },
+    /// An edge page as an operation: at most one per batch (a batch answer holds one page).
+    Page {
+        tag: u64,
+        url: String,
+        account: Option<usize>,
+    },
 }
 
 impl Cx<'_> {
@@ -106,6 +123,17 @@ impl Cx<'_> {
     pub fn edge_ops(&mut self, ops: Vec<(u64, String)>) {
         if !ops.is_empty() {
             self.asked.push(Asked::Ops { ops, priority: PRIORITY_EDGE, account: None });
+        }
+    }
+
+    /// An edge page (an absolute URL, e.g. a `paging.next`): with the batch API, one edge
+    /// operation, packed with the other operations of its step (of account `a`'s objects when
+    /// `a` is given, e.g. with that page's insights); else, or off the API's origin, a GET.
+    pub fn page(&mut self, tag: u64, url: String, account: Option<usize>) {
+        let relative = url.strip_prefix(&self.client.absolute("")).map(str::to_string);
+        match relative {
+            Some(rel) if self.client.batch_supported() => self.asked.push(Asked::Page { tag, url: rel, account }),
+            _ => self.get(tag, url, PRIORITY_EDGE),
         }
     }
 
@@ -150,6 +178,8 @@ pub fn read(config_json: &str, catalog_json: &str, state_json: Option<&str>) -> 
     let names: Vec<&'static str> = selection.names().collect();
     names.iter().for_each(|s| emit::status(s, Status::Started));
     let result = run(&config, &selection, &input, now);
+    // What a failed step emitted before its error still goes out, in order.
+    emit::release();
     let status = if result.is_ok() { Status::Complete } else { Status::Incomplete };
     names.iter().for_each(|s| emit::status(s, status));
     result
@@ -167,6 +197,8 @@ fn run(config: &Config, selection: &Selection, input: &BTreeMap<String, Value>, 
     // What the hooks of one answer (or of the start) asked, submitted together afterwards.
     let mut asked: Vec<(usize, Asked)> = Vec::new();
     let field_policy = std::cell::RefCell::new(fields::FieldPolicy::default());
+    // Leaf operations waiting to fill a batch (see `submit`).
+    let mut carried: BTreeMap<Option<usize>, Vec<Op>> = BTreeMap::new();
     let mut step = |family: usize,
                     families: &mut Vec<Box<dyn Family>>,
                     asked: &mut Vec<(usize, Asked)>,
@@ -187,11 +219,25 @@ fn run(config: &Config, selection: &Selection, input: &BTreeMap<String, Value>, 
         asked.extend(cx.asked.into_iter().map(|a| (family, a)));
         Ok(())
     };
+    // A step's output is held until its requests are sent, so they are in flight while it is
+    // written (the output and its order are the same).
+    emit::hold();
     for f in 0..families.len() {
         step(f, &mut families, &mut asked, &mut |fam, cx| fam.start(cx))?;
     }
-    submit(&client, &accounts, &mut scheduler, std::mem::take(&mut asked), &field_policy.borrow());
-    while let Some((call, answer)) = scheduler.next() {
+    submit(&client, &accounts, &mut scheduler, std::mem::take(&mut asked), &field_policy.borrow(), &mut carried);
+    scheduler.send();
+    emit::release();
+    loop {
+        let Some((call, answer)) = scheduler.next() else {
+            if carried.is_empty() {
+                break;
+            }
+            // Nothing outstanding: what waited to fill a batch goes now.
+            submit(&client, &accounts, &mut scheduler, Vec::new(), &field_policy.borrow(), &mut carried);
+            continue;
+        };
+        emit::hold();
         match call {
             Call::Get { family, tag, url } => {
                 let value = GraphClient::parse_get(answer, &url);
@@ -244,7 +290,9 @@ fn run(config: &Config, selection: &Selection, input: &BTreeMap<String, Value>, 
                 }
             }
         }
-        submit(&client, &accounts, &mut scheduler, std::mem::take(&mut asked), &field_policy.borrow());
+        submit(&client, &accounts, &mut scheduler, std::mem::take(&mut asked), &field_policy.borrow(), &mut carried);
+        scheduler.send();
+        emit::release();
     }
     Ok(())
 }
@@ -256,19 +304,22 @@ struct Op {
     url: String,
     priority: u8,
     account: Option<usize>,
+    page: bool,
 }
 
 /// Submit what the hooks of one step asked: GETs as they are; operations packed into batches
 /// of at most [`MAX_BATCH_OPS`] across families, edge operations first; those about a named
-/// account (media and story insights, told to the host by the account hint) in batches of
-/// their own per account, the others (whose URLs name their accounts) together. With Instagram Login (no batch API) each operation
-/// is a GET.
+/// account (media pages after the first, media and story insights, told to the host by the
+/// account hint) in batches of their own per account, the others (whose URLs name their
+/// accounts) together; a partial batch of leaf operations is `carried` to a later step while
+/// edge answers are outstanding. With Instagram Login (no batch API) each operation is a GET.
 fn submit(
     client: &GraphClient,
     accounts: &[Account],
     scheduler: &mut Scheduler<Call, WasiHttp>,
     asked: Vec<(usize, Asked)>,
     fields: &fields::FieldPolicy,
+    carried: &mut BTreeMap<Option<usize>, Vec<Op>>,
 ) {
     let id = |a: usize| accounts.get(a).map(|acc| acc.ig_id.clone());
     // Fields already dropped for a request's shape are left out of it.
@@ -284,8 +335,16 @@ fn submit(
                 let request = client.get_request(&url);
                 scheduler.submit(Call::Get { family, tag, url }, request, priority);
             }
-            Asked::Ops { ops: list, priority, account } => {
-                ops.extend(list.into_iter().map(|(tag, url)| Op { family, tag, url: relative(url), priority, account }))
+            Asked::Ops { ops: list, priority, account } => ops.extend(list.into_iter().map(|(tag, url)| Op {
+                family,
+                tag,
+                url: relative(url),
+                priority,
+                account,
+                page: false,
+            })),
+            Asked::Page { tag, url, account } => {
+                ops.push(Op { family, tag, url: relative(url), priority: PRIORITY_EDGE, account, page: true })
             }
         }
     }
@@ -299,22 +358,48 @@ fn submit(
         return;
     }
     // Operations about named accounts stay apart per account, so a throttle of one account
-    // holds back only its own batches.
-    let mut groups: BTreeMap<Option<usize>, Vec<Op>> = BTreeMap::new();
+    // holds back only its own batches. The leaf operations carried from earlier steps go
+    // first among the leaves.
+    let mut groups: BTreeMap<Option<usize>, Vec<Op>> = std::mem::take(carried);
     for op in ops {
         groups.entry(op.account).or_default().push(op);
     }
-    for (account, mut group) in groups {
+    let send = |scheduler: &mut Scheduler<Call, WasiHttp>, account: Option<usize>, chunk: Vec<Op>| {
+        let urls: Vec<&str> = chunk.iter().map(|op| op.url.as_str()).collect();
+        let mut request = client.batch_request(&urls);
+        request.account = account.and_then(id);
+        let priority = chunk.iter().map(|op| op.priority).min().unwrap_or(PRIORITY_INSIGHTS);
+        let ops = chunk.into_iter().map(|op| (op.family, op.tag, op.url)).collect();
+        scheduler.submit(Call::Batch { ops }, request, priority);
+    };
+    let mut leaves: BTreeMap<Option<usize>, Vec<Op>> = BTreeMap::new();
+    for (account, group) in groups {
+        // One page per batch (so slices stay in parallel and an answer holds one page), each
+        // filled with the group's other operations, edge ones first.
+        let (pages, mut group): (Vec<Op>, Vec<Op>) = group.into_iter().partition(|op| op.page);
         group.sort_by_key(|op| op.priority);
-        let mut rest = group.into_iter().peekable();
-        while rest.peek().is_some() {
-            let chunk: Vec<Op> = rest.by_ref().take(MAX_BATCH_OPS).collect();
-            let urls: Vec<&str> = chunk.iter().map(|op| op.url.as_str()).collect();
-            let mut request = client.batch_request(&urls);
-            request.account = account.and_then(id);
-            let priority = chunk.iter().map(|op| op.priority).min().unwrap_or(PRIORITY_INSIGHTS);
-            let ops = chunk.into_iter().map(|op| (op.family, op.tag, op.url)).collect();
-            scheduler.submit(Call::Batch { ops }, request, priority);
+        for page in pages {
+            let mut chunk = vec![page];
+            chunk.extend(group.drain(..group.len().min(MAX_BATCH_OPS - 1)));
+            send(scheduler, account, chunk);
+        }
+        while !group.is_empty() {
+            let chunk: Vec<Op> = group.drain(..group.len().min(MAX_BATCH_OPS)).collect();
+            if chunk.len() < MAX_BATCH_OPS && chunk.iter().all(|op| op.priority == PRIORITY_INSIGHTS) {
+                leaves.insert(account, chunk);
+            } else {
+                send(scheduler, account, chunk);
+            }
+        }
+    }
+    // A partial batch of leaf operations (whose answers lead to nothing more) waits for the
+    // operations of later steps while an edge answer, which may ask more, is outstanding; so
+    // batches are full. Both depend only on the answers handed out, never on timing.
+    if scheduler.outstanding_edges() > 0 {
+        *carried = leaves;
+    } else {
+        for (account, chunk) in leaves {
+            send(scheduler, account, chunk);
         }
     }
 }

@@ -154,6 +154,8 @@ impl Media {
         let tag = self.next_walk;
         self.next_walk += 1;
         self.progress[account].open_walks += 1;
+        // A first page (it starts the longest chain) and slices' pages (parallel walks whose
+        // answers must not wait in batches) go alone; see `go_on`.
         cx.get(tag, url.clone(), PRIORITY_EDGE);
         self.walks.insert(tag, EdgeWalk { account, walk, url, slice, first, fallback });
     }
@@ -164,7 +166,12 @@ impl Media {
             Some(url) => {
                 let tag = self.next_walk;
                 self.next_walk += 1;
-                cx.get(tag, url.clone(), PRIORITY_EDGE);
+                // The next page of a cursor walk goes with the insights of the page before.
+                if w.slice.is_none() {
+                    cx.page(tag, url.clone(), Some(w.account));
+                } else {
+                    cx.get(tag, url.clone(), PRIORITY_EDGE);
+                }
                 w.url = url;
                 self.walks.insert(tag, w);
             }

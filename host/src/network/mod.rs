@@ -80,8 +80,6 @@ pub struct Limiter {
     calls_changed: tokio::sync::Notify,
     /// Requests waiting for room in `calls`.
     calls_waiting: AtomicU64,
-    /// Trust-store files that could not be used (logged by each run).
-    trust_problems: Vec<String>,
 }
 
 /// The roots every client trusts, loaded once per process.
@@ -93,11 +91,10 @@ fn roots() -> &'static (rustls::RootCertStore, transport::TrustSources, Vec<Stri
 
 impl Limiter {
     pub fn new(pacing: Pacing, limits: RetryLimits, clock: Clock) -> Result<Arc<Limiter>, String> {
-        let (store, _, problems) = roots();
         // Reused connections by default; `SOURCE_INSTAGRAM_KEEPALIVE=0` opens one per request
         // (the benchmark's baseline, and a way out should a middlebox mishandle reuse).
         let keep_alive = std::env::var("SOURCE_INSTAGRAM_KEEPALIVE").map_or(true, |v| v != "0");
-        let transport = Transport::new(store.clone(), &limits.timeouts, keep_alive)?;
+        let transport = Transport::new(|| roots().0.clone(), &limits.timeouts, keep_alive)?;
         // On by default; `SOURCE_INSTAGRAM_CALL_BUDGET=0` turns it off (the benchmark's baseline).
         let calls = std::env::var("SOURCE_INSTAGRAM_CALL_BUDGET")
             .map_or(true, |v| v != "0")
@@ -113,7 +110,6 @@ impl Limiter {
             calls,
             calls_changed: tokio::sync::Notify::new(),
             calls_waiting: AtomicU64::new(0),
-            trust_problems: problems.clone(),
         }))
     }
 
@@ -147,8 +143,11 @@ impl NetworkPolicy {
         budget: Arc<WaitBudget>,
         limits: Option<RetryLimits>,
     ) -> Self {
-        for problem in &limiter.trust_problems {
-            output.log("WARN", &format!("A CA certificate file could not be used: {problem}"));
+        // The trust store is loaded only for runs that may need TLS (an https origin, a proxy).
+        if allowed.scheme != "http" || transport::proxy_configured() {
+            for problem in &roots().2 {
+                output.log("WARN", &format!("A CA certificate file could not be used: {problem}"));
+            }
         }
         let limits = Arc::new(limits.unwrap_or_else(|| limiter.limits.clone()));
         Self { allowed, token: token.map(Arc::from), output, limiter, budget, limits }

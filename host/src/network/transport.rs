@@ -31,7 +31,21 @@ pub const PROXY_WORDS: &str = "the proxy";
 
 /// A pooled client for one app token and origin.
 pub struct Transport {
-    client: reqwest::Client,
+    /// For `http` URIs when no proxy variable is set: no TLS, so no trust store.
+    plain: reqwest::Client,
+    /// For everything else, with the trust store: built when first needed, so a read over
+    /// plain http never loads (or holds) the roots.
+    tls: std::sync::OnceLock<Result<reqwest::Client, String>>,
+    roots: fn() -> rustls::RootCertStore,
+    timeouts: Timeouts,
+    keep_alive: bool,
+}
+
+/// A proxy variable is set: requests may go through a proxy (which may speak TLS).
+pub fn proxy_configured() -> bool {
+    ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|v| !v.is_empty()))
 }
 
 /// Where CA certificates came from, for logs.
@@ -95,9 +109,29 @@ fn add_pem_file(roots: &mut rustls::RootCertStore, file: &Path) -> Result<usize,
 }
 
 impl Transport {
-    /// A client trusting `roots`; `keep_alive: false` opens a new connection per request (the
-    /// benchmark's baseline).
-    pub fn new(roots: rustls::RootCertStore, timeouts: &Timeouts, keep_alive: bool) -> Result<Transport, String> {
+    /// A client trusting `roots` (called once, when a request first needs TLS or a proxy);
+    /// `keep_alive: false` opens a new connection per request (the benchmark's baseline).
+    pub fn new(
+        roots: fn() -> rustls::RootCertStore,
+        timeouts: &Timeouts,
+        keep_alive: bool,
+    ) -> Result<Transport, String> {
+        let plain = Self::client(rustls::RootCertStore::empty(), timeouts, keep_alive)?;
+        Ok(Transport { plain, tls: std::sync::OnceLock::new(), roots, timeouts: timeouts.clone(), keep_alive })
+    }
+
+    /// The client for `uri`.
+    fn for_uri(&self, uri: &http::Uri) -> Result<&reqwest::Client, AttemptError> {
+        if uri.scheme_str() == Some("http") && !proxy_configured() {
+            return Ok(&self.plain);
+        }
+        self.tls
+            .get_or_init(|| Self::client((self.roots)(), &self.timeouts, self.keep_alive))
+            .as_ref()
+            .map_err(|e| AttemptError { text: e.clone(), is_final: true })
+    }
+
+    fn client(roots: rustls::RootCertStore, timeouts: &Timeouts, keep_alive: bool) -> Result<reqwest::Client, String> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut tls = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -115,8 +149,7 @@ impl Transport {
         if !keep_alive {
             builder = builder.pool_max_idle_per_host(0);
         }
-        let client = builder.build().map_err(|e| format!("HTTP client set-up: {e}"))?;
-        Ok(Transport { client })
+        builder.build().map_err(|e| format!("HTTP client set-up: {e}"))
     }
 
     /// One attempt: send, wait for the head (first-byte limit), read the whole body (silence
@@ -130,7 +163,8 @@ impl Transport {
         timeouts: &Timeouts,
     ) -> Result<http::Response<Bytes>, AttemptError> {
         let attempt = async {
-            let request = self.client.request(method.clone(), uri.to_string()).headers(headers.clone()).body(body);
+            let request =
+                self.for_uri(uri)?.request(method.clone(), uri.to_string()).headers(headers.clone()).body(body);
             let mut response = match tokio::time::timeout(timeouts.first_byte, request.send()).await {
                 Ok(Ok(r)) => r,
                 Ok(Err(e)) => return Err(describe(&e, uri)),

@@ -201,6 +201,26 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
+    /// Every rate-limit-counted call the fake served so far, as `path?query`: each GET, and
+    /// each operation of a batch (media pages after the first travel as batch operations).
+    pub fn calls(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for q in self.fake.requests() {
+            if q.is_batch() {
+                out.extend(q.batch_relative_urls().into_iter().map(|u| format!("/{}", u.trim_start_matches('/'))));
+            } else {
+                let query: Vec<String> = q.query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                out.push(format!("{}?{}", q.path, query.join("&")));
+            }
+        }
+        out
+    }
+
+    /// How many calls read a page of the media edge.
+    pub fn media_pages(&self) -> usize {
+        self.calls().iter().filter(|c| c.split('?').next().is_some_and(|p| p.ends_with("/media"))).count()
+    }
+
     pub fn start(spec: DatasetSpec) -> Sandbox {
         Sandbox::start_with(spec, FakeOptions::default())
     }
