@@ -152,6 +152,13 @@ impl<T, X: Transport> Scheduler<T, X> {
         if let Some(h) = self.head().filter(|h| self.queue.contains_key(h) && self.lane_may_send(*h)) {
             return Some(h);
         }
+        // While the head's lane is held up, the other lanes' heads are needed next too.
+        if let Some(h) = self.head()
+            && let Some(k) =
+                self.lane_heads_past(h).into_iter().find(|k| self.queue.contains_key(k) && self.lane_may_send(*k))
+        {
+            return Some(k);
+        }
         if self.arrived.len() >= LOOKAHEAD || self.arrived_bytes >= LOOKAHEAD_BYTES {
             return None;
         }
@@ -160,16 +167,16 @@ impl<T, X: Transport> Scheduler<T, X> {
         })
     }
 
-    /// When the head's lane is held up (a request of it in flight past [`STUCK`]), the arrived
-    /// answer that heads another lane (edges first), lowest key first.
-    fn past_stuck_lane(&self, head: u64) -> Option<u64> {
-        let Some(Some(stuck)) = self.lanes.get(&head) else { return None };
+    /// When the head's lane is held up (a request of it in flight past [`STUCK`]), the key that
+    /// heads each other lane (edges first), lowest first; empty otherwise.
+    fn lane_heads_past(&self, head: u64) -> Vec<u64> {
+        let Some(Some(stuck)) = self.lanes.get(&head) else { return Vec::new() };
         let now = Instant::now();
         let held_up = self.in_flight.iter().any(|(k, _, at)| {
             self.lanes.get(k).is_some_and(|l| l.as_ref() == Some(stuck)) && now.duration_since(*at) >= STUCK
         });
         if !held_up {
-            return None;
+            return Vec::new();
         }
         let mut heads: BTreeMap<&String, u64> = BTreeMap::new();
         for p in [0, 1] {
@@ -181,7 +188,14 @@ impl<T, X: Transport> Scheduler<T, X> {
                 }
             }
         }
-        heads.into_values().filter(|k| self.arrived.contains_key(k)).min()
+        let mut keys: Vec<u64> = heads.into_values().collect();
+        keys.sort();
+        keys
+    }
+
+    /// The arrived answer that heads another lane, when the head's lane is held up.
+    fn past_stuck_lane(&self, head: u64) -> Option<u64> {
+        self.lane_heads_past(head).into_iter().find(|k| self.arrived.contains_key(k))
     }
 
     /// How long until the head's lane counts as held up, when that would let an arrived answer

@@ -40,7 +40,7 @@ fn about(ds: &Dataset, q: &RecordedRequest, account: &str) -> bool {
 #[test]
 fn a_throttled_account_waits_while_the_other_keeps_flowing() {
     // Enough posts that the other account still has work for the whole wait.
-    let spec = DatasetSpec { media_per_account: 2000, carousel_children_per_account: None, ..DatasetSpec::bench() };
+    let spec = DatasetSpec { media_per_account: 1200, carousel_children_per_account: None, ..DatasetSpec::bench() };
     let catalog_streams = ["media", "media_insights"];
     let plain_sb = Sandbox::start(spec.clone());
     let plain = plain_sb.read(&plain_sb.config(json!({})), &plain_sb.catalog(&catalog_streams), None);
@@ -58,12 +58,7 @@ fn a_throttled_account_waits_while_the_other_keeps_flowing() {
     };
     let sb = Sandbox::start_with(spec, options);
     let (config, catalog) = (sb.config(json!({"num_workers": 4})), sb.catalog(&catalog_streams));
-    let r = run_env(
-        &["read", "--config", &config, "--catalog", &catalog],
-        Some(&sb.now),
-        &sb.token,
-        &[],
-    );
+    let r = run_env(&["read", "--config", &config, "--catalog", &catalog], Some(&sb.now), &sb.token, &[]);
     assert_eq!(r.code, 0, "{}", r.stdout);
     assert_eq!(records(&r), records(&plain), "the same records as without the throttle");
     assert!(
@@ -106,8 +101,21 @@ fn a_throttled_account_waits_while_the_other_keeps_flowing() {
     );
     if std::env::var("PROBE").is_ok() {
         for q in requests.iter().filter(|q| at(q) + 3000 > (refused_at - t0).as_millis() && at(q) < at(retried) + 300) {
-            let who = if about(ds, q, &throttled) { "A" } else if about(ds, q, &other) { "B" } else { "-" };
-            eprintln!("{:>6} ms +{:>4} {who} ops {:>2} {} {}", at(q), q.duration.as_millis(), q.batch_ops, q.status, q.path);
+            let who = if about(ds, q, &throttled) {
+                "A"
+            } else if about(ds, q, &other) {
+                "B"
+            } else {
+                "-"
+            };
+            eprintln!(
+                "{:>6} ms +{:>4} {who} ops {:>2} {} {}",
+                at(q),
+                q.duration.as_millis(),
+                q.batch_ops,
+                q.status,
+                q.path
+            );
         }
         eprintln!("refused {} retried {}", (refused_at - t0).as_millis(), at(retried));
     }

@@ -332,7 +332,11 @@ fn submit(
         match asked {
             Asked::Get { tag, url, priority } => {
                 let url = fields.apply(url);
-                let request = client.get_request(&url);
+                let mut request = client.get_request(&url);
+                // The account its path names: the host is told, and it is the request's lane.
+                let path = url.split('?').next().unwrap_or("");
+                request.account =
+                    accounts.iter().find(|a| path.split('/').any(|s| s == a.ig_id)).map(|a| a.ig_id.clone());
                 scheduler.submit(Call::Get { family, tag, url }, request, priority);
             }
             Asked::Ops { ops: list, priority, account } => ops.extend(list.into_iter().map(|(tag, url)| Op {
