@@ -8,6 +8,7 @@
 //! successful bodies for the guest: what the guest receives is what Meta answered, or the
 //! last answer when retrying gave up.
 
+mod admission;
 mod budget;
 mod host_request;
 mod limits;

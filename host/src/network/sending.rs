@@ -7,25 +7,6 @@
 
 use super::*;
 
-/// Counts the requests waiting for room in the call budget while alive.
-struct WaitingGuard<'a> {
-    count: &'a AtomicU64,
-    /// No other request was waiting when this one began to.
-    first: bool,
-}
-
-impl<'a> WaitingGuard<'a> {
-    fn new(count: &'a AtomicU64) -> Self {
-        WaitingGuard { count, first: count.fetch_add(1, Ordering::Relaxed) == 0 }
-    }
-}
-
-impl Drop for WaitingGuard<'_> {
-    fn drop(&mut self) {
-        self.count.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
 /// Header by which the guest names the IG account a request is about (removed before sending).
 pub const ACCOUNT_HINT: &str = "x-source-instagram-account";
 
@@ -62,43 +43,6 @@ impl Limiter {
             self.calls_changed.notify_waiters();
         }
         sent
-    }
-
-    /// Wait until the call budget lets `calls` more calls go (None: no budget).
-    async fn admit_calls(&self, calls: u32, ctx: &RunCtx<'_>) -> Option<budget::Ticket> {
-        let budget = self.calls.as_ref()?;
-        // The first request to wait tells it once and heartbeats; others wait quietly.
-        let mut waiting: Option<WaitingGuard> = None;
-        let mut noted: Option<std::time::Instant> = None;
-        loop {
-            let changed = self.calls_changed.notified();
-            tokio::pin!(changed);
-            changed.as_mut().enable();
-            let admission = budget.lock().unwrap().admit(calls, std::time::Instant::now());
-            let wait = match admission {
-                budget::Admission::Go(ticket) => return Some(ticket),
-                budget::Admission::Wait(wait) => wait.min(self.clock.real(ctx.limits.heartbeat)),
-            };
-            let first = waiting.get_or_insert_with(|| WaitingGuard::new(&self.calls_waiting)).first;
-            let nominal = self.clock.nominal(wait);
-            if first && nominal >= ctx.limits.heartbeat && noted.is_none_or(|at| at.elapsed() >= wait) {
-                if noted.is_none() {
-                    let (ours, usage) = budget.lock().unwrap().estimate();
-                    ctx.output.log(
-                        "INFO",
-                        &format!(
-                            "{ours} Graph calls in the last hour put the app's rate limit near {usage:.0}%; further calls wait for room"
-                        ),
-                    );
-                }
-                noted = Some(std::time::Instant::now());
-                ctx.output.rate_limited(crate::protocol::now_ms() + nominal.as_millis() as i64);
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = &mut changed => {}
-            }
-        }
     }
 
     /// Wait before a request about `subjects` (counted against `limit`) as the usage board says.
