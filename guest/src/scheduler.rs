@@ -198,13 +198,13 @@ impl<T, X: Transport> Scheduler<T, X> {
         self.lane_heads_past(head).into_iter().find(|k| self.arrived.contains_key(k))
     }
 
-    /// How long until the head's lane counts as held up, when that would let an arrived answer
-    /// of another lane out (`None`: nothing to gain, wait for an answer).
+    /// How long until the head's lane counts as held up, when another lane has an answer to
+    /// hand out or a request to send by then (`None`: nothing to gain, or already held up:
+    /// wait for an answer).
     fn until_stuck(&self, head: u64) -> Option<Duration> {
         let Some(Some(lane)) = self.lanes.get(&head) else { return None };
-        let others_arrived =
-            self.arrived.keys().any(|k| self.lanes.get(k).is_some_and(|l| l.as_ref().is_some_and(|l| l != lane)));
-        if !others_arrived {
+        let other = |k: &u64| self.lanes.get(k).is_some_and(|l| l.as_ref().is_some_and(|l| l != lane));
+        if !self.arrived.keys().any(other) && !self.queue.keys().any(other) {
             return None;
         }
         let oldest = self
@@ -213,7 +213,8 @@ impl<T, X: Transport> Scheduler<T, X> {
             .filter(|(k, ..)| self.lanes.get(k).is_some_and(|l| l.as_ref() == Some(lane)))
             .map(|(_, _, at)| *at)
             .min()?;
-        Some(STUCK.saturating_sub(oldest.elapsed()).max(Duration::from_millis(1)))
+        // Once held up, only answers bring news: no timer (it would spin).
+        STUCK.checked_sub(oldest.elapsed()).map(|left| left.max(Duration::from_millis(1)))
     }
 
     /// Take an arrived answer out of the window.
