@@ -43,6 +43,12 @@ pub(crate) struct ApiContext<'a> {
     pub retired_fields: &'a [(String, String)],
     /// Comments deleted after they were listed: their `replies` edge answers 100/33.
     pub deleted_comments: &'a [String],
+    /// Most media objects (posts and their children) one answer may hold through `media{…}`
+    /// expansions of IG users; past it the call fails with code 1 "Please reduce the amount
+    /// of data…". `None`: no limit.
+    pub max_expanded_media: Option<usize>,
+    /// Media objects the expansions of the current answer hold so far.
+    pub expanded_media: &'a std::cell::Cell<usize>,
 }
 
 impl<'a> ApiContext<'a> {
@@ -66,6 +72,7 @@ const IG_USER_FIELDS: &[&str] = &[
     "ig_id",
     "is_published",
     "legacy_instagram_user_id",
+    "media",
     "media_count",
     "name",
     "profile_picture_url",
@@ -200,7 +207,7 @@ pub(crate) fn answer(ctx: &ApiContext<'_>, call: &GraphCall) -> Result<Value, Gr
             let (discovery, rest): (Vec<_>, Vec<_>) =
                 selection.unwrap_or_default().iter().cloned().partition(|f| f.name == "business_discovery");
             let rest = if selection.is_some() { Some(rest.as_slice()) } else { None };
-            let mut node = render_ig_user(call, &ds.accounts()[a], rest)?;
+            let mut node = render_ig_user(ctx, call, &ds.accounts()[a], rest)?;
             for field in &discovery {
                 node["business_discovery"] = crate::public::business_discovery(ds.public(), field)?;
             }
@@ -304,7 +311,7 @@ fn render_page(
         "tasks" => Some(json!(["ADVERTISE", "ANALYZE", "CREATE_CONTENT", "MESSAGING", "MODERATE", "MANAGE"])),
         "instagram_business_account" => {
             let account = ctx.dataset.account(page.ig_user_id.as_deref()?)?;
-            match render_ig_user(call, account, sub) {
+            match render_ig_user(ctx, call, account, sub) {
                 Ok(v) => Some(v),
                 Err(e) => {
                     nested_error = Some(e);
@@ -321,11 +328,13 @@ fn render_page(
 }
 
 fn render_ig_user(
+    ctx: &ApiContext<'_>,
     call: &GraphCall,
     account: &Account,
     selection: Option<&[FieldSelection]>,
 ) -> Result<Value, GraphError> {
-    render(selection, &["id"], IG_USER_FIELDS, "ShadowIGUser", |field, _| match field {
+    let mut nested_error = None;
+    let rendered = render(selection, &["id"], IG_USER_FIELDS, "ShadowIGUser", |field, _| match field {
         "id" => Some(json!(account.ig_user_id)),
         "ig_id" => Some(json!(account.ig_id)),
         "username" => Some(json!(account.username)),
@@ -342,8 +351,63 @@ fn render_ig_user(
             let ccb = format!("{}-{}", (ccb.as_bytes()[0] % 9) + 1, (ccb.as_bytes()[1] % 9) + 1);
             Some(json!(account.profile_picture_url_served(&ccb)))
         }
+        "media" => {
+            let field = selection?.iter().find(|f| f.name == "media")?;
+            match media_expansion(ctx, call, account, field) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    nested_error = Some(e);
+                    None
+                }
+            }
+        }
         _ => None,
-    })
+    })?;
+    match nested_error {
+        Some(e) => Err(e),
+        None => Ok(rendered),
+    }
+}
+
+/// `media.limit(n){…}` on an IG user: the first page of its media edge, exactly as
+/// `{ig-user-id}/media?fields=…&limit=n` answers it (its `paging.next` leads to that edge).
+fn media_expansion(
+    ctx: &ApiContext<'_>,
+    call: &GraphCall,
+    account: &Account,
+    field: &FieldSelection,
+) -> Result<Value, GraphError> {
+    let mut params = Vec::new();
+    if let Some(sub) = &field.sub_fields {
+        params.push(("fields".to_string(), crate::fields::to_fields_string(sub)));
+    }
+    params.push(("limit".to_string(), field.limit().unwrap_or(crate::paging::DEFAULT_PAGE_SIZE).to_string()));
+    if call.token_in_query
+        && let Some(t) = call.params.get("access_token")
+    {
+        params.push(("access_token".to_string(), t.to_string()));
+    }
+    let edge = GraphCall {
+        method: "GET".into(),
+        path: crate::request::GraphPath {
+            version: call.path.version.clone(),
+            segments: vec![account.ig_user_id.clone(), "media".into()],
+        },
+        params: crate::request::Params(params),
+        body: String::new(),
+        token_in_query: call.token_in_query,
+        serial: call.serial,
+    };
+    let page = answer(ctx, &edge)?;
+    let held: usize = page["data"]
+        .as_array()
+        .map(|items| items.iter().map(|m| 1 + m["children"]["data"].as_array().map_or(0, Vec::len)).sum())
+        .unwrap_or(0);
+    ctx.expanded_media.set(ctx.expanded_media.get() + held);
+    match ctx.max_expanded_media {
+        Some(max) if ctx.expanded_media.get() > max => Err(GraphError::reduce_data()),
+        _ => Ok(page),
+    }
 }
 
 fn render_media(

@@ -260,11 +260,20 @@ impl GraphError {
         GraphError::new(500, 1, "OAuthException", "An unknown error occurred").transient(true)
     }
 
+    /// HTTP 500, code 1: an answer too large to build (Meta's wording; it comes, with no
+    /// `is_transient`, for field expansions and pages that ask for too much at once).
+    pub fn reduce_data() -> Self {
+        GraphError::new(500, 1, "OAuthException", REDUCE_DATA_MESSAGE)
+    }
+
     /// HTTP 503, code 2.
     pub fn service_unavailable() -> Self {
         GraphError::new(503, 2, "OAuthException", "Service temporarily unavailable").transient(true)
     }
 }
+
+/// Meta's message when an answer would hold too much data.
+pub const REDUCE_DATA_MESSAGE: &str = "Please reduce the amount of data you're asking for, then retry your request";
 
 /// A deterministic, Meta-looking trace id (`A` + 22 base62 chars) for a request key.
 pub fn fbtrace_id(request_key: &str) -> String {

@@ -49,6 +49,12 @@ pub struct FakeOptions {
     /// Comment ids deleted after they were listed: still in listings, but their `replies`
     /// edge answers 100/33.
     pub deleted_comments: Vec<String>,
+    /// Most media objects (posts and carousel children) one answer may hold through `media{…}`
+    /// expansions of IG users (e.g. `me/accounts?fields=instagram_business_account{media…}`);
+    /// past it the call fails with HTTP 500, code 1 "Please reduce the amount of data you're
+    /// asking for, then retry your request". Meta does not publish its limit (it depends on
+    /// the size and cost of the answer); `None` (default) sets none.
+    pub max_expanded_media: Option<usize>,
     /// Base of the absolute `paging.next`/`previous` links (default: this server's URL).
     /// Tests point it at another origin to model a hostile or misdirected link.
     pub paging_base_url: Option<String>,
@@ -72,6 +78,7 @@ impl Default for FakeOptions {
             retired_metrics: Vec::new(),
             retired_fields: Vec::new(),
             deleted_comments: Vec::new(),
+            max_expanded_media: None,
             paging_base_url: None,
             tokens: TokenOptions::default(),
             platform_calls_per_hour: crate::public::DEFAULT_PLATFORM_CALLS_PER_HOUR,
@@ -137,6 +144,7 @@ struct Shared {
     retired_metrics: Vec<String>,
     retired_fields: Vec<(String, String)>,
     deleted_comments: Vec<String>,
+    max_expanded_media: Option<usize>,
     paging_base_url: Option<String>,
     faults: FaultState,
     public: crate::public::PublicState,
@@ -173,6 +181,7 @@ impl FakeGraph {
             retired_metrics: options.retired_metrics.clone(),
             retired_fields: options.retired_fields.clone(),
             deleted_comments: options.deleted_comments.clone(),
+            max_expanded_media: options.max_expanded_media,
             paging_base_url: options.paging_base_url.clone(),
             faults: FaultState::new(options.faults),
             public: crate::public::PublicState::new(options.platform_calls_per_hour, options.platform_window),
@@ -528,6 +537,8 @@ fn answer_call(shared: &Shared, call: &GraphCall, token: Option<&str>) -> CallOu
                 retired_metrics: &shared.retired_metrics,
                 retired_fields: &shared.retired_fields,
                 deleted_comments: &shared.deleted_comments,
+                max_expanded_media: shared.max_expanded_media,
+                expanded_media: &std::cell::Cell::new(0),
                 paging_cycle: shared.faults.plan().paging_cycle,
                 refuse_time_paging: shared.faults.plan().refuse_time_paging,
                 public: &shared.public,

@@ -91,6 +91,39 @@ fn me_accounts_lists_pages_with_and_without_ig() {
     );
 }
 
+/// `media.limit(n){…}` on the IG users of `me/accounts` (field expansion) brings each
+/// account's first media page exactly as its media edge serves it, with a `paging.next` that
+/// leads on down that edge; past `max_expanded_media` objects in one answer, Meta's code 1
+/// "Please reduce the amount of data…" (HTTP 500, not marked transient).
+#[test]
+fn media_expands_on_the_account_list() {
+    let graph = start_small();
+    let ig = graph.dataset().accounts()[0].ig_user_id.clone();
+    let fields = "id,instagram_business_account{id,username,media.limit(5){id,timestamp,children{id}}}";
+    let body = get(&graph.url(&format!("/v24.0/me/accounts?fields={fields}"))).ok();
+    let user = &body["data"][0]["instagram_business_account"];
+    assert_eq!(user["username"], graph.dataset().accounts()[0].username);
+    let direct = get(&graph.url(&format!("/v24.0/{ig}/media?fields=id,timestamp,children{{id}}&limit=5"))).ok();
+    assert_eq!(user["media"]["data"], direct["data"], "the first page of the edge");
+    assert_eq!(user["media"]["data"].as_array().unwrap().len(), 5);
+    let next = user["media"]["paging"]["next"].as_str().unwrap();
+    assert!(next.contains(&format!("/{ig}/media?")) && next.contains("after="), "{next}");
+    assert_eq!(get(next).ok()["data"], get(direct["paging"]["next"].as_str().unwrap()).ok()["data"]);
+    // The page without an Instagram account has none; no `media` asked, none sent.
+    assert!(body["data"][1].get("instagram_business_account").is_none());
+    let plain = get(&graph.url("/v24.0/me/accounts?fields=id,instagram_business_account{id}")).ok();
+    assert!(plain["data"][0]["instagram_business_account"].get("media").is_none());
+
+    // Two accounts × 5 posts (and their children) are more than 6 media objects.
+    let small = start(DatasetSpec::small(), FakeOptions { max_expanded_media: Some(6), ..FakeOptions::default() });
+    let err = get(&small.url(&format!("/v24.0/me/accounts?fields={fields}"))).error(500);
+    assert_eq!(err["code"], 1);
+    assert!(err["message"].as_str().unwrap().starts_with("Please reduce the amount of data"), "{err}");
+    assert!(err.get("is_transient").is_none());
+    let one = "id,instagram_business_account{id,media.limit(1){id}}";
+    assert_eq!(get(&small.url(&format!("/v24.0/me/accounts?fields={one}"))).ok()["data"].as_array().unwrap().len(), 3);
+}
+
 #[test]
 fn paging_follows_next_to_exhaustion_without_extra_request() {
     let graph = start_small();
