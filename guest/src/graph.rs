@@ -30,6 +30,9 @@ pub struct GraphError {
     pub fbtrace_id: Option<String>,
 }
 
+/// What Meta's message says when an answer would hold too much data (code 1).
+pub const TOO_MUCH_DATA: &str = "reduce the amount of data";
+
 /// Graph codes that mean "you are being throttled".
 pub const THROTTLE_CODES: &[i64] =
     &[4, 17, 32, 613, 80000, 80001, 80002, 80003, 80004, 80005, 80006, 80008, 80009, 80014];
@@ -43,6 +46,11 @@ impl GraphError {
     }
     pub fn is_token(&self) -> bool {
         matches!(self.code, 190 | 102 | 104 | 2500)
+    }
+    /// Code 1 "Please reduce the amount of data you're asking for, then retry your request":
+    /// the same request fails again; a smaller one may not.
+    pub fn is_too_much_data(&self) -> bool {
+        self.code == 1 && self.message.contains(TOO_MUCH_DATA)
     }
     fn describe(&self) -> String {
         match self.error_subcode {
@@ -98,6 +106,8 @@ impl ApiError {
                     ConnectorError::transient(format!(
                         "Meta's rate limit stopped {doing} ({detail}); the sync can be retried later."
                     ))
+                } else if error.is_too_much_data() {
+                    ConnectorError::system(format!("Meta refused {doing} as too much data at once ({detail})."))
                 } else if error.is_transient == Some(true) || matches!(error.code, 1 | 2) || status >= 500 {
                     ConnectorError::transient(format!("Meta had a temporary failure while {doing} ({detail})."))
                 } else {

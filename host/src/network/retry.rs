@@ -12,6 +12,10 @@ use std::time::Duration;
 pub const THROTTLE_CODES: &[i64] =
     &[4, 17, 32, 613, 80000, 80001, 80002, 80003, 80004, 80005, 80006, 80008, 80009, 80014];
 
+/// Meta's code-1 message for an answer too large to build ("Please reduce the amount of data
+/// you're asking for, then retry your request"): not transient, whatever its code says.
+pub const TOO_MUCH_DATA: &str = "reduce the amount of data";
+
 /// What to do with an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -33,6 +37,11 @@ pub fn classify(status: u16, body: &[u8]) -> Verdict {
         let code = err.get("code").and_then(Value::as_i64).unwrap_or(0);
         if THROTTLE_CODES.contains(&code) {
             return Verdict::Throttled;
+        }
+        let message = err.get("message").and_then(Value::as_str).unwrap_or("");
+        if code == 1 && message.contains(TOO_MUCH_DATA) {
+            // The same request fails the same way: the guest asks a smaller one.
+            return Verdict::Deliver;
         }
         if matches!(code, 1 | 2) || err.get("is_transient").and_then(Value::as_bool) == Some(true) || status >= 500 {
             return Verdict::Transient;
@@ -122,6 +131,8 @@ mod tests {
             assert_eq!(classify(400, &err(code, Some(true))), Verdict::Throttled, "{code}");
         }
         assert_eq!(classify(500, &err(1, None)), Verdict::Transient);
+        let too_much = json!({"error": {"message": "Please reduce the amount of data you're asking for, then retry your request", "code": 1}});
+        assert_eq!(classify(500, too_much.to_string().as_bytes()), Verdict::Deliver);
         assert_eq!(classify(503, b"<html>down</html>"), Verdict::Transient);
         assert_eq!(classify(400, &err(100, Some(true))), Verdict::Transient);
         assert_eq!(classify(400, &err(190, None)), Verdict::Deliver);
