@@ -1,5 +1,6 @@
 //! Record clean-up shared by every stream: RFC 3339 timestamps with `+00:00` and removal of
-//! volatile URL parameters so that records are stable between syncs.
+//! volatile URL parameters so that records are stable between syncs; carousel children from
+//! field expansion inlined as a plain array.
 //!
 //! Pure functions only; no I/O.
 
@@ -60,6 +61,28 @@ pub fn clean_object(obj: &mut serde_json::Map<String, Value>) {
     }
 }
 
+/// Carousel `children: {data: [...]}` (from field expansion) → a plain array of cleaned child
+/// objects, as Airbyte's connector shapes it.
+pub fn inline_children(media: &mut serde_json::Map<String, Value>) {
+    if let Some(children) = media.remove("children") {
+        let list = match children {
+            Value::Object(mut o) => o.remove("data").unwrap_or(Value::Array(vec![])),
+            other => other,
+        };
+        let cleaned: Vec<Value> = list
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.as_object().cloned())
+            .map(|mut c| {
+                clean_object(&mut c);
+                Value::Object(c)
+            })
+            .collect();
+        media.insert("children".into(), Value::Array(cleaned));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,6 +94,17 @@ mod tests {
         assert_eq!(normalize_timestamp("2024-05-01T12:00:00+0200").unwrap(), "2024-05-01T10:00:00+00:00");
         assert_eq!(normalize_timestamp("2024-05-01T10:00:00Z").unwrap(), "2024-05-01T10:00:00+00:00");
         assert!(normalize_timestamp("yesterday").is_none());
+    }
+
+    /// Children from field expansion become a plain, cleaned array.
+    #[test]
+    fn children_are_inlined() {
+        let mut m = serde_json::json!({"children": {"data": [{"id": "1", "timestamp": "2024-01-01T00:00:00+0000"}]}})
+            .as_object()
+            .unwrap()
+            .clone();
+        inline_children(&mut m);
+        assert_eq!(m["children"], serde_json::json!([{"id": "1", "timestamp": "2024-01-01T00:00:00+00:00"}]));
     }
 
     /// Only the volatile parameter goes; the others stay in order.

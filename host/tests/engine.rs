@@ -1,7 +1,7 @@
 //! The read engine end to end (real binary and component against the fake Graph API):
 //! deterministic output for every `num_workers`, parallel time slices of large media edges
 //! with no gap and no duplicate, paging cycles that end the walk without moving the cursor,
-//! and state cursors from the future.
+//! state cursors from the future, and the first pages that come with the account list.
 
 mod common;
 
@@ -181,4 +181,51 @@ fn state_from_the_future_reads_as_a_first_sync() {
         }
     }
     assert!(!r.final_state().to_string().contains("2030"), "the future cursor is not kept");
+}
+
+/// The account list brings along each account's IG user node and first media page (field
+/// expansion): no call of its own reads either. Where Meta refuses that answer as too much
+/// data, the accounts are listed alone (an INFO says so) and the nodes and first pages are
+/// read on their own: the same records and state, for one refused call and two per account.
+#[test]
+fn the_account_list_brings_the_first_pages() {
+    let streams = ["users", "media", "media_insights", "stories"];
+    let expanded = Sandbox::start(DatasetSpec::small());
+    let r = expanded.read(&expanded.config(json!({})), &expanded.catalog(&streams), None);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let calls = expanded.calls();
+    let list = calls.iter().find(|c| c.contains("/me/accounts")).expect("the account list");
+    assert!(list.contains("media.limit(100)") && list.contains("followers_count"), "{list}");
+    for a in expanded.dataset().accounts() {
+        let ig = &a.ig_user_id;
+        let own: Vec<&String> = calls
+            .iter()
+            .filter(|c| {
+                let path = c.split('?').next().unwrap();
+                path.ends_with(&format!("/{ig}")) || (path.ends_with(&format!("/{ig}/media")) && !c.contains("after="))
+            })
+            .collect();
+        assert!(own.is_empty(), "account {ig}: the node and first page came with the list: {own:?}");
+    }
+
+    let refused = Sandbox::start_with(
+        DatasetSpec::small(),
+        FakeOptions { max_expanded_media: Some(3), ..FakeOptions::default() },
+    );
+    let plain = refused.read(&refused.config(json!({})), &refused.catalog(&streams), None);
+    assert_eq!(plain.code, 0, "{}", plain.stdout);
+    assert!(plain.logs().iter().any(|l| l.contains("listing the accounts alone")), "{:?}", plain.logs());
+    let data = |r: &Run| -> Vec<String> {
+        let mut records: Vec<String> =
+            r.all_records().into_iter().map(|m| format!("{} {}", m["record"]["stream"], m["record"]["data"])).collect();
+        records.sort();
+        records
+    };
+    assert_eq!(data(&plain), data(&r), "the same records");
+    let states =
+        |r: &Run| -> Vec<Value> { r.final_state().as_array().unwrap().iter().map(|s| s["stream"].clone()).collect() };
+    assert_eq!(states(&plain), states(&r), "the same state");
+    // The refused list (once: it is not retried as transient), the plain list, and per account
+    // its node and first media page.
+    assert_eq!(refused.calls().len(), calls.len() + 1 + 2 * 2, "{:?}", refused.calls());
 }

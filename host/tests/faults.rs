@@ -47,7 +47,10 @@ fn throttles_and_transient_failures_lose_nothing() {
 #[test]
 fn usage_near_the_limit_pauses_before_throttling() {
     let usage = UsageModel {
-        account_percent_per_call: 9.0,
+        // The 10th call of an account reaches 96 % (the host pauses from 95 %); the 11th
+        // would pass 100 % and be refused. Each account makes 11 (its first page comes with
+        // the account list).
+        account_percent_per_call: 9.6,
         throttle_calls: 3,
         regain_minutes: 1,
         recover_after: Some(Duration::from_millis(300)),
@@ -85,7 +88,9 @@ fn throttle_beyond_the_cap_ends_with_state_and_transient_error() {
     let data = fake_graph::Dataset::generate(&second);
     let ig2 = data.accounts()[1].ig_user_id.clone();
     let faults = FaultPlan::none().force_graph_error(&format!("/{ig2}/media"), &GraphError::throttled(80002));
-    let sb = Sandbox::start_with(second, FakeOptions { faults, ..FakeOptions::default() });
+    // Pages of 5: the second account's first page comes with the account list, its second
+    // (an operation on its media edge) is throttled.
+    let sb = Sandbox::start_with(second, FakeOptions { faults, page_size_cap: 5, ..FakeOptions::default() });
     let r = sb.read(&sb.config(json!({"rate_limit_max_wait_minutes": 5})), &sb.catalog(&["users", "media"]), None);
     assert_ne!(r.code, 0);
     let e = r.error().expect("a TRACE ERROR");

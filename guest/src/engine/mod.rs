@@ -189,7 +189,7 @@ pub fn read(config_json: &str, catalog_json: &str, state_json: Option<&str>) -> 
 
 fn run(config: &Config, selection: &Selection, input: &BTreeMap<String, Value>, now: DateTime<Utc>) -> Result<()> {
     let client = GraphClient::new(config);
-    let accounts = accounts::list(&client, config)?;
+    let accounts = accounts::list(&client, config, streams::prefetch(selection, config))?;
     emit::info(&format!("Reading {} Instagram account(s)", accounts.len()));
     let mut families = streams::families(selection, config, input, &accounts, now)?;
     let mut policy = MetricPolicy::default();
@@ -303,7 +303,7 @@ fn run(config: &Config, selection: &Selection, input: &BTreeMap<String, Value>, 
 pub fn check(config_json: &str) -> Result<()> {
     let config = Config::parse(config_json, Utc::now())?;
     let client = GraphClient::new(&config);
-    let accounts = accounts::list(&client, &config)?;
+    let accounts = accounts::list(&client, &config, accounts::Prefetch::default())?;
     emit::info(&format!("Found {} Instagram business account(s)", accounts.len()));
     Ok(())
 }

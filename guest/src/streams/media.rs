@@ -243,7 +243,7 @@ impl Media {
                 p.newest = Some(p.newest.map_or(t, |n| n.max(t)));
             }
             transform::clean_object(&mut media);
-            inline_children(&mut media);
+            transform::inline_children(&mut media);
             cx.enrich(&mut media, a);
             if cx.wants(MEDIA_INSIGHTS.name) && keep(insights_cutoff, ts) {
                 let kind = MediaKind::of(
@@ -317,10 +317,29 @@ impl Family for Media {
                 emit::estimate(stream, n);
             }
         }
+        // Every account's walk is open before any page is handled, so no account looks done
+        // (and moves its cursors) before its first page.
+        let mut prefetched = Vec::new();
         for (a, account) in cx.accounts.iter().enumerate() {
             let url =
                 cx.client.url(&format!("{}/media", account.ig_id), &[("fields", MEDIA_FIELDS), ("limit", PAGE_LIMIT)]);
-            self.open(cx, a, url, None, true, false);
+            match account.prefetched.take_media() {
+                // The account list brought the first page (`media.limit(…){MEDIA_FIELDS}`).
+                Some(page) => {
+                    let walk = Walk::new(format!("the media edge of account {}", account.ig_id), &url);
+                    self.progress[a].open_walks += 1;
+                    prefetched
+                        .push((EdgeWalk { account: a, walk, url, slice: None, first: true, fallback: false }, page));
+                }
+                None => self.open(cx, a, url, None, true, false),
+            }
+        }
+        let any = !prefetched.is_empty();
+        for (w, page) in prefetched {
+            self.on_page(cx, w, Ok(page))?;
+        }
+        if any && cx.wants(MEDIA.name) {
+            self.checkpoint(cx, MEDIA.name, true);
         }
         Ok(())
     }
@@ -362,44 +381,5 @@ impl Media {
         }
         let state = if media { &self.media_cursors } else { &self.insights_cursors }.to_state("timestamp");
         cx.checkpoint(stream, state);
-    }
-}
-
-/// Carousel `children: {data: [...]}` (from field expansion) → a plain array of cleaned child
-/// objects, as Airbyte's connector shapes it.
-fn inline_children(media: &mut Map<String, Value>) {
-    if let Some(children) = media.remove("children") {
-        let list = match children {
-            Value::Object(mut o) => o.remove("data").unwrap_or(Value::Array(vec![])),
-            other => other,
-        };
-        let cleaned: Vec<Value> = list
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|c| c.as_object().cloned())
-            .map(|mut c| {
-                transform::clean_object(&mut c);
-                Value::Object(c)
-            })
-            .collect();
-        media.insert("children".into(), Value::Array(cleaned));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    /// Children from field expansion become a plain, cleaned array.
-    #[test]
-    fn children_are_inlined() {
-        let mut m = json!({"children": {"data": [{"id": "1", "timestamp": "2024-01-01T00:00:00+0000"}]}})
-            .as_object()
-            .unwrap()
-            .clone();
-        inline_children(&mut m);
-        assert_eq!(m["children"], json!([{"id": "1", "timestamp": "2024-01-01T00:00:00+00:00"}]));
     }
 }

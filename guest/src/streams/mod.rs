@@ -22,7 +22,7 @@ pub mod tagged;
 pub mod user_insights;
 pub mod users;
 
-use crate::accounts::Account;
+use crate::accounts::{Account, Prefetch};
 use crate::catalog::Selection;
 use crate::config::Config;
 use crate::engine::Family;
@@ -105,6 +105,16 @@ pub fn families(
     }
     out.extend(public_content::families(selection, config, state, accounts, now)?);
     Ok(out)
+}
+
+/// What the account list brings along for the selected streams (field expansion): the IG user
+/// node for `users`, the first media page for `media` and `media_insights`.
+pub fn prefetch(selection: &Selection, config: &Config) -> Prefetch {
+    let wants = |s: &str| selection.is_selected(s);
+    Prefetch {
+        user_fields: wants(USERS).then(|| users::user_fields(config.login)),
+        media: (wants(MEDIA) || wants(MEDIA_INSIGHTS)).then_some((media::MEDIA_FIELDS, crate::graph::PAGE_LIMIT)),
+    }
 }
 
 /// The oldest post timestamp `stream` reads for account `a`: on an incremental sync its cursor

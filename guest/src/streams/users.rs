@@ -1,7 +1,8 @@
 //! `users`: the IG user node of every account.
 //!
-//! Owns the stream's declaration and its hooks: one GET per account, one record and one
-//! checkpoint per answer. It must not page or ask insights.
+//! Owns the stream's declaration and its hooks: the node the account list brought along, or
+//! else one GET per account; one record and one checkpoint per node. It must not page or ask
+//! insights.
 
 use super::StreamDef;
 use crate::config::Login;
@@ -41,13 +42,15 @@ pub struct Users;
 impl Family for Users {
     fn start(&mut self, cx: &mut Cx<'_>) -> Result<()> {
         let fields = user_fields(cx.config.login);
-        // One operation per account: they go out in a batch with whatever else is asked at the start.
-        let ops = cx
-            .accounts
-            .iter()
-            .enumerate()
-            .map(|(a, account)| (a as u64, cx.client.relative_url(&account.ig_id, &[("fields", fields)])))
-            .collect();
+        // One operation per account the account list did not bring the node of: they go out in
+        // a batch with whatever else is asked at the start.
+        let mut ops = Vec::new();
+        for (a, account) in cx.accounts.iter().enumerate() {
+            match account.prefetched.take_user() {
+                Some(user) => self.on_answer(cx, a as u64, Ok(Value::Object(user)))?,
+                None => ops.push((a as u64, cx.client.relative_url(&account.ig_id, &[("fields", fields)]))),
+            }
+        }
         cx.edge_ops(ops);
         Ok(())
     }
