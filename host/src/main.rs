@@ -88,9 +88,19 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    fixed_mmap_threshold();
     let cli = Cli::parse();
     let output = Output::stdout().with_progress_from_env();
-    let tokio = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    // One command: the guest runs on this thread and its HTTP connections on one worker. Each
+    // thread that allocates gets its own malloc arena; a second worker's arena held another
+    // ~2 MiB of response buffers at a read's peak, and a current-thread runtime (one arena)
+    // delayed each step's requests until the guest waited (BENCHMARKS.md). run-many's tenants
+    // share two workers.
+    let builder = match cli.command {
+        Command::RunMany { .. } => tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build(),
+        _ => tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build(),
+    };
+    let tokio = match builder {
         Ok(rt) => rt,
         Err(e) => {
             output.error(&Failure::system("Could not start the host's async runtime", e.to_string()));
@@ -101,6 +111,19 @@ fn main() -> ExitCode {
     output.flush();
     output.finish_progress();
     code
+}
+
+/// glibc serves blocks of 128 KiB and more (response bodies, media pages) with their own
+/// mapping, returned on free, until the first such block is freed: then it raises that
+/// threshold, and later bodies come from the arenas, where their holes keep the peak RSS ~1 MiB
+/// higher on a large read (BENCHMARKS.md). Setting the threshold keeps it fixed. musl's malloc
+/// maps large blocks anyway.
+fn fixed_mmap_threshold() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `mallopt` only changes allocator parameters; it is called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
 }
 
 async fn run(cli: Cli, output: Output) -> ExitCode {
