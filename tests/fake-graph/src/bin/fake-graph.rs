@@ -3,7 +3,9 @@
 //! ```text
 //! fake-graph [--dataset small|demo|bench] [--port N] [--latency-ms N]
 //!            [--throttle FRACTION] [--transient FRACTION] [--seed N]
+//!            [--accounts N] [--posts N]
 //! ```
+//! `--accounts` and `--posts` resize the dataset (e.g. one account with 10,000 posts).
 //! Prints the base URL and the token, then serves until killed.
 
 use std::process::ExitCode;
@@ -11,7 +13,7 @@ use std::time::Duration;
 
 use fake_graph::{Dataset, DatasetSpec, FakeGraph, FakeOptions, FaultPlan};
 
-const USAGE: &str = "usage: fake-graph [--dataset small|demo|bench] [--port N] [--latency-ms N] [--throttle FRACTION] [--transient FRACTION] [--seed N]";
+const USAGE: &str = "usage: fake-graph [--dataset small|demo|bench] [--port N] [--latency-ms N] [--throttle FRACTION] [--transient FRACTION] [--seed N] [--accounts N] [--posts N]";
 
 fn main() -> ExitCode {
     match run() {
@@ -44,6 +46,8 @@ fn run() -> Result<(), String> {
             "--throttle" => throttle = Some(value.parse::<f64>().map_err(|_| bad("not a fraction"))?),
             "--transient" => transient = Some(value.parse::<f64>().map_err(|_| bad("not a fraction"))?),
             "--seed" => seed = value.parse().map_err(|_| bad("not a number"))?,
+            "--accounts" => spec.accounts = value.parse().map_err(|_| bad("not a number"))?,
+            "--posts" => spec.media_per_account = value.parse().map_err(|_| bad("not a number"))?,
             _ => return Err(format!("unknown option {flag}")),
         }
     }
