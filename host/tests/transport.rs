@@ -162,7 +162,7 @@ fn https_proxy_no_proxy_and_a_refusing_proxy() {
 }
 
 /// Connections are kept alive and reused (the default): a full read of every stream opens at
-/// most `num_workers` connections, counted at the fake (no request is retried here). With
+/// most `num_workers` connections (plus one, see below), counted at the fake (no request is retried here). With
 /// `SOURCE_INSTAGRAM_KEEPALIVE=0`, each request opens its own connection.
 #[test]
 fn connections_are_reused() {
@@ -178,8 +178,10 @@ fn connections_are_reused() {
         assert_eq!(r.code, 0, "{}", r.stdout);
         assert!(!r.logs().iter().any(|l| l.contains("Transient failure")), "no retries");
         let (connections, requests) = (sb.fake.connections() - before, sb.fake.requests().len() - requests_before);
+        // One more than `num_workers` is allowed: a connection goes back to the pool on the
+        // I/O worker just after its body is read, and the next request may check out first.
         assert!(
-            (1..=workers as u64).contains(&connections),
+            (1..=workers as u64 + 1).contains(&connections),
             "num_workers {workers}: {connections} connections for {requests} requests"
         );
         reads.push(records(&r));
