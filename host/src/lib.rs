@@ -13,7 +13,7 @@
 //!
 //! `tenants::run_many` runs a file of jobs with per-tenant limits, outputs and a summary.
 //! Module map: `runtime` (Engine, component, Store limits), `network` (the `wasi:http` policy),
-//! `protocol` (Airbyte messages on an output), `settings` (the user's config as the host sees
+//! `protocol` (Airbyte messages on an output), `failure` (failure types and messages), `settings` (the user's config as the host sees
 //! it), `renewal` (renewing the token at the start of a read), `commands` (one command on one
 //! instance), `tenants` (many), `clock`, `demo`.
 
@@ -21,6 +21,7 @@ pub mod artifact;
 pub mod clock;
 pub mod commands;
 pub mod demo;
+pub mod failure;
 pub mod network;
 pub mod protocol;
 pub mod renewal;

@@ -11,46 +11,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-/// Airbyte failure types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailureType {
-    Config,
-    System,
-    Transient,
-}
-
-impl FailureType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FailureType::Config => "config_error",
-            FailureType::System => "system_error",
-            FailureType::Transient => "transient_error",
-        }
-    }
-}
-
-/// What the user sees when something fails.
-#[derive(Debug, Clone)]
-pub struct Failure {
-    pub failure_type: FailureType,
-    pub message: String,
-    pub internal: Option<String>,
-    pub stream: Option<String>,
-}
-
-impl Failure {
-    pub fn config(message: impl Into<String>) -> Self {
-        Self { failure_type: FailureType::Config, message: message.into(), internal: None, stream: None }
-    }
-    pub fn system(message: impl Into<String>, internal: impl Into<String>) -> Self {
-        Self {
-            failure_type: FailureType::System,
-            message: message.into(),
-            internal: Some(internal.into()),
-            stream: None,
-        }
-    }
-}
+pub use crate::failure::{Failure, FailureType};
 
 fn redact_with(secrets: &[String], text: &str) -> String {
     let mut text = text.to_string();
