@@ -24,7 +24,8 @@
 //! - `tokens`: valid tokens and the two renewal endpoints (`refresh_access_token`,
 //!   `oauth/access_token` with `fb_exchange_token`);
 //! - `server`: HTTP, auth, batch, usage headers, request log;
-//! - `api`: routing, nodes, edges and field selection;
+//! - `api`: routing, nodes, edges and field selection; `ig_user`: the IG user node and its
+//!   `media{…}` expansion;
 //! - `paging`, `fields`, `request`, `graph_error`, `stable_hash`: helpers.
 
 pub mod comments;
@@ -36,6 +37,7 @@ pub mod public;
 mod api;
 mod fields;
 mod graph_error;
+mod ig_user;
 mod paging;
 mod request;
 mod server;
