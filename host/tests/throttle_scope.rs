@@ -78,9 +78,11 @@ fn a_throttled_account_waits_while_the_other_keeps_flowing() {
     let refused_at = requests[refused].received_at + requests[refused].duration;
     // Requests sent before the throttle's answer came back may still arrive just after it.
     let settled = refused_at + Duration::from_millis(50);
+    // The earliest by arrival time: requests that arrive together may be logged in either order.
     let retried = requests[refused + 1..]
         .iter()
-        .find(|q| q.received_at > settled && about(ds, q, &throttled))
+        .filter(|q| q.received_at > settled && about(ds, q, &throttled))
+        .min_by_key(|q| q.received_at)
         .expect("the throttled account is read again after its wait");
     let paused = retried.received_at.saturating_duration_since(refused_at);
     assert!(paused >= Duration::from_secs(3), "the throttled account waited its backoff ({paused:?})");

@@ -346,7 +346,6 @@ const BATCH_OP_CONTENT_TYPE: &str = "text/javascript; charset=UTF-8";
 type Answer = (u16, Vec<(String, String)>, Vec<u8>);
 
 fn serve(shared: &Shared, request: hyper::http::request::Parts, body_bytes: &[u8]) -> Answer {
-    let received_at = Instant::now();
     let method = request.method.as_str().to_ascii_uppercase();
     let raw_url = request.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
     let (raw_path, raw_query) = raw_url.split_once('?').unwrap_or((raw_url.as_str(), ""));
@@ -358,8 +357,10 @@ fn serve(shared: &Shared, request: hyper::http::request::Parts, body_bytes: &[u8
         .collect();
     let body = String::from_utf8_lossy(body_bytes).into_owned();
 
-    let log_index = {
+    // The arrival time is taken under the log's lock, so the log is in arrival order.
+    let (log_index, received_at) = {
         let mut log = shared.log.lock().unwrap();
+        let received_at = Instant::now();
         log.push(RecordedRequest {
             method: method.clone(),
             path: raw_path.to_string(),
@@ -371,7 +372,7 @@ fn serve(shared: &Shared, request: hyper::http::request::Parts, body_bytes: &[u8
             received_at,
             duration: Duration::ZERO,
         });
-        log.len() - 1
+        (log.len() - 1, received_at)
     };
 
     let serial = shared.serial.fetch_add(1, Ordering::Relaxed);
