@@ -37,7 +37,15 @@ const emitter = {
   log: (level, message) => emit({ type: "LOG", log: { level: level.toUpperCase(), message } }),
   status: (stream, status) => trace("STREAM_STATUS", { stream_descriptor: { name: stream }, status: status.toUpperCase() }),
   estimate: (stream, rows) => trace("ESTIMATE", { name: stream, type: "STREAM", row_estimate: Number(rows) }),
+  streamError: (e) => trace("ERROR", errorBody(e)),
 };
+
+function errorBody(e) {
+  const body = { message: e.message, failure_type: e.failureType.replace("-", "_") };
+  if (e.internalMessage) body.internal_message = e.internalMessage;
+  if (e.stream) body.stream_descriptor = { name: e.stream };
+  return body;
+}
 
 let clockShim = clocks;
 if (process.env.SOURCE_INSTAGRAM_FAKE_NOW) {
@@ -59,10 +67,7 @@ const file = (path) => (path === undefined ? undefined : readFileSync(path, "utf
 function fail(error) {
   const e = error?.payload;
   if (!e) throw error; // a trap, not a connector error
-  const body = { message: e.message, failure_type: e.failureType.replace("-", "_") };
-  if (e.internalMessage) body.internal_message = e.internalMessage;
-  if (e.stream) body.stream_descriptor = { name: e.stream };
-  trace("ERROR", body);
+  trace("ERROR", errorBody(e));
   process.exitCode = 1;
 }
 

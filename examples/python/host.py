@@ -53,6 +53,7 @@ def define_emitter(root):
             "STREAM_STATUS", {"stream_descriptor": {"name": stream}, "status": status.upper()}))
         emitter.add_func("estimate", lambda _s, stream, rows: trace(
             "ESTIMATE", {"name": stream, "type": "STREAM", "row_estimate": rows}))
+        emitter.add_func("stream-error", lambda _s, error: trace("ERROR", error_body(error)))
     with root.add_instance(f"{WIT}/types@0.1.0"):
         pass  # types only
 
@@ -132,14 +133,18 @@ def main():
     return 0 if error is None else fail(error)
 
 
-def fail(error):
+def error_body(error):
     # Record fields keep their WIT (kebab-case) names.
     body = {"message": error.message, "failure_type": getattr(error, "failure-type").replace("-", "_")}
     if getattr(error, "internal-message"):
         body["internal_message"] = getattr(error, "internal-message")
     if error.stream:
         body["stream_descriptor"] = {"name": error.stream}
-    trace("ERROR", body)
+    return body
+
+
+def fail(error):
+    trace("ERROR", error_body(error))
     return 1
 
 

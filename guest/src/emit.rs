@@ -20,6 +20,10 @@ pub enum Status {
 #[cfg(target_arch = "wasm32")]
 mod imp {
     pub use crate::bindings::airbyte::connector::emitter::*;
+
+    pub fn failed_stream(e: &crate::error::ConnectorError) {
+        stream_error(&crate::to_wit(e.clone()));
+    }
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -52,6 +56,9 @@ mod imp {
     pub fn log(level: LogLevel, message: &str) {
         eprintln!("{level:?} {message}");
     }
+    pub fn failed_stream(e: &crate::error::ConnectorError) {
+        eprintln!("STREAM ERROR {:?} {}", e.stream, e.message);
+    }
 }
 
 use imp as wit;
@@ -64,6 +71,7 @@ enum Held {
     Log(bool, String),
     Status(String, Status),
     Estimate(String, u64),
+    StreamError(crate::error::ConnectorError),
 }
 
 thread_local! {
@@ -88,6 +96,7 @@ pub fn release() {
             Held::Log(warn, message) => log(warn, &message),
             Held::Status(stream, s) => status_now(&stream, s),
             Held::Estimate(stream, rows) => wit::estimate(&stream, rows),
+            Held::StreamError(e) => wit::failed_stream(&e),
         }
     }
 }
@@ -143,6 +152,13 @@ fn status_now(stream: &str, status: Status) {
 pub fn estimate(stream: &str, rows: u64) {
     if held(Held::Estimate(stream.to_string(), rows)).is_some() {
         wit::estimate(stream, rows);
+    }
+}
+
+/// Report that one stream failed (its TRACE ERROR); `e.stream` names it.
+pub fn stream_error(e: &crate::error::ConnectorError) {
+    if let Some(Held::StreamError(e)) = held(Held::StreamError(e.clone())) {
+        wit::failed_stream(&e);
     }
 }
 

@@ -23,11 +23,15 @@ pub struct ConnectorError {
     pub message: String,
     pub internal: Option<String>,
     pub stream: Option<String>,
+    /// The failure concerns every stream (the token was rejected, the API version is gone,
+    /// the network cannot be reached as configured): the read ends at once. Any other failure
+    /// inside a stream's hooks stops only that stream (see `engine::failures`).
+    pub whole_read: bool,
 }
 
 impl ConnectorError {
     fn new(failure: FailureType, message: impl Into<String>) -> Self {
-        Self { failure, message: message.into(), internal: None, stream: None }
+        Self { failure, message: message.into(), internal: None, stream: None, whole_read: false }
     }
     pub fn config(message: impl Into<String>) -> Self {
         Self::new(FailureType::Config, message)
@@ -40,6 +44,11 @@ impl ConnectorError {
     }
     pub fn with_internal(mut self, internal: impl Into<String>) -> Self {
         self.internal = Some(internal.into());
+        self
+    }
+    /// Mark the failure as one that concerns every stream (see [`ConnectorError::whole_read`]).
+    pub fn for_whole_read(mut self) -> Self {
+        self.whole_read = true;
         self
     }
     /// Attach the stream this failure belongs to (kept if already set).

@@ -94,6 +94,7 @@ impl ApiError {
                     ConnectorError::config(format!(
                         "The access token was rejected while {doing} ({detail}). It is invalid or has expired: generate a new long-lived token with the permissions {REQUIRED_PERMISSIONS} and update `access_token`."
                     ))
+                    .for_whole_read()
                 } else if error.is_permission() {
                     ConnectorError::config(format!(
                         "The access token lacks a permission needed for {doing} ({detail}). The token needs {REQUIRED_PERMISSIONS}."
@@ -102,6 +103,7 @@ impl ApiError {
                     ConnectorError::config(format!(
                         "Meta no longer serves the configured `api_version` ({detail}); set `api_version` to a current version."
                     ))
+                    .for_whole_read()
                 } else if error.is_throttle() {
                     ConnectorError::transient(format!(
                         "Meta's rate limit stopped {doing} ({detail}); the sync can be retried later."
@@ -135,6 +137,7 @@ impl ApiError {
                     // The host says retrying cannot help: the user must trust a CA or fix a proxy.
                     ConnectorError::config(format!("Could not reach the Graph API while {doing}: {detail}."))
                         .with_internal(format!("request to {url} failed: {detail}"))
+                        .for_whole_read()
                 } else if detail.contains("network policy refused") {
                     ConnectorError::system(format!(
                         "The host's network policy refused a request while {doing}: only the configured `api_base_url` may be reached."

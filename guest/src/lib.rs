@@ -69,7 +69,7 @@ fn take_credential(config: &str) {
     }
 }
 
-fn to_wit(e: ConnectorError) -> wit::ConnectorError {
+pub(crate) fn to_wit(e: ConnectorError) -> wit::ConnectorError {
     wit::ConnectorError {
         failure_type: match e.failure {
             FailureType::Config => wit::FailureType::ConfigError,

@@ -52,6 +52,9 @@ impl airbyte::connector::emitter::Host for Host {
     fn estimate(&mut self, stream: String, row_estimate: u64) {
         println!("estimate {stream}: {row_estimate}");
     }
+    fn stream_error(&mut self, error: airbyte::connector::types::ConnectorError) {
+        println!("stream {:?} failed ({:?}): {}", error.stream, error.failure_type, error.message);
+    }
 }
 
 #[tokio::main(flavor = "current_thread")]

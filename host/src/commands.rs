@@ -6,7 +6,7 @@
 use crate::clock::Clock;
 use crate::network::{self, Limiter, NetworkPolicy, WaitBudget};
 use crate::protocol::{Failure, FailureType, Output};
-use crate::runtime::{ConnectorError, GuestState, Limits, Runtime, SourceConnector, WitFailureType};
+use crate::runtime::{ConnectorError, GuestState, Limits, Runtime, SourceConnector};
 use crate::settings::Settings;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -74,16 +74,7 @@ impl LimiterRegistry {
 }
 
 fn from_guest(e: ConnectorError) -> Failure {
-    Failure {
-        failure_type: match e.failure_type {
-            WitFailureType::ConfigError => FailureType::Config,
-            WitFailureType::SystemError => FailureType::System,
-            WitFailureType::TransientError => FailureType::Transient,
-        },
-        message: e.message,
-        internal: e.internal_message,
-        stream: e.stream,
-    }
+    crate::runtime::failure_of(e)
 }
 
 /// The failure of a command stopped by its execution deadline, wherever it was (running wasm

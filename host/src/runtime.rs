@@ -144,6 +144,26 @@ impl airbyte::connector::emitter::Host for GuestState {
         self.output.estimate(&stream, row_estimate);
         self.output_budget()
     }
+
+    fn stream_error(&mut self, error: ConnectorError) -> wasmtime::Result<()> {
+        self.output.error(&failure_of(error));
+        self.output_budget()
+    }
+}
+
+/// A guest's failure as the host reports it.
+pub fn failure_of(e: ConnectorError) -> crate::protocol::Failure {
+    use crate::protocol::FailureType;
+    crate::protocol::Failure {
+        failure_type: match e.failure_type {
+            WitFailureType::ConfigError => FailureType::Config,
+            WitFailureType::SystemError => FailureType::System,
+            WitFailureType::TransientError => FailureType::Transient,
+        },
+        message: e.message,
+        internal: e.internal_message,
+        stream: e.stream,
+    }
 }
 
 /// A fixed wall clock for the guest (sandbox and tests: a deterministic "now").

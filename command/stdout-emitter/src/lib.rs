@@ -13,7 +13,8 @@ mod bindings {
     });
 }
 
-use bindings::exports::airbyte::connector::emitter::{Guest, LogLevel, StreamStatus};
+use bindings::exports::airbyte::connector::emitter::{ConnectorError, Guest, LogLevel, StreamStatus};
+use bindings::exports::airbyte::connector::types::FailureType;
 use serde_json::{Value, json, value::RawValue};
 use std::io::Write;
 
@@ -87,6 +88,10 @@ impl Guest for StdoutEmitter {
         );
     }
 
+    fn stream_error(error: ConnectorError) {
+        line(&error_trace(error).to_string());
+    }
+
     fn estimate(stream: String, row_estimate: u64) {
         line(
             &json!({"type": "TRACE", "trace": {"type": "ESTIMATE", "emitted_at": now_ms(),
@@ -94,6 +99,23 @@ impl Guest for StdoutEmitter {
             .to_string(),
         );
     }
+}
+
+/// A stream's TRACE ERROR, as `source-instagram` prints it.
+fn error_trace(e: ConnectorError) -> Value {
+    let failure_type = match e.failure_type {
+        FailureType::ConfigError => "config_error",
+        FailureType::SystemError => "system_error",
+        FailureType::TransientError => "transient_error",
+    };
+    let mut error = json!({"message": e.message, "failure_type": failure_type});
+    if let Some(internal) = e.internal_message {
+        error["internal_message"] = json!(internal);
+    }
+    if let Some(stream) = e.stream {
+        error["stream_descriptor"] = json!({"name": stream});
+    }
+    json!({"type": "TRACE", "trace": {"type": "ERROR", "emitted_at": now_ms(), "error": error}})
 }
 
 bindings::export!(StdoutEmitter with_types_in bindings);

@@ -11,11 +11,14 @@
 //! through the [`Scheduler`], so answers are handled in a fixed order whatever `num_workers`;
 //! a step's output is held until its requests are sent.
 //!
+//! A hook's failure stops only its stream (and the streams that need it), see [`failures`].
+//!
 //! It must not know what a stream means (that is `streams::*`), parse config, catalog or state
 //! formats (`config`, `catalog`, `state`), nor sleep or retry throttles (the host does).
 //! A GET or operation that Meta rejects for a retired field is asked again without it
 //! (`fields`), before its family sees the answer.
 
+pub mod failures;
 pub mod fields;
 pub mod ops;
 mod packing;
@@ -44,6 +47,9 @@ pub const PRIORITY_INSIGHTS: u8 = 1;
 /// A stream family's hooks. A family serves one or more streams (a parent edge and the child
 /// streams it feeds) and keeps its own per-account progress.
 pub trait Family {
+    /// The streams this family serves, the edge it walks first (the stream the others read
+    /// the objects of); a failure of the edge stops the others too (see [`failures`]).
+    fn streams(&self) -> &'static [&'static str];
     /// Ask the first requests of every account.
     fn start(&mut self, cx: &mut Cx<'_>) -> Result<()>;
     /// One answer (a GET, or one operation of a batch) to a request tagged `tag`.
@@ -65,6 +71,8 @@ pub struct Cx<'a> {
     pub client: &'a GraphClient,
     pub policy: &'a mut MetricPolicy,
     counts: &'a mut BTreeMap<&'static str, u64>,
+    /// Streams that failed during this read: not wanted any more, nothing of theirs emitted.
+    failures: &'a failures::Failures,
     asked: Vec<Asked>,
 }
 
@@ -88,17 +96,25 @@ enum Asked {
 }
 
 impl Cx<'_> {
+    /// Whether `stream` is selected and has not failed.
     pub fn wants(&self, stream: &str) -> bool {
-        self.selection.is_selected(stream)
+        self.selection.is_selected(stream) && !self.failures.is_failed(stream)
     }
 
     pub fn record(&mut self, stream: &'static str, data: Map<String, Value>) {
+        if self.failures.is_failed(stream) {
+            return;
+        }
         emit::record(stream, &Value::Object(data));
         *self.counts.entry(stream).or_default() += 1;
     }
 
     /// A checkpoint of `stream`, covering every record emitted before it.
+    /// A failed stream keeps its last checkpoint: later ones are dropped.
     pub fn checkpoint(&mut self, stream: &'static str, state: Value) {
+        if self.failures.is_failed(stream) {
+            return;
+        }
         let count = self.counts.remove(stream).unwrap_or(0);
         emit::state(stream, &state, count);
     }
@@ -179,19 +195,28 @@ pub fn read(config_json: &str, catalog_json: &str, state_json: Option<&str>) -> 
     }
     let names: Vec<&'static str> = selection.names().collect();
     names.iter().for_each(|s| emit::status(s, Status::Started));
-    let result = run(&config, &selection, &input, now);
+    let mut failures = failures::Failures::new(0);
+    let result = run(&config, &selection, &input, now, &mut failures);
     // What a failed step emitted before its error still goes out, in order.
     emit::release();
+    // Failed streams already ended INCOMPLETE; the others end now.
     let status = if result.is_ok() { Status::Complete } else { Status::Incomplete };
-    names.iter().for_each(|s| emit::status(s, status));
-    result
+    names.iter().filter(|s| !failures.is_failed(s)).for_each(|s| emit::status(s, status));
+    result.and_then(|()| failures.outcome())
 }
 
-fn run(config: &Config, selection: &Selection, input: &BTreeMap<String, Value>, now: DateTime<Utc>) -> Result<()> {
+fn run(
+    config: &Config,
+    selection: &Selection,
+    input: &BTreeMap<String, Value>,
+    now: DateTime<Utc>,
+    failures: &mut failures::Failures,
+) -> Result<()> {
     let client = GraphClient::new(config);
     let accounts = accounts::list(&client, config, streams::prefetch(selection, config))?;
     emit::info(&format!("Reading {} Instagram account(s)", accounts.len()));
     let mut families = streams::families(selection, config, input, &accounts, now)?;
+    *failures = failures::Failures::new(families.len());
     let mut policy = MetricPolicy::default();
     let mut counts = BTreeMap::new();
     let table = metrics::table_for(config.version_major());
@@ -201,11 +226,17 @@ fn run(config: &Config, selection: &Selection, input: &BTreeMap<String, Value>, 
     let field_policy = std::cell::RefCell::new(fields::FieldPolicy::default());
     // Leaf operations waiting to fill a batch (see `submit`).
     let mut carried: BTreeMap<Option<usize>, Vec<Op>> = BTreeMap::new();
+    // One hook of one family. Its failure stops its stream (see `failures`); only a failure
+    // of the whole read is returned. A stopped family's hooks are not called any more.
     let mut step = |family: usize,
                     families: &mut Vec<Box<dyn Family>>,
                     asked: &mut Vec<(usize, Asked)>,
+                    failures: &mut failures::Failures,
                     hook: &mut dyn FnMut(&mut dyn Family, &mut Cx<'_>) -> Result<()>|
      -> Result<()> {
+        if failures.is_dead(family) {
+            return Ok(());
+        }
         let mut cx = Cx {
             config,
             selection,
@@ -215,17 +246,31 @@ fn run(config: &Config, selection: &Selection, input: &BTreeMap<String, Value>, 
             client: &client,
             policy: &mut policy,
             counts: &mut counts,
+            failures,
             asked: Vec::new(),
         };
-        hook(families[family].as_mut(), &mut cx)?;
-        asked.extend(cx.asked.into_iter().map(|a| (family, a)));
-        Ok(())
+        let outcome = hook(families[family].as_mut(), &mut cx);
+        let Cx { asked: wanted, .. } = cx;
+        match outcome {
+            Ok(()) => {
+                asked.extend(wanted.into_iter().map(|a| (family, a)));
+                Ok(())
+            }
+            Err(e) => {
+                failures.fail(family, families[family].streams(), selection, e)?;
+                // Requests asked before the failure still serve the family's other streams.
+                if !failures.is_dead(family) {
+                    asked.extend(wanted.into_iter().map(|a| (family, a)));
+                }
+                Ok(())
+            }
+        }
     };
     // A step's output is held until its requests are sent, so they are in flight while it is
     // written (the output and its order are the same).
     emit::hold();
     for f in 0..families.len() {
-        step(f, &mut families, &mut asked, &mut |fam, cx| fam.start(cx))?;
+        step(f, &mut families, &mut asked, failures, &mut |fam, cx| fam.start(cx))?;
     }
     submit(&client, &accounts, &mut scheduler, std::mem::take(&mut asked), &field_policy.borrow(), &mut carried);
     scheduler.send();
@@ -251,15 +296,16 @@ fn run(config: &Config, selection: &Selection, input: &BTreeMap<String, Value>, 
                     continue;
                 }
                 let mut value = Some(value);
-                step(family, &mut families, &mut asked, &mut |fam, cx| {
-                    fam.on_answer(cx, tag, value.take().expect("one answer"))?;
-                    fam.after_answers(cx)
+                step(family, &mut families, &mut asked, failures, &mut |fam, cx| {
+                    fam.on_answer(cx, tag, value.take().expect("one answer"))
                 })?;
+                step(family, &mut families, &mut asked, failures, &mut |fam, cx| fam.after_answers(cx))?;
             }
             Call::Batch { ops } => {
                 let urls: Vec<&str> = ops.iter().map(|(_, _, u)| u.as_str()).collect();
-                let results =
-                    client.parse_batch(answer, &urls).map_err(|e| e.into_connector("sending a batch request"))?;
+                // A batch call that failed as a whole fails each of its operations: each family
+                // judges its own (asks again, skips, or stops its stream).
+                let results = client.parse_batch(answer, &urls).unwrap_or_else(|e| vec![Err(e); urls.len()]);
                 let mut results: Vec<Option<_>> = results.into_iter().map(Some).collect();
                 // An operation rejected for a retired field is asked again (as a GET) without it.
                 for (i, (family, tag, url)) in ops.iter().enumerate() {
@@ -278,17 +324,19 @@ fn run(config: &Config, selection: &Selection, input: &BTreeMap<String, Value>, 
                         order.push(*f);
                     }
                 }
+                // One step per operation, so one operation's failure does not cost the others.
                 for f in order {
-                    step(f, &mut families, &mut asked, &mut |fam, cx| {
-                        for (i, (g, tag, _)) in ops.iter().enumerate() {
-                            if *g == f
-                                && let Some(result) = results[i].take()
-                            {
-                                fam.on_answer(cx, *tag, result)?;
-                            }
+                    for (i, (g, tag, _)) in ops.iter().enumerate() {
+                        if *g == f
+                            && let Some(result) = results[i].take()
+                        {
+                            let mut result = Some(result);
+                            step(f, &mut families, &mut asked, failures, &mut |fam, cx| {
+                                fam.on_answer(cx, *tag, result.take().expect("one answer"))
+                            })?;
                         }
-                        fam.after_answers(cx)
-                    })?;
+                    }
+                    step(f, &mut families, &mut asked, failures, &mut |fam, cx| fam.after_answers(cx))?;
                 }
             }
         }

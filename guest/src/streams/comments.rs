@@ -246,6 +246,10 @@ fn expansion(v: Value) -> (Vec<Value>, Option<String>) {
 }
 
 impl Family for Comments {
+    fn streams(&self) -> &'static [&'static str] {
+        &[MEDIA_COMMENTS.name]
+    }
+
     fn start(&mut self, cx: &mut Cx<'_>) -> Result<()> {
         let fields = media_fields();
         for (a, account) in cx.accounts.iter().enumerate() {

@@ -103,6 +103,10 @@ impl Competitors {
 }
 
 impl Family for Competitors {
+    fn streams(&self) -> &'static [&'static str] {
+        &[COMPETITOR_PROFILES.name, COMPETITOR_MEDIA.name]
+    }
+
     fn start(&mut self, cx: &mut Cx<'_>) -> Result<()> {
         if cx.accounts.is_empty() {
             return Ok(());

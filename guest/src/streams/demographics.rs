@@ -62,6 +62,10 @@ impl Demographics {
 }
 
 impl Family for Demographics {
+    fn streams(&self) -> &'static [&'static str] {
+        &[USER_LIFETIME_INSIGHTS.name]
+    }
+
     fn start(&mut self, cx: &mut Cx<'_>) -> Result<()> {
         let pending =
             (0..cx.accounts.len()).flat_map(|a| cx.table.breakdowns.iter().map(move |b| (a, *b, 0))).collect();

@@ -136,6 +136,10 @@ impl Hashtags {
 }
 
 impl Family for Hashtags {
+    fn streams(&self) -> &'static [&'static str] {
+        &[HASHTAG_MEDIA.name]
+    }
+
     fn start(&mut self, cx: &mut Cx<'_>) -> Result<()> {
         if cx.accounts.is_empty() {
             return Ok(());

@@ -307,6 +307,10 @@ impl Media {
 }
 
 impl Family for Media {
+    fn streams(&self) -> &'static [&'static str] {
+        &[MEDIA.name, MEDIA_INSIGHTS.name]
+    }
+
     fn start(&mut self, cx: &mut Cx<'_>) -> Result<()> {
         // A full read of the media edge yields `media_count` posts per account.
         let counts: Option<u64> = cx.accounts.iter().map(|a| a.media_count).sum();

@@ -58,6 +58,10 @@ impl Stories {
 }
 
 impl Family for Stories {
+    fn streams(&self) -> &'static [&'static str] {
+        &[STORIES.name, STORY_INSIGHTS.name]
+    }
+
     fn start(&mut self, cx: &mut Cx<'_>) -> Result<()> {
         self.insights.hold = !cx.table.story_breakdowns.is_empty();
         // The first pages are batch operations (asked together with the start's other

@@ -70,6 +70,10 @@ impl Tagged {
 }
 
 impl Family for Tagged {
+    fn streams(&self) -> &'static [&'static str] {
+        &[TAGGED_MEDIA.name]
+    }
+
     fn start(&mut self, cx: &mut Cx<'_>) -> Result<()> {
         for (a, account) in cx.accounts.iter().enumerate() {
             let url =

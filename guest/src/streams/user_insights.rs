@@ -206,6 +206,10 @@ impl UserInsights {
 }
 
 impl Family for UserInsights {
+    fn streams(&self) -> &'static [&'static str] {
+        &[USER_INSIGHTS.name]
+    }
+
     fn start(&mut self, cx: &mut Cx<'_>) -> Result<()> {
         let first = self.series(cx);
         self.ask(cx, first);

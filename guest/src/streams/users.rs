@@ -40,6 +40,10 @@ pub fn user_fields(login: Login) -> &'static str {
 pub struct Users;
 
 impl Family for Users {
+    fn streams(&self) -> &'static [&'static str] {
+        &[USERS.name]
+    }
+
     fn start(&mut self, cx: &mut Cx<'_>) -> Result<()> {
         let fields = user_fields(cx.config.login);
         // One operation per account the account list did not bring the node of: they go out in
