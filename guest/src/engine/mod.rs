@@ -16,12 +16,14 @@
 //! It must not know what a stream means (that is `streams::*`), parse config, catalog or state
 //! formats (`config`, `catalog`, `state`), nor sleep or retry throttles (the host does).
 //! A GET or operation that Meta rejects for a retired field is asked again without it
-//! (`fields`), before its family sees the answer.
+//! (`fields`), and one refused as too much data is asked again with smaller pages
+//! (`smaller`), before its family sees the answer.
 
 pub mod failures;
 pub mod fields;
 pub mod ops;
 mod packing;
+mod smaller;
 pub mod walk;
 
 use crate::accounts::{self, Account};
@@ -288,9 +290,10 @@ fn run(
         match call {
             Call::Get { family, tag, url } => {
                 let value = GraphClient::parse_get(answer, &url);
-                let again = field_policy.borrow_mut().retry_url(&url, &value);
+                let again =
+                    field_policy.borrow_mut().retry_url(&url, &value).or_else(|| smaller::retry_url(&url, &value));
                 if let Some(again) = again {
-                    // A retired field: ask the same request again without it.
+                    // A retired field, or too much data: ask again without it, or smaller.
                     let request = client.get_request(&again);
                     scheduler.submit(Call::Get { family, tag, url: again }, request, PRIORITY_EDGE);
                     continue;
@@ -307,10 +310,13 @@ fn run(
                 // judges its own (asks again, skips, or stops its stream).
                 let results = client.parse_batch(answer, &urls).unwrap_or_else(|e| vec![Err(e); urls.len()]);
                 let mut results: Vec<Option<_>> = results.into_iter().map(Some).collect();
-                // An operation rejected for a retired field is asked again (as a GET) without it.
+                // An operation rejected for a retired field (or as too much data) is asked again
+                // (as a GET) without it (or with smaller pages).
                 for (i, (family, tag, url)) in ops.iter().enumerate() {
                     let absolute = client.absolute(url);
-                    let again = results[i].as_ref().and_then(|r| field_policy.borrow_mut().retry_url(&absolute, r));
+                    let again = results[i].as_ref().and_then(|r| {
+                        field_policy.borrow_mut().retry_url(&absolute, r).or_else(|| smaller::retry_url(&absolute, r))
+                    });
                     if let Some(again) = again {
                         results[i] = None;
                         let request = client.get_request(&again);

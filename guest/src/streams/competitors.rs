@@ -54,6 +54,9 @@ struct Job {
     read: u32,
     /// The first answer (with the profile) came.
     profiled: bool,
+    /// The competitor's `media_count`, from the first answer: how many posts there are to
+    /// read (pages may come smaller than asked when Meta asks for less data at once).
+    total: Option<u64>,
 }
 
 /// The family; tags index `jobs`.
@@ -75,7 +78,7 @@ impl Default for Competitors {
 
 /// The `fields` of a discovery request: the profile (first page only) and a page of posts.
 fn discovery_fields(username: &str, profile: bool, media: Option<(u32, Option<&str>)>) -> String {
-    let mut inner = if profile { PROFILE_FIELDS.to_string() } else { "id,username".to_string() };
+    let mut inner = if profile { PROFILE_FIELDS.to_string() } else { "id,username,media_count".to_string() };
     if let Some((limit, after)) = media {
         let after = after.map(|a| format!(".after({a})")).unwrap_or_default();
         inner.push_str(&format!(",media{after}.limit({limit}){{{MEDIA_FIELDS}}}"));
@@ -115,7 +118,7 @@ impl Family for Competitors {
             let tag = self.jobs.len();
             let first = discovery_fields(&username, true, None);
             let walk = Walk::new(format!("the posts of competitor @{username}"), &first);
-            self.jobs.push(Job { walk, username, read: 0, profiled: false });
+            self.jobs.push(Job { walk, username, read: 0, profiled: false, total: None });
             self.ask(cx, tag, true, None);
         }
         Ok(())
@@ -148,6 +151,9 @@ impl Family for Competitors {
             ));
         };
         let media = bd.remove("media");
+        if first {
+            self.jobs[t].total = bd.get("media_count").and_then(Value::as_u64);
+        }
         let competitor_id = bd.get("id").cloned().unwrap_or(Value::Null);
         let competitor_username = bd.get("username").cloned().unwrap_or_else(|| Value::String(username.clone()));
         if first && cx.wants(COMPETITOR_PROFILES.name) && bd.contains_key("followers_count") {
@@ -185,8 +191,13 @@ impl Family for Competitors {
         }
         self.jobs[t].read += n.min(left) as u32;
         cx.checkpoint(COMPETITOR_MEDIA.name, state::no_cursor_state());
-        // A full page with a cursor may have more behind it.
-        if let Some(after) = after.filter(|_| n > 0 && n >= asked) {
+        // A page with a cursor may have more behind it: while posts are left (by the
+        // competitor's `media_count`; without it, while pages come full).
+        let more = match self.jobs[t].total {
+            Some(total) => u64::from(self.jobs[t].read) < total,
+            None => n >= asked,
+        };
+        if let Some(after) = after.filter(|_| n > 0 && more) {
             let next = discovery_fields(&username, false, Some((MEDIA_PAGE, Some(after.as_str()))));
             if self.jobs[t].walk.follow(Some(next)).is_some() {
                 self.ask(cx, t, false, Some(after.as_str()));
@@ -205,7 +216,9 @@ mod tests {
     fn fields() {
         assert_eq!(
             discovery_fields("rival", false, Some((50, Some("QVFI")))),
-            format!("business_discovery.username(rival){{id,username,media.after(QVFI).limit(50){{{MEDIA_FIELDS}}}}}")
+            format!(
+                "business_discovery.username(rival){{id,username,media_count,media.after(QVFI).limit(50){{{MEDIA_FIELDS}}}}}"
+            )
         );
         assert!(discovery_fields("rival", true, None).starts_with("business_discovery.username(rival){id,ig_id,"));
     }

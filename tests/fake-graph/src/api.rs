@@ -48,6 +48,9 @@ pub(crate) struct ApiContext<'a> {
     /// expansions of IG users; past it the call fails with code 1 "Please reduce the amount
     /// of data…". `None`: no limit.
     pub max_expanded_media: Option<usize>,
+    /// Most objects (items of `data` arrays, at any depth) one answer may hold; past it the
+    /// call fails with code 1 "Please reduce the amount of data…". `None`: no limit.
+    pub max_answer_objects: Option<usize>,
     /// Media objects the expansions of the current answer hold so far.
     pub expanded_media: &'a std::cell::Cell<usize>,
 }
@@ -116,8 +119,32 @@ const USER_FIELDS: &[&str] = &[
     "username",
 ];
 
-/// Answers one authenticated, fault-free call.
+/// Answers one authenticated, fault-free call; an answer holding more than
+/// `max_answer_objects` objects is refused as too much data, as Meta does.
 pub(crate) fn answer(ctx: &ApiContext<'_>, call: &GraphCall) -> Result<Value, GraphError> {
+    let value = answer_unchecked(ctx, call)?;
+    match ctx.max_answer_objects {
+        Some(max) if data_items(&value) > max => Err(GraphError::reduce_data()),
+        _ => Ok(value),
+    }
+}
+
+/// Items of every `data` array in `v`, at any depth.
+fn data_items(v: &Value) -> usize {
+    match v {
+        Value::Object(o) => o
+            .iter()
+            .map(|(k, x)| match (k.as_str(), x) {
+                ("data", Value::Array(items)) => items.len() + items.iter().map(data_items).sum::<usize>(),
+                _ => data_items(x),
+            })
+            .sum(),
+        Value::Array(items) => items.iter().map(data_items).sum(),
+        _ => 0,
+    }
+}
+
+fn answer_unchecked(ctx: &ApiContext<'_>, call: &GraphCall) -> Result<Value, GraphError> {
     let ds = ctx.dataset;
     let segments = &call.path.segments;
     let method = call.method.to_ascii_uppercase();

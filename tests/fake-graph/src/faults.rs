@@ -122,6 +122,11 @@ pub struct FaultPlan {
     pub throttle: Option<FractionFault>,
     /// Transient failures: HTTP 500 code 1, HTTP 503 code 2, or HTTP 503 HTML.
     pub transient: Option<FractionFault>,
+    /// "Please reduce the amount of data you're asking for" (HTTP 500, code 1) for calls that
+    /// ask for more than one item of an edge (a `limit` above 1, at the top or nested): the
+    /// answer Meta gives when a page would be too large or too costly to build. A smaller
+    /// page is a different call, selected on its own.
+    pub reduce_data: Option<FractionFault>,
     pub slow: Option<SlowFault>,
     /// How many attempts of a selected call fail before it succeeds
     /// (default 1; `u32::MAX`: always).
@@ -160,6 +165,7 @@ impl FaultPlan {
         FaultPlan {
             throttle: None,
             transient: None,
+            reduce_data: None,
             slow: None,
             failing_attempts: 1,
             throttle_regain_minutes: 1,
@@ -188,6 +194,12 @@ impl FaultPlan {
     /// Fail `fraction` of calls transiently (first attempt only by default).
     pub fn transient(fraction: f64, seed: u64) -> Self {
         FaultPlan { transient: Some(FractionFault { fraction, seed }), ..FaultPlan::none() }
+    }
+
+    /// Answer `fraction` of the calls asking for several items with code 1 "Please reduce
+    /// the amount of data…" (first attempt only by default).
+    pub fn reduce_data(fraction: f64, seed: u64) -> Self {
+        FaultPlan { reduce_data: Some(FractionFault { fraction, seed }), ..FaultPlan::none() }
     }
 
     /// Delay `fraction` of calls by `delay`.
@@ -220,6 +232,7 @@ impl FaultPlan {
         let default = FaultPlan::none();
         self.throttle = other.throttle.or(self.throttle);
         self.transient = other.transient.or(self.transient);
+        self.reduce_data = other.reduce_data.or(self.reduce_data);
         self.slow = other.slow.or(self.slow);
         if other.failing_attempts != default.failing_attempts {
             self.failing_attempts = other.failing_attempts;
@@ -395,8 +408,9 @@ impl FaultState {
     }
 
     /// Decides the fate of one call and accounts its usage.
-    /// `key` is the call's canonical identity ([`crate::request::GraphCall::key`]).
-    pub fn on_call(&self, key: &str, versionless_path: &str, ig_user: Option<&str>) -> CallVerdict {
+    /// `key` is the call's canonical identity ([`crate::request::GraphCall::key`]); `many`:
+    /// the call asks for more than one item of an edge ([`crate::request::GraphCall::asks_many`]).
+    pub fn on_call(&self, key: &str, versionless_path: &str, ig_user: Option<&str>, many: bool) -> CallVerdict {
         let key_hash = hash_parts(["call", key]);
         let selected = |fault: &Option<FractionFault>, salt: &str| {
             fault.is_some_and(|f| unit_interval(hash_parts([salt, &f.seed.to_string(), key])) < f.fraction)
@@ -459,6 +473,8 @@ impl FaultState {
                 verdict.usage.app = UsageNumbers::exhausted(regain);
             }
             verdict.failure = Some(InjectedFailure::Graph(GraphError::throttled(code)));
+        } else if many && selected(&self.plan.reduce_data, "reduce-data") {
+            verdict.failure = Some(InjectedFailure::Graph(GraphError::reduce_data()));
         } else if selected(&self.plan.transient, "transient") {
             verdict.failure = Some(match hash_parts(["transient-kind", key]) % 3 {
                 0 => InjectedFailure::Graph(GraphError::unknown_error()),
@@ -571,15 +587,15 @@ mod tests {
     fn fraction_selection_depends_only_on_key_and_attempt() {
         let state = FaultState::new(FaultPlan::transient(0.5, 7));
         let keys: Vec<String> = (0..200).map(|i| format!("GET /v24.0/{i}?\n")).collect();
-        let first: Vec<bool> = keys.iter().map(|k| state.on_call(k, "/x", None).failure.is_some()).collect();
+        let first: Vec<bool> = keys.iter().map(|k| state.on_call(k, "/x", None, false).failure.is_some()).collect();
         let failed = first.iter().filter(|f| **f).count();
         assert!((60..140).contains(&failed), "about half should fail, got {failed}");
         // Second attempts all succeed.
-        assert!(keys.iter().all(|k| state.on_call(k, "/x", None).failure.is_none()));
+        assert!(keys.iter().all(|k| state.on_call(k, "/x", None, false).failure.is_none()));
         // A fresh state, visiting keys in reverse order, selects the same keys.
         let again = FaultState::new(FaultPlan::transient(0.5, 7));
         let mut reversed: Vec<bool> =
-            keys.iter().rev().map(|k| again.on_call(k, "/x", None).failure.is_some()).collect();
+            keys.iter().rev().map(|k| again.on_call(k, "/x", None, false).failure.is_some()).collect();
         reversed.reverse();
         assert_eq!(first, reversed);
     }
@@ -591,7 +607,7 @@ mod tests {
         let state = FaultState::new(FaultPlan::app_budget(4, Duration::from_millis(200)));
         let outcomes: Vec<(u32, bool)> = (0..6)
             .map(|i| {
-                let v = state.on_call(&format!("k{i}"), "/x", None);
+                let v = state.on_call(&format!("k{i}"), "/x", None, false);
                 (v.usage.app.call_count, v.failure.is_some())
             })
             .collect();
@@ -599,7 +615,7 @@ mod tests {
         let report = state.app_budget_report();
         assert_eq!((report.peak_percent, report.refused, report.calls), (150.0, 2, 6));
         std::thread::sleep(Duration::from_millis(250));
-        let v = state.on_call("k9", "/x", None);
+        let v = state.on_call("k9", "/x", None, false);
         assert_eq!((v.usage.app.call_count, v.failure.is_some()), (25, false));
     }
 
@@ -609,7 +625,7 @@ mod tests {
         let ig = Some("17841400000000001");
         let counts: Vec<(u32, bool)> = (0..7)
             .map(|_| {
-                let v = state.on_call("k", "/17841400000000001", ig);
+                let v = state.on_call("k", "/17841400000000001", ig, false);
                 (v.usage.account.unwrap().1.call_count, v.failure.is_some())
             })
             .collect();

@@ -126,6 +126,19 @@ pub(crate) struct GraphCall {
 impl GraphCall {
     /// Order-independent identity: method, normalised path, sorted parameters
     /// without `access_token`, body.
+    /// Whether the call asks for more than one item of some edge: a `limit` above 1, at the
+    /// top or in a field expansion's `.limit(n)` (what Meta's "reduce the amount of data"
+    /// answer invites a client to lower).
+    pub fn asks_many(&self) -> bool {
+        let top = self.params.get("limit").and_then(|l| l.trim().parse::<u64>().ok()).is_some_and(|n| n > 1);
+        let nested = self.params.get("fields").is_some_and(|f| {
+            f.split(".limit(")
+                .skip(1)
+                .any(|rest| rest.split(')').next().and_then(|n| n.trim().parse::<u64>().ok()).is_some_and(|n| n > 1))
+        });
+        top || nested
+    }
+
     pub fn key(&self) -> String {
         format!(
             "{} {}?{}\n{}",

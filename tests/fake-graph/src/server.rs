@@ -55,6 +55,11 @@ pub struct FakeOptions {
     /// asking for, then retry your request". Meta does not publish its limit (it depends on
     /// the size and cost of the answer); `None` (default) sets none.
     pub max_expanded_media: Option<usize>,
+    /// Most objects one answer may hold, counting every item of every `data` array at any
+    /// depth (an edge page and what its items expand): past it the call fails with HTTP 500,
+    /// code 1 "Please reduce the amount of data…", as Meta answers a page too large to build.
+    /// `None` (default): no limit.
+    pub max_answer_objects: Option<usize>,
     /// Base of the absolute `paging.next`/`previous` links (default: this server's URL).
     /// Tests point it at another origin to model a hostile or misdirected link.
     pub paging_base_url: Option<String>,
@@ -79,6 +84,7 @@ impl Default for FakeOptions {
             retired_fields: Vec::new(),
             deleted_comments: Vec::new(),
             max_expanded_media: None,
+            max_answer_objects: None,
             paging_base_url: None,
             tokens: TokenOptions::default(),
             platform_calls_per_hour: crate::public::DEFAULT_PLATFORM_CALLS_PER_HOUR,
@@ -145,6 +151,7 @@ struct Shared {
     retired_fields: Vec<(String, String)>,
     deleted_comments: Vec<String>,
     max_expanded_media: Option<usize>,
+    max_answer_objects: Option<usize>,
     paging_base_url: Option<String>,
     faults: FaultState,
     public: crate::public::PublicState,
@@ -182,6 +189,7 @@ impl FakeGraph {
             retired_fields: options.retired_fields.clone(),
             deleted_comments: options.deleted_comments.clone(),
             max_expanded_media: options.max_expanded_media,
+            max_answer_objects: options.max_answer_objects,
             paging_base_url: options.paging_base_url.clone(),
             faults: FaultState::new(options.faults),
             public: crate::public::PublicState::new(options.platform_calls_per_hour, options.platform_window),
@@ -514,7 +522,7 @@ fn answer_call(shared: &Shared, call: &GraphCall, token: Option<&str>) -> CallOu
         };
     }
 
-    let mut verdict = shared.faults.on_call(&key, &call.path.versionless(), subject.as_deref());
+    let mut verdict = shared.faults.on_call(&key, &call.path.versionless(), subject.as_deref(), call.asks_many());
     if platform && verdict.failure.is_none() {
         match shared.public.count_platform_call() {
             Ok(numbers) => verdict.usage = crate::faults::UsageSnapshot { app: numbers, account: None },
@@ -539,6 +547,7 @@ fn answer_call(shared: &Shared, call: &GraphCall, token: Option<&str>) -> CallOu
                 retired_fields: &shared.retired_fields,
                 deleted_comments: &shared.deleted_comments,
                 max_expanded_media: shared.max_expanded_media,
+                max_answer_objects: shared.max_answer_objects,
                 expanded_media: &std::cell::Cell::new(0),
                 paging_cycle: shared.faults.plan().paging_cycle,
                 refuse_time_paging: shared.faults.plan().refuse_time_paging,
