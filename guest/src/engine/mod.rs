@@ -21,6 +21,7 @@
 
 pub mod failures;
 pub mod fields;
+mod ids;
 pub mod ops;
 mod packing;
 mod smaller;
@@ -274,16 +275,30 @@ fn run(
     for f in 0..families.len() {
         step(f, &mut families, &mut asked, failures, &mut |fam, cx| fam.start(cx))?;
     }
-    submit(&client, &accounts, &mut scheduler, std::mem::take(&mut asked), &field_policy.borrow(), &mut carried);
-    scheduler.send();
-    emit::release();
     loop {
+        // A request whose path holds something other than a Graph id is not sent: its family
+        // gets the refusal as its answer (and may ask more, screened the same way).
+        loop {
+            let refused = ids::screen(&client, &mut asked);
+            if refused.is_empty() {
+                break;
+            }
+            for (family, tag, error) in refused {
+                let mut answer = Some(Err(error));
+                step(family, &mut families, &mut asked, failures, &mut |fam, cx| {
+                    fam.on_answer(cx, tag, answer.take().expect("one answer"))
+                })?;
+                step(family, &mut families, &mut asked, failures, &mut |fam, cx| fam.after_answers(cx))?;
+            }
+        }
+        // With nothing outstanding, what waited to fill a batch goes too.
+        submit(&client, &accounts, &mut scheduler, std::mem::take(&mut asked), &field_policy.borrow(), &mut carried);
+        scheduler.send();
+        emit::release();
         let Some((call, answer)) = scheduler.next() else {
             if carried.is_empty() {
                 break;
             }
-            // Nothing outstanding: what waited to fill a batch goes now.
-            submit(&client, &accounts, &mut scheduler, Vec::new(), &field_policy.borrow(), &mut carried);
             continue;
         };
         emit::hold();
@@ -346,9 +361,6 @@ fn run(
                 }
             }
         }
-        submit(&client, &accounts, &mut scheduler, std::mem::take(&mut asked), &field_policy.borrow(), &mut carried);
-        scheduler.send();
-        emit::release();
     }
     Ok(())
 }
