@@ -113,6 +113,12 @@ fn hashtag_media_end_to_end() {
     }
     let w = warnings(&r);
     assert_eq!(w.iter().filter(|m| m.contains("#nosuchtag")).count(), 1, "{w:#?}");
+    // Only fields the hashtag edges serve are asked (the fake refuses others, as Meta does):
+    // one call per edge and known hashtag, one search per hashtag, nothing refused and asked again.
+    assert!(!w.iter().any(|m| m.contains("field")), "{w:#?}");
+    let calls = sb.calls();
+    let count = |needle: &str| calls.iter().filter(|c| c.split('?').next().unwrap().ends_with(needle)).count();
+    assert_eq!((count("/top_media"), count("/recent_media"), count("/ig_hashtag_search")), (2, 2, 3), "{calls:#?}");
     let mut state = r.final_state();
     let tags = hashtag_state(&mut state)["hashtags"].as_object().unwrap().clone();
     assert_eq!(tags.keys().collect::<Vec<_>>(), ["coffee", "sunset"]);

@@ -31,9 +31,9 @@ pub const HASHTAG_MEDIA: StreamDef = StreamDef {
     fields: Some(HASHTAG_MEDIA_FIELDS),
 };
 
-/// Fields Meta serves on hashtag media (no owner: Meta strips it).
-pub const HASHTAG_MEDIA_FIELDS: &str =
-    "id,caption,comments_count,like_count,media_type,media_product_type,media_url,permalink,timestamp";
+/// The fields Meta lists as returnable on hashtag media (no owner: Meta strips it; no
+/// `media_product_type`: asking it is refused, and a refused field costs a call every sync).
+pub const HASHTAG_MEDIA_FIELDS: &str = "id,caption,comments_count,like_count,media_type,media_url,permalink,timestamp";
 /// The two edges of a hashtag.
 pub const EDGES: [&str; 2] = ["top_media", "recent_media"];
 /// Largest page of the hashtag edges.

@@ -303,7 +303,13 @@ pub(crate) fn answer_hashtags(
     })())
 }
 
-/// Hashtag media carry no owner (Meta strips it); discovery media carry the owner's username.
+/// The fields Meta's reference lists as returnable on `top_media` and `recent_media`: no
+/// `username` ("You cannot request the username field on returned media objects") and no
+/// `media_product_type`; asking for another is refused like any field the node lacks.
+const HASHTAG_MEDIA_FIELDS: &[&str] =
+    &["caption", "children", "comments_count", "id", "like_count", "media_type", "media_url", "permalink", "timestamp"];
+
+/// Business discovery media carry the owner's username.
 const PUBLIC_MEDIA_FIELDS: &[&str] = &[
     "caption",
     "comments_count",
@@ -321,6 +327,9 @@ fn render_media(m: &PublicMedia, fields: &[FieldSelection], owner: Option<&str>)
     let mut out = Map::new();
     out.insert("id".into(), json!(m.id));
     for f in fields {
+        if owner.is_none() && !HASHTAG_MEDIA_FIELDS.contains(&f.name.as_str()) {
+            return Err(GraphError::nonexisting_field(&f.name, "IGMedia"));
+        }
         let value = match f.name.as_str() {
             "id" => continue,
             "caption" => json!(m.caption),
