@@ -44,8 +44,11 @@ impl GraphError {
     pub fn is_permission(&self) -> bool {
         self.code == 10 || self.code == 3 || (200..=299).contains(&self.code)
     }
+    /// The token was rejected. Code 2500 is that only when it speaks of the token ("An
+    /// active access token must be used…"); "Unknown path components" shares the code.
     pub fn is_token(&self) -> bool {
-        matches!(self.code, 190 | 102 | 104 | 2500)
+        matches!(self.code, 190 | 102 | 104)
+            || (self.code == 2500 && self.message.to_ascii_lowercase().contains("access token"))
     }
     /// Code 1 "Please reduce the amount of data you're asking for, then retry your request":
     /// the same request fails again; a smaller one may not.

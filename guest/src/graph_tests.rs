@@ -21,6 +21,13 @@ fn classification() {
     assert_eq!(class(400, 80002, None), FailureType::Transient);
     assert_eq!(class(500, 1, None), FailureType::Transient);
     assert_eq!(class(400, 100, Some(33)), FailureType::System);
+    let path = |msg: &str| {
+        parse_response(400, &err_body(2500, None, msg), "https://g/v25.0/1/x").unwrap_err().into_connector("x")
+    };
+    let unknown = path("Unknown path components: /x/y");
+    assert_eq!((unknown.failure, unknown.whole_read), (FailureType::System, false), "not a token problem");
+    let no_token = path("An active access token must be used to query information about the current user.");
+    assert_eq!((no_token.failure, no_token.whole_read), (FailureType::Config, true));
     let html = parse_response(502, b"<html>Bad gateway</html>", "https://g/x").unwrap_err().into_connector("x");
     assert_eq!(html.failure, FailureType::Transient);
     assert!(html.internal.unwrap().contains("<html>"));

@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use fake_graph::{DatasetSpec, FakeOptions, FaultPlan};
+use fake_graph::{DatasetSpec, FakeOptions, FaultPlan, GraphError};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
@@ -126,4 +126,25 @@ fn a_rejected_token_still_ends_the_read() {
     assert_eq!(errors.len(), 1, "{errors:#?}");
     assert_eq!(errors[0]["failure_type"], "config_error");
     assert!(statuses(&r).values().all(|s| s == "INCOMPLETE"), "{:?}", statuses(&r));
+}
+
+/// "Unknown path components" shares code 2500 with the missing-token error but is no token
+/// problem: its stream fails as a system_error naming it, and the other streams read on.
+#[test]
+fn unknown_path_components_are_not_a_token_error() {
+    let clean = Sandbox::start(DatasetSpec::small());
+    let baseline = clean.read(&clean.config(json!({})), &clean.catalog(ALL_STREAMS), None);
+    let mut faults = FaultPlan::none();
+    for a in clean.dataset().accounts() {
+        let rest = vec!["tags".to_string(), "x".to_string()];
+        faults =
+            faults.force_graph_error(&format!("/{}/tags", a.ig_user_id), &GraphError::unknown_path_components(&rest));
+    }
+    let sb = Sandbox::start_with(DatasetSpec::small(), FakeOptions { faults, ..FakeOptions::default() });
+    let r = sb.read(&sb.config(json!({})), &sb.catalog(ALL_STREAMS), None);
+    assert_isolated(&r, &baseline, &["tagged_media"]);
+    let e = trace_errors(&r)[0];
+    assert_eq!(e["failure_type"], "system_error", "{e}");
+    let message = e["message"].as_str().unwrap();
+    assert!(message.contains("Unknown path components") && !message.contains("access token"), "{message}");
 }

@@ -156,7 +156,10 @@ fn answer_unchecked(ctx: &ApiContext<'_>, call: &GraphCall) -> Result<Value, Gra
     if let Some(answer) = crate::public::answer_hashtags(ds.public(), ctx.public, ds.now(), &links, is_account) {
         return answer;
     }
-    if method != "GET" || segments.len() > 2 {
+    if method == "GET" && segments.len() > 2 {
+        return Err(GraphError::unknown_path_components(&segments[2..]));
+    }
+    if method != "GET" {
         return Err(GraphError::unsupported_request(&method, first));
     }
     let selection = match call.params.get("fields").filter(|f| !f.trim().is_empty()) {
