@@ -45,16 +45,23 @@ fn names(
         Some(_) => return Err(field_error(field, "must be an array of strings")),
     };
     let mut out: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for item in items {
         let Value::String(raw) = item else {
             return Err(field_error(field, format!("must hold strings, got {item}")));
         };
-        let name = raw.trim().trim_start_matches(prefix).to_lowercase();
-        if name.is_empty() {
+        // Checked as written: lower-casing may add combining marks (`İ` becomes `i̇`).
+        let written = raw.trim().trim_start_matches(prefix);
+        if written.is_empty() {
             continue;
         }
-        valid(&name).map_err(|why| field_error(field, format!("holds {raw:?}, which {why}")))?;
-        if !out.contains(&name) {
+        valid(written).map_err(|why| {
+            let shown: String = raw.chars().take(60).collect();
+            let more = if raw.chars().count() > 60 { "…" } else { "" };
+            field_error(field, format!("holds {shown:?}{more}, which {why}"))
+        })?;
+        let name = written.to_lowercase();
+        if seen.insert(name.clone()) {
             out.push(name);
         }
     }
@@ -122,6 +129,8 @@ mod tests {
         .unwrap();
         assert_eq!(w.competitor_usernames, ["rival_roasters"]);
         assert_eq!(w.hashtags, ["sunset", "café"]);
+        let turkish = parse(r##"{"hashtags":["İstanbul","#Çay","straße"]}"##).unwrap();
+        assert_eq!(turkish.hashtags, ["i\u{307}stanbul", "çay", "straße"]);
         assert_eq!(w.competitor_media_limit, DEFAULT_COMPETITOR_MEDIA_LIMIT);
         assert_eq!(parse("{}").unwrap().hashtags, Vec::<String>::new());
     }
@@ -141,5 +150,7 @@ mod tests {
             let e = parse(json).unwrap_err();
             assert!(e.message.contains(field), "{json}: {}", e.message);
         }
+        let huge = format!(r#"{{"hashtags":["{} x"]}}"#, "a".repeat(100_000));
+        assert!(parse(&huge).unwrap_err().message.len() < 400, "a huge value is not repeated in full");
     }
 }

@@ -72,7 +72,12 @@ impl HashtagIds {
         let used = self.used(account, now);
         let room = BUDGET.saturating_sub(used);
         if new.len() > room {
-            let extra: Vec<String> = new[room..].iter().map(|n| format!("#{n}")).collect();
+            // Named in full up to a screenful; a list of thousands is summed up.
+            const NAMED: usize = 20;
+            let mut extra: Vec<String> = new[room..].iter().take(NAMED).map(|n| format!("#{n}")).collect();
+            if new.len() - room > NAMED {
+                extra.push(format!("and {} more", new.len() - room - NAMED));
+            }
             let free_on = self
                 .known
                 .values()
