@@ -87,7 +87,7 @@ enum Command {
     },
 }
 
-fn main() -> ExitCode {
+pub fn main() -> ExitCode {
     fixed_mmap_threshold();
     let cli = Cli::parse();
     let output = Output::stdout().with_progress_from_env();

@@ -170,10 +170,13 @@ impl StreamDef {
     }
 }
 
+/// Our own docs (packaging/metadata.yaml says the same; tests/acceptance checks both).
+pub const DOCUMENTATION_URL: &str = "https://github.com/source-instagram/source-instagram/blob/main/README.md";
+
 /// The SPEC message body.
 pub fn spec_json() -> Value {
     json!({
-        "documentationUrl": "https://docs.airbyte.com/integrations/sources/instagram",
+        "documentationUrl": DOCUMENTATION_URL,
         "connectionSpecification": serde_json::from_str::<Value>(SPEC).expect("spec.json is valid JSON (checked by tests)"),
         "supportsIncremental": true,
         "supported_destination_sync_modes": ["overwrite", "append", "append_dedup"],
