@@ -155,6 +155,7 @@ struct Shared {
     /// Waited before a new connection's first request is read (a TLS handshake's cost).
     connection_delay: Duration,
     tokens: Tokens,
+    oauth: crate::oauth::OAuthState,
 }
 
 /// A running fake Graph API server. Stops when dropped.
@@ -189,6 +190,7 @@ impl FakeGraph {
             serial: AtomicU64::new(0),
             connections: AtomicU64::new(0),
             tokens,
+            oauth: Default::default(),
         });
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -237,6 +239,13 @@ impl FakeGraph {
     /// Every HTTP request received so far, in arrival order.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.shared.log.lock().unwrap().clone()
+    }
+
+    /// A short-lived token, as a login's code exchange issues it (for tests that start where
+    /// the platform's OAuth flow ends).
+    pub fn short_lived_token(&self, login: crate::oauth::Login) -> String {
+        let prefix = if login == crate::oauth::Login::Facebook { "EAAG" } else { "IGAA" };
+        self.shared.tokens.issue(&self.shared.dataset, "test", prefix, true)
     }
 
     /// Every token a renewal endpoint issued so far, oldest first.
@@ -442,6 +451,9 @@ fn route(
             return error_reply(shared, &e, &key, None);
         }
     };
+    if let Some(reply) = shared.oauth.answer(&shared.dataset, &shared.tokens, method, &path.segments, &params) {
+        return oauth_reply(shared, reply, &format!("{method} {raw_path}"));
+    }
     if let Some(answer) = shared.tokens.answer(&shared.dataset, &path.segments, &params) {
         return token_reply(shared, answer, &format!("{method} {raw_path}"));
     }
@@ -578,6 +590,24 @@ fn token_reply(shared: &Shared, answer: Result<Value, GraphError>, key: &str) ->
             }
         }
         Err(e) => error_reply(shared, &e, key, None),
+    }
+}
+
+/// The answer of a login dialog or code exchange (see `oauth`).
+fn oauth_reply(shared: &Shared, reply: crate::oauth::OAuthReply, key: &str) -> HttpReply {
+    let (app, _) = shared.faults.peek_usage(&[]);
+    let mut headers = usage_headers(&UsageSnapshot { app, account: None });
+    headers.push(("x-fb-trace-id".into(), fbtrace_id(key)));
+    if let Some(location) = reply.location {
+        headers.push(("Location".into(), location));
+    }
+    HttpReply {
+        status: reply.status,
+        content_type: if reply.html { HTML_CONTENT_TYPE } else { JSON_CONTENT_TYPE },
+        body: reply.body,
+        headers,
+        batch_ops: 0,
+        delay: Duration::ZERO,
     }
 }
 

@@ -6,7 +6,8 @@
 //!            [--accounts N] [--posts N]
 //! ```
 //! `--accounts` and `--posts` resize the dataset (e.g. one account with 10,000 posts).
-//! Prints the base URL and the token, then serves until killed.
+//! Prints the base URL, the token, the dataset's "now" and the app's id and secret (for the
+//! OAuth endpoints), then serves until killed.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -59,10 +60,12 @@ fn run() -> Result<(), String> {
     }
     let dataset = Dataset::generate(&spec);
     let counts = dataset.counts();
-    let graph = FakeGraph::start(dataset, options).map_err(|e| format!("cannot start: {e}"))?;
+    let graph = FakeGraph::start(dataset, options.clone()).map_err(|e| format!("cannot start: {e}"))?;
     println!("FAKE_GRAPH_URL={}", graph.base_url());
     println!("FAKE_GRAPH_TOKEN={}", graph.token());
     println!("FAKE_GRAPH_NOW={}", graph.dataset().now().to_rfc3339());
+    println!("FAKE_GRAPH_APP_ID={}", options.tokens.app_id);
+    println!("FAKE_GRAPH_APP_SECRET={}", options.tokens.app_secret);
     println!(
         "dataset: {} pages, {} accounts, {} media, {} carousel children, {} stories, {} insight days",
         counts.pages, counts.accounts, counts.media, counts.carousel_children, counts.stories, counts.insight_days
