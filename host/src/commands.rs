@@ -219,6 +219,7 @@ pub struct CheckOutcome {
 }
 
 /// `check`: FAILED (exit 0) for config problems, TRACE ERROR (exit 1) for anything else.
+/// First completes a login when the config holds a token we never renewed (see `renewal`).
 pub async fn check(
     runtime: &Runtime,
     output: &Output,
@@ -232,6 +233,9 @@ pub async fn check(
             return CheckOutcome { code: 0, failure: Some(f), instantiate: None };
         }
     };
+    // A token the platform's OAuth flow left (short-lived) is exchanged for a long-lived one.
+    let renewed = crate::renewal::renew(output, &settings, env, crate::renewal::Moment::Check).await;
+    let settings = renewed.unwrap_or(settings);
     let mut took = None;
     let result = async {
         let mut i = instance(runtime, output, Some(&settings), env, Patience::Quick).await?;
@@ -281,7 +285,7 @@ pub async fn read(
     state: Option<&str>,
     env: &RunEnv,
 ) -> (Result<(), Failure>, Option<Duration>) {
-    let renewed = crate::renewal::renew(output, settings, env).await;
+    let renewed = crate::renewal::renew(output, settings, env, crate::renewal::Moment::Read).await;
     let settings = renewed.as_ref().unwrap_or(settings);
     let mut i = match instance(runtime, output, Some(settings), env, Patience::Read).await {
         Ok(i) => i,

@@ -12,20 +12,33 @@ BIN = Path(os.environ.get("SOURCE_INSTAGRAM_BIN", ROOT / "target/debug/source-in
 FAKE = Path(os.environ.get("FAKE_GRAPH_BIN", ROOT / "target/debug/fake-graph"))
 
 
-@pytest.fixture(scope="session")
-def fake_graph():
-    """A fake Graph API (dataset `small`) on an ephemeral port: (url, token, now)."""
-    proc = subprocess.Popen([str(FAKE), "--dataset", "small"], stdout=subprocess.PIPE, text=True)
+def start_fake_graph(*args):
+    """Start fake-graph with `args`: (process, {FAKE_GRAPH_URL, _TOKEN, _NOW, _APP_ID, _APP_SECRET})."""
+    proc = subprocess.Popen([str(FAKE), "--dataset", "small", *args], stdout=subprocess.PIPE, text=True)
     info = {}
-    while len(info) < 3:
+    while len(info) < 5:
         line = proc.stdout.readline()
         assert line, "fake-graph exited early"
         if line.startswith("FAKE_GRAPH_"):
             key, value = line.strip().split("=", 1)
             info[key] = value
-    yield info["FAKE_GRAPH_URL"], info["FAKE_GRAPH_TOKEN"], info["FAKE_GRAPH_NOW"]
+    return proc, info
+
+
+@pytest.fixture(scope="session")
+def fake_graph_info():
+    """A fake Graph API (dataset `small`) on an ephemeral port: what it printed."""
+    proc, info = start_fake_graph()
+    yield info
     proc.terminate()
     proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def fake_graph(fake_graph_info):
+    """The fake Graph API as (url, token, now)."""
+    info = fake_graph_info
+    return info["FAKE_GRAPH_URL"], info["FAKE_GRAPH_TOKEN"], info["FAKE_GRAPH_NOW"]
 
 
 @pytest.fixture()
