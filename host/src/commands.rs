@@ -169,6 +169,7 @@ async fn instance(
                 WaitBudget::new(s.max_rate_limit_wait),
                 limits,
             )
+            .with_appsecret_proof(s.app_secret())
         }
         // No config (spec): no network at all.
         None => NetworkPolicy::new(

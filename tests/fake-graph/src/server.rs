@@ -465,7 +465,8 @@ fn route(
         token_in_query: token.in_query,
         serial,
     };
-    let outcome = answer_call(shared, &call, token.value.as_deref());
+    let proof = call.params.get("appsecret_proof").map(str::to_string);
+    let outcome = answer_call(shared, &call, token.value.as_deref(), proof.as_deref());
     let mut headers = usage_headers(&outcome.usage);
     headers.push(("facebook-api-version".into(), call.path.version.clone()));
     headers.push(("x-fb-trace-id".into(), fbtrace_id(&call.key())));
@@ -492,8 +493,9 @@ struct CallOutcome {
     version: Option<String>,
 }
 
-/// Authenticates, applies faults and usage, and answers one call.
-fn answer_call(shared: &Shared, call: &GraphCall, token: Option<&str>) -> CallOutcome {
+/// Authenticates (the token, and the `appsecret_proof` that covers the call when the app
+/// requires one), applies faults and usage, and answers one call.
+fn answer_call(shared: &Shared, call: &GraphCall, token: Option<&str>, proof: Option<&str>) -> CallOutcome {
     let ds = &shared.dataset;
     let key = call.key();
     // Business discovery and hashtag calls count against the platform rate limit, not the
@@ -507,7 +509,7 @@ fn answer_call(shared: &Shared, call: &GraphCall, token: Option<&str>) -> CallOu
         .map(|a| a.ig_user_id.clone())
         .filter(|_| !platform);
 
-    if let Err(e) = shared.tokens.check(ds, token) {
+    if let Err(e) = shared.tokens.check(ds, token).and_then(|_| shared.tokens.check_proof(token, proof)) {
         let (app, accounts) = shared.faults.peek_usage(subject.as_slice());
         let usage = UsageSnapshot { app, account: accounts.into_iter().next() };
         let auth_header = format!(
@@ -696,6 +698,7 @@ fn serve_batch(
     let batch_token = bearer_token(headers)
         .or_else(|| query.get("access_token").map(str::to_string))
         .or_else(|| form.get("access_token").map(str::to_string));
+    let batch_proof = query.get("appsecret_proof").or_else(|| form.get("appsecret_proof")).map(str::to_string);
 
     if let Some(InjectedFailure::Raw { status, body }) = shared.faults.forced_for("/") {
         let (app, _) = shared.faults.peek_usage(&[]);
@@ -740,7 +743,8 @@ fn serve_batch(
             return error_reply(shared, &GraphError::missing_token(), &envelope_key, Some(ops.len()));
         }
         Some(t) => {
-            if let Err(e) = shared.tokens.check(&shared.dataset, Some(t)) {
+            let checked = shared.tokens.check(&shared.dataset, Some(t));
+            if let Err(e) = checked.and_then(|_| shared.tokens.check_proof(Some(t), batch_proof.as_deref())) {
                 return error_reply(shared, &e, &envelope_key, Some(ops.len()));
             }
         }
@@ -753,7 +757,8 @@ fn serve_batch(
     let mut last_app = None;
     for (index, op) in ops.iter().enumerate() {
         let op_serial = serial.wrapping_mul(1000).wrapping_add(index as u64);
-        let outcome = batch_operation(shared, op, &version, batch_token.as_deref(), op_serial);
+        let outcome =
+            batch_operation(shared, op, &version, (batch_token.as_deref(), batch_proof.as_deref()), op_serial);
         delay = delay.max(outcome.delay);
         last_app = Some(outcome.usage.app);
         if let Some((id, numbers)) = &outcome.usage.account {
@@ -794,8 +799,15 @@ fn serve_batch(
     }
 }
 
-/// One operation of a batch, answered like a plain call.
-fn batch_operation(shared: &Shared, op: &Value, version: &str, batch_token: Option<&str>, serial: u64) -> CallOutcome {
+/// One operation of a batch, answered like a plain call (with the batch's token and proof,
+/// unless it brings its own token, which its own proof must then cover).
+fn batch_operation(
+    shared: &Shared,
+    op: &Value,
+    version: &str,
+    (batch_token, batch_proof): (Option<&str>, Option<&str>),
+    serial: u64,
+) -> CallOutcome {
     let fail = |e: GraphError, key: &str| {
         let (app, _) = shared.faults.peek_usage(&[]);
         CallOutcome {
@@ -827,5 +839,6 @@ fn batch_operation(shared: &Shared, op: &Value, version: &str, batch_token: Opti
         body: op.get("body").and_then(Value::as_str).unwrap_or("").to_string(),
         serial,
     };
-    answer_call(shared, &call, op_token.as_deref().or(batch_token))
+    let proof = if op_token.is_some() { call.params.get("appsecret_proof") } else { batch_proof };
+    answer_call(shared, &call, op_token.as_deref().or(batch_token), proof)
 }

@@ -16,7 +16,11 @@
 //! younger than 24 hours; the fake refuses it with a code-100 `OAuthException` naming the
 //! rule (a connector must treat any refusal alike). With `revoke_on_renewal`, the token a
 //! renewal replaced is refused afterwards (190/460), so a test can prove a client only uses
-//! the new one. Tokens also come from the OAuth code exchanges (`oauth`): those are short-lived
+//! the new one. With `require_appsecret_proof` (Meta's app setting "Require App Secret"), every
+//! API call must carry `appsecret_proof`, the hex HMAC-SHA256 of its token keyed with the app
+//! secret, or fails as Meta answers: code 100 `GraphMethodException` "API calls from the server
+//! require an appsecret_proof argument", or "Invalid appsecret_proof provided in the API
+//! argument" for a wrong one. Tokens also come from the OAuth code exchanges (`oauth`): those are short-lived
 //! until `fb_exchange_token` or `ig_exchange_token` (here) trades them for long-lived ones.
 //! Nothing here knows about HTTP (see `server`).
 
@@ -59,6 +63,9 @@ pub struct TokenOptions {
     pub code_lifetime: std::time::Duration,
     /// The login dialogs stand for a person who declines (`error=access_denied`).
     pub deny_consent: bool,
+    /// The app's setting "Require App Secret": API calls without a valid `appsecret_proof`
+    /// are refused.
+    pub require_appsecret_proof: bool,
     /// Instagram's code exchange answers in the shape of Meta's Business Login page,
     /// `{"data": [{"access_token", "user_id", "permissions"}]}`, instead of the flat one.
     pub ig_code_answer_in_data: bool,
@@ -73,6 +80,7 @@ impl Default for TokenOptions {
             revoke_on_renewal: false,
             code_lifetime: std::time::Duration::from_secs(600),
             deny_consent: false,
+            require_appsecret_proof: false,
             ig_code_answer_in_data: false,
         }
     }
@@ -130,6 +138,32 @@ impl Tokens {
 
     pub(crate) fn options(&self) -> &TokenOptions {
         &self.options
+    }
+
+    /// Whether a call with `token` carrying `proof` passes the app's "Require App Secret".
+    pub(crate) fn check_proof(&self, token: Option<&str>, proof: Option<&str>) -> Result<(), GraphError> {
+        if !self.options.require_appsecret_proof {
+            return Ok(());
+        }
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(self.options.app_secret.as_bytes()).expect("any key length");
+        mac.update(token.unwrap_or_default().as_bytes());
+        let expected: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        match proof {
+            None | Some("") => Err(GraphError::new(
+                400,
+                100,
+                "GraphMethodException",
+                "API calls from the server require an appsecret_proof argument",
+            )),
+            Some(p) if p == expected => Ok(()),
+            Some(_) => Err(GraphError::new(
+                400,
+                100,
+                "GraphMethodException",
+                "Invalid appsecret_proof provided in the API argument",
+            )),
+        }
     }
 
     /// Every token issued by a renewal or an exchange so far, oldest first.

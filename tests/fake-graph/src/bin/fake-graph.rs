@@ -3,7 +3,7 @@
 //! ```text
 //! fake-graph [--dataset small|demo|bench] [--port N] [--latency-ms N]
 //!            [--throttle FRACTION] [--transient FRACTION] [--seed N]
-//!            [--accounts N] [--posts N]
+//!            [--accounts N] [--posts N] [--require-appsecret-proof]
 //! ```
 //! `--accounts` and `--posts` resize the dataset (e.g. one account with 10,000 posts).
 //! Prints the base URL, the token, the dataset's "now" and the app's id and secret (for the
@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use fake_graph::{Dataset, DatasetSpec, FakeGraph, FakeOptions, FaultPlan};
 
-const USAGE: &str = "usage: fake-graph [--dataset small|demo|bench] [--port N] [--latency-ms N] [--throttle FRACTION] [--transient FRACTION] [--seed N] [--accounts N] [--posts N]";
+const USAGE: &str = "usage: fake-graph [--dataset small|demo|bench] [--port N] [--latency-ms N] [--throttle FRACTION] [--transient FRACTION] [--seed N] [--accounts N] [--posts N] [--require-appsecret-proof]";
 
 fn main() -> ExitCode {
     match run() {
@@ -37,6 +37,11 @@ fn run() -> Result<(), String> {
         if flag == "--help" || flag == "-h" {
             println!("{USAGE}");
             return Ok(());
+        }
+        if flag == "--require-appsecret-proof" {
+            // The app's "Require App Secret": every API call needs `appsecret_proof`.
+            options.tokens.require_appsecret_proof = true;
+            continue;
         }
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
         let bad = |what: &str| format!("{flag}: {what}: {value}");
