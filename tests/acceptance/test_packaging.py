@@ -77,28 +77,35 @@ def test_the_wheel_installs_only_the_source_instagram_wasm_command(tmp_path):
 
 def test_pyairbyte_validation_passes_with_the_wheel(connector_env, tmp_path, monkeypatch):
     """PyAirbyte's own connector validation (`airbyte-lib-validate-source`: names from
-    metadata.yaml, install into `.venv-<name>`, a registry entry naming the PyPI package, then
-    get_source without installing, check, discover and a record), with the wheel installed where
-    the validation would build the package from source."""
-    from airbyte import validate
-
+    metadata.yaml, install into `.venv-<name>` in the working directory, a registry entry naming
+    the PyPI package, then get_source without installing, check, discover and a record), with the
+    wheel installed where the validation would build the package from source. It runs in its own
+    process, in that directory, as the validation command does."""
     url, token, _ = connector_env
     monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.chdir(tmp_path)
     metadata = yaml.safe_load((ROOT / "packaging/metadata.yaml").read_text())["data"]
     name = metadata["dockerRepository"].removeprefix("airbyte/")
     assert name == CONNECTOR
-    subprocess.run(["uv", "venv", "--quiet", f".venv-{name}"], check=True)
-    subprocess.run(["uv", "pip", "install", "--quiet", "--python", f".venv-{name}", str(the_wheel())], check=True)
+    subprocess.run(["uv", "venv", "--quiet", f".venv-{name}"], check=True, cwd=tmp_path)
+    subprocess.run(["uv", "pip", "install", "--quiet", "--python", f".venv-{name}", str(the_wheel())], check=True,
+                   cwd=tmp_path)
     registry = {"sources": [{"dockerRepository": f"airbyte/{name}", "dockerImageTag": "0.1.0",
                              "remoteRegistries": metadata["remoteRegistries"]}]}
     (tmp_path / "registry.json").write_text(json.dumps(registry))
     monkeypatch.setenv("AIRBYTE_LOCAL_REGISTRY", str(tmp_path / "registry.json"))
+    monkeypatch.delenv("AIRBYTE_INSTALL_DIR", raising=False)
+    monkeypatch.delenv("AIRBYTE_PROJECT_DIR", raising=False)
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"access_token": token, "api_base_url": url}))
-    validate.full_tests(name, str(config))
-    source = ab.get_source(name, install_if_missing=False)
-    assert source.executor.get_installed_version(raise_on_error=True) == "0.1.0"
+    script = ("import sys, airbyte as ab\n"
+              "from airbyte import validate\n"
+              "validate.full_tests(sys.argv[1], sys.argv[2])\n"
+              "version = ab.get_source(sys.argv[1], install_if_missing=False).executor.get_installed_version(raise_on_error=True)\n"
+              "print('installed', version)\n")
+    out = subprocess.run([sys.executable, "-c", script, name, str(config)], cwd=tmp_path, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "installed 0.1.0" in out.stdout
+    assert token not in out.stdout + out.stderr
 
 
 @pytest.fixture()
