@@ -12,6 +12,9 @@ use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+/// Where the first redirect's query goes (taken once).
+type Sender = Arc<Mutex<Option<oneshot::Sender<HashMap<String, String>>>>>;
+
 /// The path Meta redirects to.
 pub const PATH: &str = "/callback";
 
@@ -41,7 +44,7 @@ impl Listener {
     pub async fn wait(self) -> HashMap<String, String> {
         let (tx, rx) = oneshot::channel();
         let tx = Arc::new(Mutex::new(Some(tx)));
-        let serve = |listener: TcpListener, tx: Arc<Mutex<Option<oneshot::Sender<HashMap<String, String>>>>>| async move {
+        let serve = |listener: TcpListener, tx: Sender| async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else { continue };
                 let tx = tx.clone();
@@ -65,8 +68,6 @@ impl Listener {
         query
     }
 }
-
-type Sender = Arc<Mutex<Option<oneshot::Sender<HashMap<String, String>>>>>;
 
 fn answer(request: hyper::Request<hyper::body::Incoming>, tx: &Sender) -> hyper::Response<Full<Bytes>> {
     let page = |status: u16, text: &str| {
