@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the connector image (packaging/Containerfile) from a static source-instagram binary:
-#   bash packaging/image.sh target/x86_64-unknown-linux-musl/release/source-instagram [TAG]
+#   bash packaging/image.sh target/x86_64-unknown-linux-musl/release/source-instagram-wasm [TAG]
 # The context (target/image-context) holds a static busybox with its applets, the binary,
 # /etc/passwd with the non-root user `airbyte` (1000), and the compiled-component cache,
 # filled by running the binary once (the cache is rebuilt at start-up if the CPU differs).
@@ -19,7 +19,7 @@ cp "$busybox" "$ctx/rootfs/bin/busybox"
 for applet in $("$busybox" --list); do
     [ "$applet" = busybox ] || ln -s busybox "$ctx/rootfs/bin/$applet"
 done
-cp "$bin" "$ctx/rootfs/usr/local/bin/source-instagram"
+cp "$bin" "$ctx/rootfs/usr/local/bin/source-instagram-wasm"
 printf 'root:x:0:0:root:/root:/bin/sh\nairbyte:x:1000:1000:airbyte:/home/airbyte:/bin/sh\n' > "$ctx/rootfs/etc/passwd"
 printf 'root:x:0:\nairbyte:x:1000:\n' > "$ctx/rootfs/etc/group"
 chmod 1777 "$ctx/rootfs/tmp"

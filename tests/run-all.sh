@@ -3,9 +3,10 @@
 #   1. Rust: unit tests, end-to-end tests of the real binary and component against the fake
 #      Graph API, property tests (each run's stdout is kept in target/transcripts);
 #   2. acceptance, in a venv with pinned requirements: PyAirbyte as a real client, every
-#      transcript validated against Airbyte's published protocol models, and the component
-#      run outside our host (examples/: wasmtime-py, jco transpile, the composed command under
-#      `jco run`) with records equal to the native read.
+#      transcript validated against Airbyte's published protocol models, Airbyte's own standard
+#      tests for sources (airbyte-cdk), and the component run outside our host (examples/:
+#      wasmtime-py, jco transpile, the composed command under `jco run`) with records equal to
+#      the native read.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,4 +36,7 @@ fi
 if command -v npm >/dev/null; then
     (cd examples/js && npm ci --silent --no-audit --no-fund)
 fi
-AIRBYTE_OFFLINE_MODE=1 DO_NOT_TRACK=1 "$venv/bin/python" -m pytest tests/acceptance -q -p no:cacheprovider
+# `--read-from-streams=all`: Airbyte's standard tests also read every stream through the image
+# (their default reads none there; tests/acceptance/standard/).
+AIRBYTE_OFFLINE_MODE=1 DO_NOT_TRACK=1 "$venv/bin/python" -m pytest tests/acceptance -q -p no:cacheprovider \
+    --read-from-streams=all

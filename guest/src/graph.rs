@@ -50,6 +50,12 @@ impl GraphError {
         matches!(self.code, 190 | 102 | 104)
             || (self.code == 2500 && self.message.to_ascii_lowercase().contains("access token"))
     }
+    /// Code 100 about `appsecret_proof`: the app requires one ("Require App Secret") and the
+    /// call had none ("API calls from the server require an appsecret_proof argument") or a
+    /// wrong one ("Invalid appsecret_proof provided in the API argument").
+    pub fn is_appsecret_proof(&self) -> bool {
+        self.code == 100 && self.message.contains("appsecret_proof")
+    }
     /// Code 1 "Please reduce the amount of data you're asking for, then retry your request":
     /// the same request fails again; a smaller one may not.
     pub fn is_too_much_data(&self) -> bool {
@@ -93,7 +99,15 @@ impl ApiError {
                     "HTTP {status} from {url}: {detail} (fbtrace_id {})",
                     error.fbtrace_id.clone().unwrap_or_default()
                 );
-                let e = if error.is_token() {
+                let e = if error.is_appsecret_proof() && error.message.contains("Invalid") {
+                    ConnectorError::config(format!(
+                        "Meta refused {doing}: the app requires an app secret proof and the one sent does not match ({detail}). `client_secret` is not the secret of the app that issued the token: set it to that app's secret (App settings > Basic)."
+                    ))
+                } else if error.is_appsecret_proof() {
+                    ConnectorError::config(format!(
+                        "Meta refused {doing}: the app's setting \"Require App Secret\" is on, so every call needs an app secret proof ({detail}). Set `client_secret` to the app's secret (the connector then signs every call), or turn \"Require App Secret\" off in the app's Advanced settings."
+                    ))
+                } else if error.is_token() {
                     ConnectorError::config(format!(
                         "The access token was rejected while {doing} ({detail}). It is invalid or has expired: generate a new long-lived token with the permissions {REQUIRED_PERMISSIONS} and update `access_token`."
                     ))

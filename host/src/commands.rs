@@ -160,6 +160,7 @@ async fn instance(
                 WaitBudget::new(s.max_rate_limit_wait),
                 limits,
             )
+            .with_appsecret_proof(s.app_secret())
         }
         // No config (spec): no network at all.
         None => NetworkPolicy::new(
@@ -210,6 +211,7 @@ pub struct CheckOutcome {
 }
 
 /// `check`: FAILED (exit 0) for config problems, TRACE ERROR (exit 1) for anything else.
+/// First completes a login when the config holds a token we never renewed (see `renewal`).
 pub async fn check(
     runtime: &Runtime,
     output: &Output,
@@ -223,6 +225,9 @@ pub async fn check(
             return CheckOutcome { code: 0, failure: Some(f), instantiate: None };
         }
     };
+    // A token the platform's OAuth flow left (short-lived) is exchanged for a long-lived one.
+    let renewed = crate::renewal::renew(output, &settings, env, crate::renewal::Moment::Check).await;
+    let settings = renewed.unwrap_or(settings);
     let mut took = None;
     let result = async {
         let mut i = instance(runtime, output, Some(&settings), env, Patience::Quick).await?;
@@ -272,7 +277,7 @@ pub async fn read(
     state: Option<&str>,
     env: &RunEnv,
 ) -> (Result<(), Failure>, Option<Duration>) {
-    let renewed = crate::renewal::renew(output, settings, env).await;
+    let renewed = crate::renewal::renew(output, settings, env, crate::renewal::Moment::Read).await;
     let settings = renewed.as_ref().unwrap_or(settings);
     let mut i = match instance(runtime, output, Some(settings), env, Patience::Read).await {
         Ok(i) => i,

@@ -22,6 +22,7 @@ pub mod clock;
 pub mod commands;
 pub mod demo;
 pub mod failure;
+pub mod login;
 pub mod network;
 pub mod protocol;
 pub mod renewal;

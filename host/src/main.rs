@@ -1,8 +1,9 @@
 //! `source-instagram`: runs the Instagram connector component and speaks the Airbyte protocol.
 //!
 //! Owns the command line: exactly Airbyte's `spec`, `check`, `discover`, `read`, plus `demo`
-//! (the built-in sandbox), `run-many` (many tenants in one process) and `component` (writes
-//! the component, bare or as a `wasi:cli/run` command, see `artifact`). What each command
+//! (the built-in sandbox), `run-many` (many tenants in one process), `login` (Meta's OAuth in a
+//! browser, see `login`) and `component` (writes the component, bare or as a `wasi:cli/run`
+//! command, see `artifact`). What each command
 //! does and means lives in `commands`; only AirbyteMessages go to stdout (see `protocol`).
 
 use clap::{Parser, Subcommand};
@@ -61,6 +62,36 @@ enum Command {
         #[arg(long)]
         summary_only: bool,
     },
+    /// Log in with Meta in a browser (Facebook Login, or Business Login for Instagram with
+    /// --login instagram) and write the long-lived token, checked, into a config file; the
+    /// token is never printed.
+    Login {
+        /// The Meta app's id (for Instagram Login, its Instagram app id).
+        #[arg(long, value_name = "ID")]
+        app_id: String,
+        /// The app's secret (for Instagram Login, its Instagram app secret).
+        #[arg(long, value_name = "SECRET")]
+        app_secret: String,
+        #[arg(long, value_enum, default_value = "facebook")]
+        login: source_instagram::login::LoginKind,
+        /// The config file to write or update.
+        #[arg(long, value_name = "FILE", default_value = "config.json")]
+        config: PathBuf,
+        /// Local port for Meta's redirect to http://localhost:PORT/callback (0: any free port);
+        /// the app must list that redirect URI.
+        #[arg(long, default_value_t = 8976)]
+        port: u16,
+        /// Only print the login URL; do not open a browser.
+        #[arg(long)]
+        no_browser: bool,
+        /// One origin for every Meta host (e.g. the sandbox's fake Graph API); also written as
+        /// the config's `api_base_url`.
+        #[arg(long, value_name = "URL")]
+        api_base_url: Option<String>,
+        /// How long to wait for the login in the browser.
+        #[arg(long, default_value_t = 300)]
+        timeout_secs: u64,
+    },
     /// Write the connector component (the embedded one, or --component) to a file, for other
     /// component runtimes; with --command, composed into a `wasi:cli/run` command that takes
     /// Airbyte's CLI (`wasmtime run -S http --dir . FILE read --config …`, `jco run FILE …`).
@@ -87,7 +118,7 @@ enum Command {
     },
 }
 
-fn main() -> ExitCode {
+pub fn main() -> ExitCode {
     fixed_mmap_threshold();
     let cli = Cli::parse();
     let output = Output::stdout().with_progress_from_env();
@@ -179,6 +210,19 @@ async fn run(cli: Cli, output: Output) -> ExitCode {
         Command::Demo { dataset, summary_only } => return demo::run(&runtime, &dataset, summary_only, &env).await,
         Command::RunMany { jobs, out, concurrency } => {
             return tenants::run_many(runtime, &jobs, &out, concurrency as usize, &env).await;
+        }
+        Command::Login { app_id, app_secret, login, config, port, no_browser, api_base_url, timeout_secs } => {
+            let args = source_instagram::login::LoginArgs {
+                app_id,
+                app_secret,
+                login,
+                config,
+                port,
+                open_browser: !no_browser,
+                api_base_url,
+                timeout: std::time::Duration::from_secs(timeout_secs),
+            };
+            source_instagram::login::run(&args, &runtime, &output, &env).await
         }
         Command::Component { .. } => unreachable!("handled before the runtime is loaded"),
     };

@@ -1,14 +1,19 @@
-//! Renewing the access token at the start of a read, so long-lived tokens do not expire.
+//! Renewing the access token at the start of a read, so long-lived tokens do not expire, and
+//! completing a login: the Airbyte platform's OAuth flow (`advanced_auth` in the spec) leaves a
+//! short-lived token in the config, which the first `check` or `read` exchanges for a
+//! long-lived one.
 //!
 //! Owns the decision (renewal on, a way to renew, and due: never renewed by us, or renewed
-//! `RENEW_AFTER_DAYS` or more ago as `access_token_renewed_at` records), the one request to
-//! Meta (`refresh_access_token` with `ig_refresh_token` for Instagram Login; `oauth/access_token`
+//! `RENEW_AFTER_DAYS` or more ago as `access_token_renewed_at` records; `check` only completes
+//! a login, i.e. exchanges a token we never renewed), the request to Meta
+//! (`refresh_access_token` with `ig_refresh_token`, or `access_token` with `ig_exchange_token`
+//! and the app secret for a token we never renewed, for Instagram Login; `oauth/access_token`
 //! with `fb_exchange_token`, `client_id` and `client_secret` for Facebook Login), and handing
 //! the result back: the new token is registered as a secret before anything else is printed,
-//! the updated config goes out in the one CONTROL `CONNECTOR_CONFIG` message, and the read
+//! the updated config goes out in the one CONTROL `CONNECTOR_CONFIG` message, and the command
 //! continues with settings built from that config. A refusal or a network failure is a WARN
-//! and the read continues with the old token. It must never fail a read, renew more than once
-//! per read, or print a token anywhere but that CONTROL message (see `protocol`).
+//! and the command continues with the old token. It must never fail a command, renew more than
+//! once per command, or print a token anywhere but that CONTROL message (see `protocol`).
 
 use crate::commands::RunEnv;
 use crate::network::WaitBudget;
@@ -29,7 +34,25 @@ pub const RENEW_AFTER_DAYS: i64 = 7;
 /// How the token can be renewed.
 enum Method {
     InstagramRefresh,
-    FacebookExchange { client_id: String, client_secret: String },
+    /// A short-lived token (Business Login for Instagram's code exchange) for a 60-day one.
+    InstagramExchange {
+        client_secret: String,
+    },
+    FacebookExchange {
+        client_id: String,
+        client_secret: String,
+    },
+}
+
+/// Which command asks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Moment {
+    /// The start of a read: renew when due.
+    Read,
+    /// `check`: only complete a login, i.e. exchange a token we never renewed (the platform's
+    /// OAuth flow leaves a short-lived one) for a long-lived one, so the platform stores the
+    /// long-lived token as soon as the source is set up.
+    Check,
 }
 
 /// What a renewal attempt came to.
@@ -42,18 +65,28 @@ fn text<'a>(config: &'a Value, field: &str) -> Option<&'a str> {
     config.get(field).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
 }
 
-/// How to renew this config's token, or `None` when renewal is off or impossible (Facebook
-/// Login without the app's id and secret).
-fn method(config: &Value) -> Option<Method> {
+/// The ways to renew this config's token, in the order to try them (a refused exchange falls
+/// back to a refresh); none when renewal is off or impossible (Facebook Login without the
+/// app's id and secret), or when `check` has no login to complete.
+fn methods(config: &Value, moment: Moment) -> Vec<Method> {
     if config.get(OPTION_FIELD).and_then(Value::as_bool) == Some(false) {
-        return None;
+        return Vec::new();
     }
+    let never_renewed = text(config, RENEWED_AT_FIELD).is_none();
+    let secret = text(config, "client_secret").map(str::to_string);
     match text(config, "login") {
-        Some("instagram") => Some(Method::InstagramRefresh),
-        _ => Some(Method::FacebookExchange {
-            client_id: text(config, "client_id")?.to_string(),
-            client_secret: text(config, "client_secret")?.to_string(),
-        }),
+        Some("instagram") => {
+            let exchange =
+                secret.filter(|_| never_renewed).map(|client_secret| Method::InstagramExchange { client_secret });
+            let refresh = (moment == Moment::Read).then_some(Method::InstagramRefresh);
+            exchange.into_iter().chain(refresh).collect()
+        }
+        _ => match (text(config, "client_id"), secret) {
+            (Some(client_id), Some(client_secret)) if moment == Moment::Read || never_renewed => {
+                vec![Method::FacebookExchange { client_id: client_id.to_string(), client_secret }]
+            }
+            _ => Vec::new(),
+        },
     }
 }
 
@@ -71,6 +104,13 @@ fn url(settings: &Settings, method: &Method) -> String {
         Method::InstagramRefresh => {
             query.append_pair("grant_type", "ig_refresh_token").append_pair("access_token", &settings.token);
             format!("{}/refresh_access_token?{}", settings.api_base_url, query.finish())
+        }
+        Method::InstagramExchange { client_secret } => {
+            query
+                .append_pair("grant_type", "ig_exchange_token")
+                .append_pair("client_secret", client_secret)
+                .append_pair("access_token", &settings.token);
+            format!("{}/access_token?{}", settings.api_base_url, query.finish())
         }
         Method::FacebookExchange { client_id, client_secret } => {
             let version = text(&settings.config, "api_version")
@@ -104,16 +144,21 @@ fn outcome(status: u16, body: &[u8]) -> Outcome {
     })
 }
 
-/// Renew the token of `settings` if renewal is on and due. On success, emits the CONTROL
-/// message and returns the settings of the updated config; otherwise `None` (keep going with
-/// the old token). `check` and `discover` never call this: only a read renews.
-pub async fn renew(output: &Output, settings: &Settings, env: &RunEnv) -> Option<Settings> {
-    let method = method(&settings.config)?;
+/// Renew the token of `settings` if renewal is on and due (at `moment`). On success, emits the
+/// CONTROL message and returns the settings of the updated config; otherwise `None` (keep
+/// going with the old token). `discover` never calls this.
+pub async fn renew(output: &Output, settings: &Settings, env: &RunEnv, moment: Moment) -> Option<Settings> {
+    let methods = methods(&settings.config, moment);
+    if methods.is_empty() {
+        return None;
+    }
     // Library callers may not have registered the config's secrets yet (the CLI has): the
     // request URL carries the token and the app secret, so mask them before anything prints.
     output.add_secret(&settings.token);
-    if let Method::FacebookExchange { client_secret, .. } = &method {
-        output.add_secret(client_secret);
+    for method in &methods {
+        if let Method::FacebookExchange { client_secret, .. } | Method::InstagramExchange { client_secret } = method {
+            output.add_secret(client_secret);
+        }
     }
     let now = env.now.unwrap_or_else(Utc::now);
     if let Some(at) = renewed_at(&settings.config)
@@ -124,27 +169,39 @@ pub async fn renew(output: &Output, settings: &Settings, env: &RunEnv) -> Option
     }
     let limiter = env.limiters.get(settings, env.clock).ok()?;
     let budget = WaitBudget::new(settings.max_rate_limit_wait);
-    let uri: http::Uri = url(settings, &method).parse().ok()?;
-    let what = match method {
-        Method::InstagramRefresh => "refresh the Instagram access token",
-        Method::FacebookExchange { .. } => "exchange the Facebook access token for a new long-lived one",
-    };
-    let outcome = match limiter.send_host_get(&settings.origin, uri, output, &budget).await {
-        Ok((status, body)) => outcome(status, &body),
-        Err(why) => Outcome::Refused(format!("no answer from Meta ({why})")),
-    };
-    let (token, expires_in) = match outcome {
-        Outcome::Renewed { token, expires_in } => (token, expires_in),
-        Outcome::Refused(why) => {
-            output.log(
-                "WARN",
-                &format!(
-                    "Could not {what} ({why}); the read continues with the current token, and the next read tries again. Set `{OPTION_FIELD}` to false to stop renewing."
-                ),
-            );
-            return None;
+    let mut renewed = None;
+    for (i, method) in methods.iter().enumerate() {
+        let uri: http::Uri = url(settings, method).parse().ok()?;
+        let what = match method {
+            Method::InstagramRefresh => "refresh the Instagram access token",
+            Method::InstagramExchange { .. } => "exchange the Instagram access token for a long-lived one",
+            Method::FacebookExchange { .. } => "exchange the Facebook access token for a new long-lived one",
+        };
+        let outcome = match limiter.send_host_get(&settings.origin, uri, output, &budget).await {
+            Ok((status, body)) => outcome(status, &body),
+            Err(why) => Outcome::Refused(format!("no answer from Meta ({why})")),
+        };
+        match outcome {
+            Outcome::Renewed { token, expires_in } => {
+                renewed = Some((token, expires_in, what));
+                break;
+            }
+            Outcome::Refused(why) if i + 1 < methods.len() => {
+                output.log("INFO", &format!("Could not {what} ({why}); trying a refresh instead."));
+            }
+            Outcome::Refused(why) => {
+                let next = match moment {
+                    Moment::Read => "the read continues with the current token, and the next read tries again",
+                    Moment::Check => "the check continues with the current token, and the next read tries again",
+                };
+                output.log(
+                    "WARN",
+                    &format!("Could not {what} ({why}); {next}. Set `{OPTION_FIELD}` to false to stop renewing."),
+                );
+            }
         }
-    };
+    }
+    let (token, expires_in, what) = renewed?;
     // Before anything else is printed: the new token is a secret like the old one.
     output.add_secret(&token);
     let mut config = settings.config.clone();
@@ -162,7 +219,7 @@ pub async fn renew(output: &Output, settings: &Settings, env: &RunEnv) -> Option
     output.log(
         "INFO",
         &format!(
-            "Renewed the access token{valid}; the updated config (new token, `{RENEWED_AT_FIELD}`) is in the CONTROL message for the platform to store, and the rest of this read uses the new token"
+            "Renewed the access token{valid}; the updated config (new token, `{RENEWED_AT_FIELD}`) is in the CONTROL message for the platform to store, and the rest of this command uses the new token"
         ),
     );
     Some(renewed)
@@ -173,18 +230,35 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    /// Renewal needs a way to renew and is off with the option.
+    /// Renewal needs a way to renew and is off with the option; `check` only completes a login
+    /// (a token we never renewed, exchanged with the app secret).
     #[test]
     fn when_renewal_applies() {
-        assert!(matches!(method(&json!({"login": "instagram"})), Some(Method::InstagramRefresh)));
-        assert!(method(&json!({"login": "instagram", OPTION_FIELD: false})).is_none());
-        assert!(method(&json!({})).is_none(), "Facebook Login needs the app id and secret");
-        assert!(method(&json!({"client_id": "1"})).is_none());
-        assert!(matches!(
-            method(&json!({"client_id": "1", "client_secret": "s"})),
-            Some(Method::FacebookExchange { .. })
-        ));
-        assert!(method(&json!({"client_id": "1", "client_secret": "s", OPTION_FIELD: false})).is_none());
+        let kinds = |config: Value, moment| {
+            methods(&config, moment)
+                .iter()
+                .map(|m| match m {
+                    Method::InstagramRefresh => "refresh",
+                    Method::InstagramExchange { .. } => "ig-exchange",
+                    Method::FacebookExchange { .. } => "fb-exchange",
+                })
+                .collect::<Vec<_>>()
+        };
+        let renewed = json!("2026-01-01T00:00:00Z");
+        for (config, read, check) in [
+            (json!({"login": "instagram"}), vec!["refresh"], vec![]),
+            (json!({"login": "instagram", OPTION_FIELD: false}), vec![], vec![]),
+            (json!({"login": "instagram", "client_secret": "s"}), vec!["ig-exchange", "refresh"], vec!["ig-exchange"]),
+            (json!({"login": "instagram", "client_secret": "s", RENEWED_AT_FIELD: renewed}), vec!["refresh"], vec![]),
+            (json!({}), vec![], vec![]),
+            (json!({"client_id": "1"}), vec![], vec![]),
+            (json!({"client_id": "1", "client_secret": "s"}), vec!["fb-exchange"], vec!["fb-exchange"]),
+            (json!({"client_id": "1", "client_secret": "s", RENEWED_AT_FIELD: renewed}), vec!["fb-exchange"], vec![]),
+            (json!({"client_id": "1", "client_secret": "s", OPTION_FIELD: false}), vec![], vec![]),
+        ] {
+            assert_eq!(kinds(config.clone(), Moment::Read), read, "read {config}");
+            assert_eq!(kinds(config.clone(), Moment::Check), check, "check {config}");
+        }
     }
 
     /// Meta's answers: a token, or its error named by code and message.
@@ -211,6 +285,10 @@ mod tests {
         assert_eq!(
             url(&s, &Method::InstagramRefresh),
             "http://127.0.0.1:9/refresh_access_token?grant_type=ig_refresh_token&access_token=T%2BK"
+        );
+        assert_eq!(
+            url(&s, &Method::InstagramExchange { client_secret: "s&x".into() }),
+            "http://127.0.0.1:9/access_token?grant_type=ig_exchange_token&client_secret=s%26x&access_token=T%2BK"
         );
         let fb = Method::FacebookExchange { client_id: "1".into(), client_secret: "s&x".into() };
         assert_eq!(

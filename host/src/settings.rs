@@ -37,6 +37,14 @@ pub struct Settings {
     pub api_base_url: String,
 }
 
+impl Settings {
+    /// The app secret (`client_secret`), when the config holds one: the host signs every call
+    /// with `appsecret_proof` (see `network`).
+    pub fn app_secret(&self) -> Option<&str> {
+        self.config.get("client_secret").and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
+    }
+}
+
 /// Read a JSON file named by a CLI flag; failures are `config_error`s naming the file.
 pub fn read_json_file(path: &Path, what: &str) -> Result<Value, Failure> {
     let text = std::fs::read_to_string(path)

@@ -1,18 +1,19 @@
 //! Token renewal through the real host and component against the fake Graph API: one
 //! renewal per read, handed back in exactly one CONTROL message; the rest of the read and the
 //! next read use only the new token; the old token never appears in any output and the new
-//! one only in the CONTROL message; the option off, `check` and Facebook Login without app
-//! credentials make no renewal call; refusals are warnings and the read succeeds; run-many
-//! tenants renew independently.
+//! one only in the CONTROL message; the option off, `check` (but for completing a login) and
+//! Facebook Login without app credentials make no renewal call; `check` exchanges a token we
+//! never renewed (what the platform's OAuth flow leaves) for a long-lived one; refusals are
+//! warnings and the read succeeds; run-many tenants renew independently.
 
 mod common;
 
 use common::*;
-use fake_graph::{DatasetSpec, FAKE_APP_ID, FAKE_APP_SECRET, FakeOptions, RecordedRequest, TokenOptions};
+use fake_graph::{DatasetSpec, FAKE_APP_ID, FAKE_APP_SECRET, FakeOptions, Login, RecordedRequest, TokenOptions};
 use serde_json::{Value, json};
 use std::process::Command;
 
-const RENEWAL_PATHS: &[&str] = &["/refresh_access_token", "/oauth/access_token"];
+const RENEWAL_PATHS: &[&str] = &["/refresh_access_token", "/oauth/access_token", "/access_token"];
 
 fn is_renewal(q: &RecordedRequest) -> bool {
     RENEWAL_PATHS.iter().any(|p| q.path.ends_with(p))
@@ -129,8 +130,9 @@ fn facebook_exchange_with_app_credentials() {
     assert_eq!(r.records("users").len(), sb.dataset().accounts().len());
 }
 
-/// With the option off, with Facebook Login and no app credentials, and in `check`, the fake
-/// sees no renewal call and nothing prints a CONTROL message.
+/// With the option off, with Facebook Login and no app credentials, and in `check` (with a
+/// token renewed recently, or Instagram Login without the app secret), the fake sees no
+/// renewal call and nothing prints a CONTROL message.
 #[test]
 fn no_renewal_when_off_without_credentials_or_in_check() {
     let sb = sandbox(TokenOptions::default());
@@ -146,13 +148,77 @@ fn no_renewal_when_off_without_credentials_or_in_check() {
         assert!(controls(&r).is_empty(), "{extra}");
         assert_eq!(r.records("users").len(), if extra["login"] == "instagram" { 1 } else { 2 }, "{extra}");
     }
-    for extra in [json!({"login": "instagram"}), json!({"client_id": FAKE_APP_ID, "client_secret": FAKE_APP_SECRET})] {
+    let yesterday = (chrono::DateTime::parse_from_rfc3339(&sb.now).unwrap() - chrono::Duration::days(1)).to_rfc3339();
+    for extra in [
+        json!({"login": "instagram"}),
+        json!({"client_id": FAKE_APP_ID, "client_secret": FAKE_APP_SECRET, "access_token_renewed_at": yesterday}),
+        json!({"login": "instagram", "client_secret": FAKE_APP_SECRET, "access_token_renewed_at": yesterday}),
+    ] {
         let r = sb.run(&["check", "--config", &sb.config(extra)]);
         assert_eq!(r.connection_status()["status"], "SUCCEEDED");
         assert!(controls(&r).is_empty());
     }
     assert!(sb.fake.requests().iter().all(|q| !is_renewal(q)), "no renewal call at all");
     assert!(sb.fake.renewed_tokens().is_empty());
+}
+
+/// Where the platform's OAuth flow ends (a short-lived token, the app's id and secret, never
+/// renewed by us), the first `check` exchanges the token for a long-lived one, hands it over
+/// in one CONTROL message and checks with it: `fb_exchange_token` for Facebook Login,
+/// `ig_exchange_token` for Instagram Login. The short token is printed nowhere.
+#[test]
+fn check_completes_a_login_with_a_long_lived_token() {
+    for (login, extra, path, grant) in [
+        (Login::Facebook, json!({"client_id": FAKE_APP_ID}), "/v27.0/oauth/access_token", "fb_exchange_token"),
+        (Login::Instagram, json!({"login": "instagram"}), "/access_token", "ig_exchange_token"),
+    ] {
+        let sb = sandbox(TokenOptions::default());
+        let short = sb.fake.short_lived_token(login);
+        let mut config =
+            json!({"access_token": short, "api_base_url": sb.fake.base_url(), "client_secret": FAKE_APP_SECRET});
+        extra.as_object().unwrap().iter().for_each(|(k, v)| config[k] = v.clone());
+        let file = sb.file("oauth-config.json", &config);
+        let r = run(&["check", "--config", &file], Some(&sb.now), &short);
+        assert_eq!(r.connection_status()["status"], "SUCCEEDED", "{login:?}: {}", r.stdout);
+        let new = sb.fake.renewed_tokens().pop().expect("an exchange");
+        let updated = controls(&r);
+        assert_eq!(updated.len(), 1, "{login:?}");
+        assert_eq!(updated[0]["access_token"], new.as_str());
+        assert_eq!(updated[0]["access_token_renewed_at"].as_str().map(|t| t.len()), Some(20));
+        assert_eq!(lines_with(&r.stdout, &new).len(), 1, "the new token only in the CONTROL line");
+        let exchange: Vec<RecordedRequest> = sb.fake.requests().into_iter().filter(is_renewal).collect();
+        assert_eq!(exchange.len(), 1, "{login:?}");
+        assert_eq!((exchange[0].path.as_str(), exchange[0].query_param("grant_type")), (path, Some(grant)));
+        assert_all_api_calls_use(&sb, &new);
+
+        // The next check (the platform stored the CONTROL config) exchanges nothing.
+        let stored = sb.file("stored.json", &updated[0]);
+        let again = run(&["check", "--config", &stored], Some(&sb.now), &short);
+        assert_eq!(again.connection_status()["status"], "SUCCEEDED");
+        assert!(controls(&again).is_empty());
+        assert_eq!(sb.fake.requests().into_iter().filter(is_renewal).count(), 1);
+    }
+}
+
+/// Instagram Login with the app secret and a long-lived token we never renewed: the read's
+/// exchange is refused (only short-lived tokens are exchanged), then the token is refreshed,
+/// with no warning.
+#[test]
+fn instagram_exchange_falls_back_to_a_refresh() {
+    let sb = sandbox(TokenOptions::default());
+    let config = sb.config(json!({"login": "instagram", "client_secret": FAKE_APP_SECRET}));
+    let r = sb.read(&config, &sb.catalog(&["users"]), None);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert_eq!(controls(&r).len(), 1);
+    let grants: Vec<Option<String>> = sb
+        .fake
+        .requests()
+        .into_iter()
+        .filter(is_renewal)
+        .map(|q| q.query_param("grant_type").map(str::to_string))
+        .collect();
+    assert_eq!(grants, vec![Some("ig_exchange_token".into()), Some("ig_refresh_token".into())]);
+    assert!(r.of_type("LOG").iter().all(|l| l["log"]["level"] != "WARN"), "{:#?}", r.logs());
 }
 
 /// Meta's refusals (an Instagram token under 24 hours old, a wrong app secret) are one WARN

@@ -139,6 +139,9 @@ pub fn post_cutoff(
 
 /// The connection specification.
 pub const SPEC: &str = include_str!("../../../schemas/spec.json");
+/// Airbyte's `advanced_auth`: the declarative OAuth 2.0 flow the platform runs for both logins
+/// (README, "Authenticate your Instagram account").
+pub const ADVANCED_AUTH: &str = include_str!("../../../schemas/advanced_auth.json");
 
 pub fn find(name: &str) -> Option<&'static StreamDef> {
     STREAMS.iter().find(|s| s.name == name).copied()
@@ -170,13 +173,17 @@ impl StreamDef {
     }
 }
 
+/// Our own docs (packaging/metadata.yaml says the same; tests/acceptance checks both).
+pub const DOCUMENTATION_URL: &str = "https://github.com/source-instagram/source-instagram/blob/main/README.md";
+
 /// The SPEC message body.
 pub fn spec_json() -> Value {
     json!({
-        "documentationUrl": "https://docs.airbyte.com/integrations/sources/instagram",
+        "documentationUrl": DOCUMENTATION_URL,
         "connectionSpecification": serde_json::from_str::<Value>(SPEC).expect("spec.json is valid JSON (checked by tests)"),
         "supportsIncremental": true,
         "supported_destination_sync_modes": ["overwrite", "append", "append_dedup"],
+        "advanced_auth": serde_json::from_str::<Value>(ADVANCED_AUTH).expect("advanced_auth.json is valid JSON (checked by tests)"),
     })
 }
 

@@ -3,12 +3,13 @@
 //! Owns the network policy applied to every request the guest makes: the allow-list (only
 //! the scheme, host and port of `api_base_url`, checked on the final request URI, never on
 //! guest-supplied headers), credentials (the host adds the access token, so the guest never
-//! holds it), timeouts, pacing by Meta's usage headers and a budget of Graph calls in flight, waiting out throttles and retrying
+//! holds it, and the `appsecret_proof` when the config holds the app secret), timeouts, pacing by Meta's usage headers and a budget of Graph calls in flight, waiting out throttles and retrying
 //! transient failures (also per operation inside batch requests). It must not interpret
 //! successful bodies for the guest: what the guest receives is what Meta answered, or the
 //! last answer when retrying gave up.
 
 mod admission;
+mod appsecret_proof;
 mod budget;
 mod host_request;
 mod limits;
@@ -128,6 +129,8 @@ impl Limiter {
 pub struct NetworkPolicy {
     allowed: Origin,
     token: Option<Arc<str>>,
+    /// `appsecret_proof` for `token`, when the config holds the app secret.
+    proof: Option<Arc<str>>,
     output: Output,
     limiter: Arc<Limiter>,
     budget: Arc<WaitBudget>,
@@ -151,7 +154,18 @@ impl NetworkPolicy {
             }
         }
         let limits = Arc::new(limits.unwrap_or_else(|| limiter.limits.clone()));
-        Self { allowed, token: token.map(Arc::from), output, limiter, budget, limits }
+        Self { allowed, token: token.map(Arc::from), proof: None, output, limiter, budget, limits }
+    }
+
+    /// Sign every request with `appsecret_proof` (computed here, from this policy's token, so a
+    /// renewed token gets its own proof). The proof is masked in every output.
+    pub fn with_appsecret_proof(mut self, app_secret: Option<&str>) -> Self {
+        if let (Some(secret), Some(token)) = (app_secret, &self.token) {
+            let proof = appsecret_proof::proof(secret, token);
+            self.output.add_secret(&proof);
+            self.proof = Some(Arc::from(proof));
+        }
+        self
     }
 }
 
@@ -198,6 +212,9 @@ impl WasiHttpHooks for NetworkPolicy {
         {
             value.set_sensitive(true);
             request.headers_mut().insert(http::header::AUTHORIZATION, value);
+        }
+        if let Some(proof) = &self.proof {
+            *request.uri_mut() = appsecret_proof::with_proof(request.uri(), proof);
         }
         let limiter = self.limiter.clone();
         let output = self.output.clone();

@@ -147,11 +147,14 @@ impl Drop for Front {
     }
 }
 
+/// Each tunnel's CONNECT line and `Proxy-Authorization`.
+pub type Tunnels = Arc<Mutex<Vec<(String, Option<String>)>>>;
+
 /// A CONNECT proxy: records each tunnel's target and `Proxy-Authorization`, then either
 /// tunnels or refuses with 403.
 pub struct ConnectProxy {
     port: u16,
-    pub tunnels: Arc<Mutex<Vec<(String, Option<String>)>>>,
+    pub tunnels: Tunnels,
     connections: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
 }

@@ -21,8 +21,10 @@
 //! - [`insights`]: metric catalogues, insight values and insights responses;
 //! - [`faults`]: fault plans and the usage/throttling model;
 //! - [`public`]: competitors (business discovery) and hashtags, with Meta's budgets;
-//! - `tokens`: valid tokens and the two renewal endpoints (`refresh_access_token`,
-//!   `oauth/access_token` with `fb_exchange_token`);
+//! - `tokens`: valid tokens and the renewal endpoints (`refresh_access_token`,
+//!   `oauth/access_token` with `fb_exchange_token`, `access_token` with `ig_exchange_token`);
+//! - `oauth`: both logins' dialogs and code exchanges (Facebook Login, Business Login for
+//!   Instagram), with Meta's refusals;
 //! - `server`: HTTP, auth, batch, usage headers, request log;
 //! - `api`: routing, nodes, edges and field selection; `ig_user`: the IG user node and its
 //!   `media{…}` expansion;
@@ -38,6 +40,7 @@ mod api;
 mod fields;
 mod graph_error;
 mod ig_user;
+mod oauth;
 mod paging;
 mod request;
 mod server;
@@ -52,6 +55,7 @@ pub use faults::{
     AppBudget, AppBudgetReport, FaultPlan, ForcedError, FractionFault, PagingCycle, SlowFault, UsageModel,
 };
 pub use graph_error::{ErrorDetails, GraphError};
+pub use oauth::{Login, SHORT_LIVED_EXPIRES_IN};
 pub use paging::DEFAULT_PAGE_SIZE;
 pub use request::{LATEST_VERSION, OLDEST_VERSION};
 pub use server::{FakeGraph, FakeOptions, MAX_BATCH_OPERATIONS, RecordedRequest};

@@ -162,6 +162,7 @@ struct Shared {
     /// Waited before a new connection's first request is read (a TLS handshake's cost).
     connection_delay: Duration,
     tokens: Tokens,
+    oauth: crate::oauth::OAuthState,
 }
 
 /// A running fake Graph API server. Stops when dropped.
@@ -197,6 +198,7 @@ impl FakeGraph {
             serial: AtomicU64::new(0),
             connections: AtomicU64::new(0),
             tokens,
+            oauth: Default::default(),
         });
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -245,6 +247,13 @@ impl FakeGraph {
     /// Every HTTP request received so far, in arrival order.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.shared.log.lock().unwrap().clone()
+    }
+
+    /// A short-lived token, as a login's code exchange issues it (for tests that start where
+    /// the platform's OAuth flow ends).
+    pub fn short_lived_token(&self, login: crate::oauth::Login) -> String {
+        let prefix = if login == crate::oauth::Login::Facebook { "EAAG" } else { "IGAA" };
+        self.shared.tokens.issue(&self.shared.dataset, "test", prefix, true)
     }
 
     /// Every token a renewal endpoint issued so far, oldest first.
@@ -450,6 +459,9 @@ fn route(
             return error_reply(shared, &e, &key, None);
         }
     };
+    if let Some(reply) = shared.oauth.answer(&shared.dataset, &shared.tokens, method, &path.segments, &params) {
+        return oauth_reply(shared, reply, &format!("{method} {raw_path}"));
+    }
     if let Some(answer) = shared.tokens.answer(&shared.dataset, &path.segments, &params) {
         return token_reply(shared, answer, &format!("{method} {raw_path}"));
     }
@@ -461,7 +473,8 @@ fn route(
         token_in_query: token.in_query,
         serial,
     };
-    let outcome = answer_call(shared, &call, token.value.as_deref());
+    let proof = call.params.get("appsecret_proof").map(str::to_string);
+    let outcome = answer_call(shared, &call, token.value.as_deref(), proof.as_deref());
     let mut headers = usage_headers(&outcome.usage);
     headers.push(("facebook-api-version".into(), call.path.version.clone()));
     headers.push(("x-fb-trace-id".into(), fbtrace_id(&call.key())));
@@ -488,8 +501,9 @@ struct CallOutcome {
     version: Option<String>,
 }
 
-/// Authenticates, applies faults and usage, and answers one call.
-fn answer_call(shared: &Shared, call: &GraphCall, token: Option<&str>) -> CallOutcome {
+/// Authenticates (the token, and the `appsecret_proof` that covers the call when the app
+/// requires one), applies faults and usage, and answers one call.
+fn answer_call(shared: &Shared, call: &GraphCall, token: Option<&str>, proof: Option<&str>) -> CallOutcome {
     let ds = &shared.dataset;
     let key = call.key();
     // Business discovery and hashtag calls count against the platform rate limit, not the
@@ -503,7 +517,7 @@ fn answer_call(shared: &Shared, call: &GraphCall, token: Option<&str>) -> CallOu
         .map(|a| a.ig_user_id.clone())
         .filter(|_| !platform);
 
-    if let Err(e) = shared.tokens.check(ds, token) {
+    if let Err(e) = shared.tokens.check(ds, token).and_then(|_| shared.tokens.check_proof(token, proof)) {
         let (app, accounts) = shared.faults.peek_usage(subject.as_slice());
         let usage = UsageSnapshot { app, account: accounts.into_iter().next() };
         let auth_header = format!(
@@ -587,6 +601,24 @@ fn token_reply(shared: &Shared, answer: Result<Value, GraphError>, key: &str) ->
             }
         }
         Err(e) => error_reply(shared, &e, key, None),
+    }
+}
+
+/// The answer of a login dialog or code exchange (see `oauth`).
+fn oauth_reply(shared: &Shared, reply: crate::oauth::OAuthReply, key: &str) -> HttpReply {
+    let (app, _) = shared.faults.peek_usage(&[]);
+    let mut headers = usage_headers(&UsageSnapshot { app, account: None });
+    headers.push(("x-fb-trace-id".into(), fbtrace_id(key)));
+    if let Some(location) = reply.location {
+        headers.push(("Location".into(), location));
+    }
+    HttpReply {
+        status: reply.status,
+        content_type: if reply.html { HTML_CONTENT_TYPE } else { JSON_CONTENT_TYPE },
+        body: reply.body,
+        headers,
+        batch_ops: 0,
+        delay: Duration::ZERO,
     }
 }
 
@@ -675,6 +707,7 @@ fn serve_batch(
     let batch_token = bearer_token(headers)
         .or_else(|| query.get("access_token").map(str::to_string))
         .or_else(|| form.get("access_token").map(str::to_string));
+    let batch_proof = query.get("appsecret_proof").or_else(|| form.get("appsecret_proof")).map(str::to_string);
 
     if let Some(InjectedFailure::Raw { status, body }) = shared.faults.forced_for("/") {
         let (app, _) = shared.faults.peek_usage(&[]);
@@ -719,7 +752,8 @@ fn serve_batch(
             return error_reply(shared, &GraphError::missing_token(), &envelope_key, Some(ops.len()));
         }
         Some(t) => {
-            if let Err(e) = shared.tokens.check(&shared.dataset, Some(t)) {
+            let checked = shared.tokens.check(&shared.dataset, Some(t));
+            if let Err(e) = checked.and_then(|_| shared.tokens.check_proof(Some(t), batch_proof.as_deref())) {
                 return error_reply(shared, &e, &envelope_key, Some(ops.len()));
             }
         }
@@ -732,7 +766,8 @@ fn serve_batch(
     let mut last_app = None;
     for (index, op) in ops.iter().enumerate() {
         let op_serial = serial.wrapping_mul(1000).wrapping_add(index as u64);
-        let outcome = batch_operation(shared, op, &version, batch_token.as_deref(), op_serial);
+        let outcome =
+            batch_operation(shared, op, &version, (batch_token.as_deref(), batch_proof.as_deref()), op_serial);
         delay = delay.max(outcome.delay);
         last_app = Some(outcome.usage.app);
         if let Some((id, numbers)) = &outcome.usage.account {
@@ -773,8 +808,15 @@ fn serve_batch(
     }
 }
 
-/// One operation of a batch, answered like a plain call.
-fn batch_operation(shared: &Shared, op: &Value, version: &str, batch_token: Option<&str>, serial: u64) -> CallOutcome {
+/// One operation of a batch, answered like a plain call (with the batch's token and proof,
+/// unless it brings its own token, which its own proof must then cover).
+fn batch_operation(
+    shared: &Shared,
+    op: &Value,
+    version: &str,
+    (batch_token, batch_proof): (Option<&str>, Option<&str>),
+    serial: u64,
+) -> CallOutcome {
     let fail = |e: GraphError, key: &str| {
         let (app, _) = shared.faults.peek_usage(&[]);
         CallOutcome {
@@ -806,5 +848,6 @@ fn batch_operation(shared: &Shared, op: &Value, version: &str, batch_token: Opti
         body: op.get("body").and_then(Value::as_str).unwrap_or("").to_string(),
         serial,
     };
-    answer_call(shared, &call, op_token.as_deref().or(batch_token))
+    let proof = if op_token.is_some() { call.params.get("appsecret_proof") } else { batch_proof };
+    answer_call(shared, &call, op_token.as_deref().or(batch_token), proof)
 }

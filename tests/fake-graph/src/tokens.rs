@@ -16,13 +16,19 @@
 //! younger than 24 hours; the fake refuses it with a code-100 `OAuthException` naming the
 //! rule (a connector must treat any refusal alike). With `revoke_on_renewal`, the token a
 //! renewal replaced is refused afterwards (190/460), so a test can prove a client only uses
-//! the new one. Nothing here knows about HTTP (see `server`).
+//! the new one. With `require_appsecret_proof` (Meta's app setting "Require App Secret"), every
+//! API call must carry `appsecret_proof`, the hex HMAC-SHA256 of its token keyed with the app
+//! secret, or fails as Meta answers: code 100 `GraphMethodException` "API calls from the server
+//! require an appsecret_proof argument", or "Invalid appsecret_proof provided in the API
+//! argument" for a wrong one. Tokens also come from the OAuth code exchanges (`oauth`): those are short-lived
+//! until `fb_exchange_token` or `ig_exchange_token` (here) trades them for long-lived ones.
+//! Nothing here knows about HTTP (see `server`).
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Duration as ChronoDuration, FixedOffset, Utc};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::dataset::Dataset;
 use crate::graph_error::GraphError;
@@ -52,6 +58,17 @@ pub struct TokenOptions {
     pub token_age: ChronoDuration,
     /// Once a renewal succeeds, the token it replaced stops working.
     pub revoke_on_renewal: bool,
+    /// How long an OAuth authorization code can be exchanged (Meta: 10 minutes for Facebook,
+    /// 1 hour for Instagram); zero makes every code expired.
+    pub code_lifetime: std::time::Duration,
+    /// The login dialogs stand for a person who declines (`error=access_denied`).
+    pub deny_consent: bool,
+    /// The app's setting "Require App Secret": API calls without a valid `appsecret_proof`
+    /// are refused.
+    pub require_appsecret_proof: bool,
+    /// Instagram's code exchange answers in the shape of Meta's Business Login page,
+    /// `{"data": [{"access_token", "user_id", "permissions"}]}`, instead of the flat one.
+    pub ig_code_answer_in_data: bool,
 }
 
 impl Default for TokenOptions {
@@ -61,6 +78,10 @@ impl Default for TokenOptions {
             app_secret: FAKE_APP_SECRET.into(),
             token_age: ChronoDuration::days(10),
             revoke_on_renewal: false,
+            code_lifetime: std::time::Duration::from_secs(600),
+            deny_consent: false,
+            require_appsecret_proof: false,
+            ig_code_answer_in_data: false,
         }
     }
 }
@@ -69,6 +90,8 @@ impl Default for TokenOptions {
 struct Issued {
     token: String,
     at: DateTime<Utc>,
+    /// From an OAuth code exchange, not yet exchanged for a long-lived token.
+    short: bool,
 }
 
 struct Book {
@@ -84,7 +107,7 @@ pub(crate) struct Tokens {
 
 impl Tokens {
     pub(crate) fn new(ds: &Dataset, options: TokenOptions) -> Tokens {
-        let first = Issued { token: ds.token().to_string(), at: ds.now() - options.token_age };
+        let first = Issued { token: ds.token().to_string(), at: ds.now() - options.token_age, short: false };
         Tokens { options, book: Mutex::new(Book { issued: vec![first], revoked: BTreeSet::new() }) }
     }
 
@@ -113,7 +136,37 @@ impl Tokens {
         }
     }
 
-    /// Every token issued by a renewal so far, oldest first.
+    pub(crate) fn options(&self) -> &TokenOptions {
+        &self.options
+    }
+
+    /// Whether a call with `token` carrying `proof` passes the app's "Require App Secret".
+    pub(crate) fn check_proof(&self, token: Option<&str>, proof: Option<&str>) -> Result<(), GraphError> {
+        if !self.options.require_appsecret_proof {
+            return Ok(());
+        }
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(self.options.app_secret.as_bytes()).expect("any key length");
+        mac.update(token.unwrap_or_default().as_bytes());
+        let expected: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        match proof {
+            None | Some("") => Err(GraphError::new(
+                400,
+                100,
+                "GraphMethodException",
+                "API calls from the server require an appsecret_proof argument",
+            )),
+            Some(p) if p == expected => Ok(()),
+            Some(_) => Err(GraphError::new(
+                400,
+                100,
+                "GraphMethodException",
+                "Invalid appsecret_proof provided in the API argument",
+            )),
+        }
+    }
+
+    /// Every token issued by a renewal or an exchange so far, oldest first.
     pub(crate) fn renewed(&self) -> Vec<String> {
         self.book.lock().unwrap().issued.iter().skip(1).map(|i| i.token.clone()).collect()
     }
@@ -182,16 +235,46 @@ impl Tokens {
         self.book.lock().unwrap().issued.iter().find(|i| i.token == token).map(|i| i.at)
     }
 
-    /// Issue a new long-lived token for `old` (issued "now"), revoking `old` if so configured.
-    fn renew(&self, ds: &Dataset, old: &str, prefix: &str) -> Value {
+    /// Issue a new token derived from `seed` (issued "now"), short-lived or not.
+    pub(crate) fn issue(&self, ds: &Dataset, seed: &str, prefix: &str, short: bool) -> String {
         let mut book = self.book.lock().unwrap();
         let n = book.issued.len().to_string();
-        let token = format!("{prefix}{}", encode_chars(hash_parts([old, n.as_str()]), 40, BASE62));
-        book.issued.push(Issued { token: token.clone(), at: ds.now() });
+        let token = format!("{prefix}{}", encode_chars(hash_parts([seed, n.as_str()]), 40, BASE62));
+        book.issued.push(Issued { token: token.clone(), at: ds.now(), short });
+        token
+    }
+
+    /// Issue a new long-lived token for `old`, revoking `old` if so configured.
+    fn renew(&self, ds: &Dataset, old: &str, prefix: &str) -> Value {
+        let token = self.issue(ds, old, prefix, false);
         if self.options.revoke_on_renewal {
-            book.revoked.insert(old.to_string());
+            self.book.lock().unwrap().revoked.insert(old.to_string());
         }
-        json!({"access_token": token, "token_type": "bearer", "expires_in": LONG_LIVED_EXPIRES_IN})
+        crate::oauth::long_lived_answer(&token)
+    }
+
+    /// `GET /access_token?grant_type=ig_exchange_token&client_secret=…&access_token=…`
+    /// (Instagram Login): a short-lived token from the code exchange for a 60-day one.
+    pub(crate) fn ig_exchange(&self, ds: &Dataset, params: &Params) -> Result<Value, GraphError> {
+        if params.get("grant_type") != Some("ig_exchange_token") {
+            return Err(unsupported_grant_type(params.get("grant_type"), "ig_exchange_token"));
+        }
+        if params.get("client_secret") != Some(self.options.app_secret.as_str()) {
+            return Err(GraphError::new(400, 1, "OAuthException", "Error validating client secret."));
+        }
+        let old = params.get("access_token");
+        self.check(ds, old)?;
+        let old = old.unwrap_or_default();
+        let short = self.book.lock().unwrap().issued.iter().any(|i| i.token == old && i.short);
+        if !short {
+            return Err(GraphError::new(
+                400,
+                100,
+                "OAuthException",
+                "Only a short-lived access token can be exchanged for a long-lived one",
+            ));
+        }
+        Ok(self.renew(ds, old, "IGAA"))
     }
 }
 

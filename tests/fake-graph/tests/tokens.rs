@@ -88,3 +88,37 @@ fn facebook_exchange_and_its_refusals() {
     assert_eq!(get_plain(&exchange_url(&graph, FAKE_APP_ID, FAKE_APP_SECRET, "nope-token")).error(400)["code"], 190);
     assert_eq!(graph.renewed_tokens().len(), 2);
 }
+
+/// With "Require App Secret", a call needs `appsecret_proof` = hex HMAC-SHA256 of its token
+/// keyed with the app secret: none or a wrong one is Meta's code-100 `GraphMethodException`;
+/// a batch carries it on the batch for its operations. Without the setting, nothing is asked.
+#[test]
+fn appsecret_proof_when_the_app_requires_it() {
+    use hmac::{Hmac, Mac};
+    let proof = |token: &str| {
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(FAKE_APP_SECRET.as_bytes()).unwrap();
+        mac.update(token.as_bytes());
+        mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    let graph = start(
+        DatasetSpec::small(),
+        FakeOptions {
+            tokens: TokenOptions { require_appsecret_proof: true, ..TokenOptions::default() },
+            ..FakeOptions::default()
+        },
+    );
+    let missing = get(&graph.url("/v25.0/me/accounts")).error(400);
+    assert_eq!(missing["code"], 100);
+    assert_eq!(missing["type"], "GraphMethodException");
+    assert_eq!(missing["message"], "API calls from the server require an appsecret_proof argument");
+    let wrong = get(&graph.url("/v25.0/me/accounts?appsecret_proof=00ff")).error(400);
+    assert_eq!(wrong["message"], "Invalid appsecret_proof provided in the API argument");
+    assert_eq!(get(&graph.url(&format!("/v25.0/me/accounts?appsecret_proof={}", proof(TOKEN)))).status, 200);
+
+    let batch = r#"[{"method":"GET","relative_url":"me"}]"#;
+    assert_eq!(post_form(&graph.url("/v25.0/"), &[("batch", batch)]).error(400)["code"], 100);
+    let signed = post_form(&graph.url(&format!("/v25.0/?appsecret_proof={}", proof(TOKEN))), &[("batch", batch)]).ok();
+    assert_eq!(signed[0]["code"], 200, "{signed}");
+
+    assert_eq!(get(&start_small().url("/v25.0/me/accounts")).status, 200, "not asked without the setting");
+}

@@ -3,17 +3,18 @@
 //! ```text
 //! fake-graph [--dataset small|demo|bench] [--port N] [--latency-ms N]
 //!            [--throttle FRACTION] [--transient FRACTION] [--seed N]
-//!            [--accounts N] [--posts N]
+//!            [--accounts N] [--posts N] [--require-appsecret-proof]
 //! ```
 //! `--accounts` and `--posts` resize the dataset (e.g. one account with 10,000 posts).
-//! Prints the base URL and the token, then serves until killed.
+//! Prints the base URL, the token, the dataset's "now" and the app's id and secret (for the
+//! OAuth endpoints), then serves until killed.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use fake_graph::{Dataset, DatasetSpec, FakeGraph, FakeOptions, FaultPlan};
 
-const USAGE: &str = "usage: fake-graph [--dataset small|demo|bench] [--port N] [--latency-ms N] [--throttle FRACTION] [--transient FRACTION] [--seed N] [--accounts N] [--posts N]";
+const USAGE: &str = "usage: fake-graph [--dataset small|demo|bench] [--port N] [--latency-ms N] [--throttle FRACTION] [--transient FRACTION] [--seed N] [--accounts N] [--posts N] [--require-appsecret-proof]";
 
 fn main() -> ExitCode {
     match run() {
@@ -37,6 +38,11 @@ fn run() -> Result<(), String> {
             println!("{USAGE}");
             return Ok(());
         }
+        if flag == "--require-appsecret-proof" {
+            // The app's "Require App Secret": every API call needs `appsecret_proof`.
+            options.tokens.require_appsecret_proof = true;
+            continue;
+        }
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
         let bad = |what: &str| format!("{flag}: {what}: {value}");
         match flag.as_str() {
@@ -59,10 +65,12 @@ fn run() -> Result<(), String> {
     }
     let dataset = Dataset::generate(&spec);
     let counts = dataset.counts();
-    let graph = FakeGraph::start(dataset, options).map_err(|e| format!("cannot start: {e}"))?;
+    let graph = FakeGraph::start(dataset, options.clone()).map_err(|e| format!("cannot start: {e}"))?;
     println!("FAKE_GRAPH_URL={}", graph.base_url());
     println!("FAKE_GRAPH_TOKEN={}", graph.token());
     println!("FAKE_GRAPH_NOW={}", graph.dataset().now().to_rfc3339());
+    println!("FAKE_GRAPH_APP_ID={}", options.tokens.app_id);
+    println!("FAKE_GRAPH_APP_SECRET={}", options.tokens.app_secret);
     println!(
         "dataset: {} pages, {} accounts, {} media, {} carousel children, {} stories, {} insight days",
         counts.pages, counts.accounts, counts.media, counts.carousel_children, counts.stories, counts.insight_days
