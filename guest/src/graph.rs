@@ -103,10 +103,12 @@ impl ApiError {
                     ConnectorError::config(format!(
                         "Meta refused {doing}: the app requires an app secret proof and the one sent does not match ({detail}). `client_secret` is not the secret of the app that issued the token: set it to that app's secret (App settings > Basic)."
                     ))
+                    .for_whole_read()
                 } else if error.is_appsecret_proof() {
                     ConnectorError::config(format!(
                         "Meta refused {doing}: the app's setting \"Require App Secret\" is on, so every call needs an app secret proof ({detail}). Set `client_secret` to the app's secret (the connector then signs every call), or turn \"Require App Secret\" off in the app's Advanced settings."
                     ))
+                    .for_whole_read()
                 } else if error.is_token() {
                     ConnectorError::config(format!(
                         "The access token was rejected while {doing} ({detail}). It is invalid or has expired: generate a new long-lived token with the permissions {REQUIRED_PERMISSIONS} and update `access_token`."

@@ -252,7 +252,7 @@ impl<T, X: Transport> Scheduler<T, X> {
 
     /// The next answer in hand-out order (blocking until it has arrived); `None` when nothing
     /// is outstanding.
-    pub fn next(&mut self) -> Option<Answer<T>> {
+    pub fn next_answer(&mut self) -> Option<Answer<T>> {
         loop {
             self.fill();
             let head = self.head()?;

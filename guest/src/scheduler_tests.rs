@@ -37,7 +37,7 @@ fn run(window: usize, seed: u64) -> (Vec<String>, Vec<String>, usize) {
     let mut s = Scheduler::new(SimNet { now: 0, seed, sent: vec![] }, window);
     s.submit(0u64, get("n0".into()), 0);
     let mut out = Vec::new();
-    while let Some((n, answer)) = s.next() {
+    while let Some((n, answer)) = s.next_answer() {
         out.push(String::from_utf8(answer.unwrap().body).unwrap());
         for c in [2 * n + 1, 2 * n + 2].into_iter().filter(|c| *c < 200) {
             s.submit(c, get(format!("n{c}")), (c % 2) as u8);
@@ -75,7 +75,7 @@ fn buffers_stay_bounded() {
         let mut s = Scheduler::new(SimNet { now: 0, seed, sent: vec![] }, window);
         s.submit(0u64, get("e0".into()), 0);
         let (mut out, mut most_insights) = (Vec::new(), 0);
-        while let Some((n, _)) = s.next() {
+        while let Some((n, _)) = s.next_answer() {
             out.push(n);
             if n % 4 == 0 && n < 4 * 2000 {
                 for (i, c) in (n + 4..n + 8).enumerate() {
@@ -110,9 +110,9 @@ fn start_errors_are_answers() {
     let mut s = Scheduler::new(crate::http::WasiHttp, 4);
     s.submit("a", get("http://x/a".into()), 0);
     s.submit("b", get("http://x/b".into()), 1);
-    let (t, r) = s.next().unwrap();
+    let (t, r) = s.next_answer().unwrap();
     assert_eq!(t, "a");
     assert!(r.is_err());
-    assert_eq!(s.next().unwrap().0, "b");
-    assert!(s.next().is_none());
+    assert_eq!(s.next_answer().unwrap().0, "b");
+    assert!(s.next_answer().is_none());
 }

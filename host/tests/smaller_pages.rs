@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use fake_graph::{DatasetSpec, FakeOptions, FaultPlan, GraphError};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// Every stream, public ones included.
 fn every_stream() -> Vec<&'static str> {

@@ -29,8 +29,7 @@ fn about(ds: &Dataset, q: &RecordedRequest, account: &str) -> bool {
     let owned = |path: &str| {
         path.trim_start_matches('/')
             .split(['/', '?'])
-            .filter(|s| !s.is_empty() && !s.starts_with('v'))
-            .next()
+            .find(|s| !s.is_empty() && !s.starts_with('v'))
             .and_then(|id| ds.owner_account(id))
             .is_some_and(|a| a.ig_user_id == account)
     };

@@ -295,7 +295,7 @@ fn run(
         submit(&client, &accounts, &mut scheduler, std::mem::take(&mut asked), &field_policy.borrow(), &mut carried);
         scheduler.send();
         emit::release();
-        let Some((call, answer)) = scheduler.next() else {
+        let Some((call, answer)) = scheduler.next_answer() else {
             if carried.is_empty() {
                 break;
             }

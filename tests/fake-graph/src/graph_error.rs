@@ -102,7 +102,7 @@ impl GraphError {
     /// A path deeper than any node and edge (code 2500, as Meta answers e.g. `/me/accounts/x`).
     /// Not a token problem, although it shares the token errors' code.
     pub fn unknown_path_components(rest: &[String]) -> Self {
-        GraphError::new(400, 2500, "OAuthException", &format!("Unknown path components: /{}", rest.join("/")))
+        GraphError::new(400, 2500, "OAuthException", format!("Unknown path components: /{}", rest.join("/")))
     }
 
     /// A token that is not the dataset's token (code 190).
