@@ -10,6 +10,7 @@ use super::StreamDef;
 use crate::accounts::Account;
 use crate::catalog::Selection;
 use crate::config::Config;
+use crate::days::day_start;
 use crate::emit;
 use crate::engine::ops::{self, MAX_INSIGHT_ROUNDS, OpFailure};
 use crate::engine::{Cx, Family};
@@ -48,7 +49,10 @@ enum Op {
     },
     Totals {
         account: usize,
+        /// The day's `end_time` (its record's `date`).
         day: DateTime<Utc>,
+        /// Where the day starts: the `since` that makes the window hold this day alone.
+        since: DateTime<Utc>,
     },
 }
 
@@ -118,13 +122,13 @@ impl UserInsights {
                         ("until", &until.to_string()),
                     ],
                 ),
-                Op::Totals { account, day } => cx.client.relative_url(
+                Op::Totals { account, day, since } => cx.client.relative_url(
                     &format!("{}/insights", cx.accounts[*account].ig_id),
                     &[
                         ("metric", joined.as_str()),
                         ("metric_type", "total_value"),
                         ("period", "day"),
-                        ("since", &(*day - Duration::days(1)).timestamp().to_string()),
+                        ("since", &since.timestamp().to_string()),
                         ("until", &day.timestamp().to_string()),
                     ],
                 ),
@@ -235,7 +239,7 @@ impl Family for UserInsights {
                     }
                 }
             }
-            (Ok(body), Op::Totals { account, day }) => {
+            (Ok(body), Op::Totals { account, day, .. }) => {
                 let record = self.days[*account].entry(*day).or_default();
                 for item in body.get("data").and_then(Value::as_array).into_iter().flatten() {
                     if let (Some(name), Some(value)) = (
@@ -257,7 +261,7 @@ impl Family for UserInsights {
                             cx.accounts[*account].ig_id
                         ),
                     ),
-                    Op::Totals { account, day } => (
+                    Op::Totals { account, day, .. } => (
                         TOTALS.to_string(),
                         format!("reading daily account totals of {}", cx.accounts[*account].ig_id),
                         format!(
@@ -295,17 +299,14 @@ impl Family for UserInsights {
                 }
                 2 => {
                     let now = cx.now;
-                    let totals: Vec<(Op, u32)> = self
-                        .days
-                        .iter()
-                        .enumerate()
-                        .flat_map(|(account, d)| {
-                            d.keys()
-                                .copied()
-                                .filter(move |day| *day <= now)
-                                .map(move |day| (Op::Totals { account, day }, 0))
-                        })
-                        .collect();
+                    let mut totals: Vec<(Op, u32)> = Vec::new();
+                    for (account, d) in self.days.iter().enumerate() {
+                        let mut previous = None;
+                        for day in d.keys().copied().filter(|day| *day <= now) {
+                            totals.push((Op::Totals { account, day, since: day_start(day, previous) }, 0));
+                            previous = Some(day);
+                        }
+                    }
                     self.ask(cx, totals);
                 }
                 _ => self.emit_records(cx),

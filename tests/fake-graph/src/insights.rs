@@ -5,8 +5,10 @@
 //! compute the expected numbers with the public functions here
 //! ([`media_metric_value`], [`account_daily_value`], [`demographic_results`]).
 //!
-//! Time windows: a dataset day `D` is reported with `end_time` = `D+1 07:00 UTC`
-//! and belongs to a request window when `since < end_time <= until`.
+//! Time windows: days are Pacific dates (Meta's); a dataset day `D` is reported with
+//! `end_time` = the midnight that ends it in America/Los_Angeles (`D+1 07:00 UTC` in summer,
+//! `08:00 UTC` in winter; see [`day_end_time`]) and belongs to a request window when
+//! `since < end_time <= until`.
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use serde_json::{Map, Value, json};
@@ -709,9 +711,8 @@ fn parse_window(ds: &Dataset, params: &Params) -> Result<Window, GraphError> {
     let window = match (since, until) {
         (None, None) => {
             // The last two dataset days: end_times of yesterday and the day before.
-            let yesterday = now.date_naive() - Duration::days(1);
-            let until = day_end_time(yesterday);
-            Window { since: until - Duration::days(2), until }
+            let yesterday = crate::dataset::pacific_date(now) - Duration::days(1);
+            Window { since: day_end_time(yesterday - Duration::days(2)), until: day_end_time(yesterday) }
         }
         (Some(since), None) => Window { since, until: now },
         (None, Some(until)) => Window { since: until - Duration::days(2), until },

@@ -45,8 +45,8 @@ mod stable_hash;
 mod tokens;
 
 pub use dataset::{
-    Account, Dataset, DatasetCounts, DatasetSpec, GRAPH_TIME_FORMAT, Media, MediaFlags, MediaKind, MediaProductType,
-    MediaRole, MediaType, Page, day_end_time,
+    Account, Dataset, DatasetCounts, DatasetSpec, GRAPH_TIME_FORMAT, INSIGHTS_TIME_ZONE, Media, MediaFlags, MediaKind,
+    MediaProductType, MediaRole, MediaType, Page, day_end_time, day_start_time, pacific_date,
 };
 pub use faults::{
     AppBudget, AppBudgetReport, FaultPlan, ForcedError, FractionFault, PagingCycle, SlowFault, UsageModel,
