@@ -25,6 +25,32 @@ pub fn day_start(end: DateTime<Utc>, previous: Option<DateTime<Utc>>) -> DateTim
     end - Duration::days(1)
 }
 
+/// The earliest `since` for metrics Meta serves only for the last `days` Pacific days, the
+/// current day excluded (`follower_count`, `online_followers`: a request reaching further
+/// back is refused as a whole): 08:00 UTC of the current Pacific date minus `days`, which is
+/// that day's midnight (winter) or one hour after it (summer), so the window holds the whole
+/// range. The current Pacific date is taken as `now − 8 h`'s UTC date; in the hour after a
+/// summer midnight (07:00–08:00 UTC) that is a day early, and Meta's refusal moves the window
+/// one day on (`streams::user_insights`).
+pub fn recent_since(now: DateTime<Utc>, days: i64) -> DateTime<Utc> {
+    let today = (now - Duration::hours(8)).date_naive();
+    (today - Duration::days(days)).and_hms_opt(8, 0, 0).expect("a valid time").and_utc()
+}
+
+/// `[start, now)` cut into consecutive windows of at most `span_days` (Meta's widest
+/// `since`..`until`), oldest first; each `until` is the next `since` (Meta's windows are
+/// `since < end_time <= until`, so no day falls in two).
+pub fn windows(start: DateTime<Utc>, now: DateTime<Utc>, span_days: i64) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+    let mut out = Vec::new();
+    let mut since = start;
+    while since < now {
+        let until = (since + Duration::days(span_days)).min(now);
+        out.push((since, until));
+        since = until;
+    }
+    out
+}
+
 /// Whether `t` can be a midnight in Pacific time (07:00 or 08:00 UTC on the hour).
 pub fn is_pacific_midnight(t: DateTime<Utc>) -> bool {
     matches!(t.hour(), 7 | 8) && t.minute() == 0 && t.second() == 0
@@ -59,5 +85,19 @@ mod tests {
         // A previous end that is not the day before is not used; other clocks fall back to 24 h.
         assert_eq!(day_start(t("2026-05-05T07:00:00Z"), Some(t("2026-05-01T07:00:00Z"))), t("2026-05-04T08:00:00Z"));
         assert_eq!(day_start(t("2026-05-05T00:00:00Z"), None), t("2026-05-04T00:00:00Z"));
+    }
+
+    /// The recent-only range starts at the Pacific midnight 30 days before today (or one hour
+    /// after it), in winter and summer; in the hour after a summer midnight it is a day early.
+    #[test]
+    fn recent_range() {
+        assert_eq!(recent_since(t("2026-11-01T12:00:00Z"), 30), t("2026-10-02T08:00:00Z")); // start 07:00
+        assert_eq!(recent_since(t("2026-01-20T12:00:00Z"), 30), t("2025-12-21T08:00:00Z")); // start 08:00
+        assert_eq!(recent_since(t("2026-01-21T07:30:00Z"), 30), t("2025-12-21T08:00:00Z")); // 23:30 PST
+        assert_eq!(recent_since(t("2026-07-21T07:30:00Z"), 30), t("2026-06-20T08:00:00Z")); // a day early
+        let w = windows(t("2026-01-01T00:00:00Z"), t("2026-03-05T00:00:00Z"), 30);
+        assert_eq!(w.len(), 3);
+        assert!(w.windows(2).all(|p| p[0].1 == p[1].0));
+        assert_eq!(w[2].1, t("2026-03-05T00:00:00Z"));
     }
 }

@@ -256,6 +256,16 @@ impl MetricPolicy {
     }
 }
 
+/// Meta's refusal of a recent-only metric asked further back than it serves:
+/// `(#100) (follower_count) metric only supports querying data for the last 30 days excluding
+/// the current day`.
+pub const RECENT_ONLY_REFUSAL: &str = "only supports querying data for the last";
+
+/// Whether `error` is that refusal.
+pub fn is_recent_only_refusal(error: &GraphError) -> bool {
+    error.code == 100 && error.message.contains(RECENT_ONLY_REFUSAL)
+}
+
 /// If `error` is Meta's "this metric is not supported / not valid" answer, the metric it names.
 ///
 /// Meta words it several ways: `metric[2] must be one of the following values: …` (a position

@@ -105,3 +105,52 @@ fn days_across_dst_changes_are_each_read_once() {
         assert!(got2.len() < got_full.len(), "the second read is incremental");
     }
 }
+
+/// A first sync of 60 days: Meta refuses `follower_count` and `online_followers` for a window
+/// that starts more than 30 Pacific days back, so the connector asks them only over the last
+/// 30 days (their own window), while `reach` keeps its windows: every day has a record, the
+/// last 30 carry `follower_count` and `online_followers`, and Meta refused nothing. At 00:30
+/// in summer (07:30 UTC) the connector's estimate of the range is a day early: Meta's refusal
+/// moves it one day on, and the same 30 days come.
+#[test]
+fn first_sync_gets_the_last_30_days_of_follower_count() {
+    for now in [at(2026, 11, 1), Utc.with_ymd_and_hms(2026, 7, 21, 7, 30, 0).unwrap()] {
+        let sb = Sandbox::start_with(spec(now, 60), FakeOptions::default());
+        let r = sb.read(&sb.config(json!({})), &sb.catalog(&["user_insights"]), None);
+        assert_eq!(r.code, 0, "{now}: {}", r.stdout);
+        let got = by_day(&r);
+        let ds = sb.dataset();
+        let days = ds.insight_days();
+        assert_eq!(got.len(), ds.accounts().len() * days.len(), "{now}: every day");
+        check_values(ds, &got);
+        let recent: BTreeSet<String> = days[days.len() - 30..].iter().map(|d| date_of(*d)).collect();
+        for ((account, date), rec) in &got {
+            let day = days.iter().find(|d| date_of(**d) == *date).unwrap();
+            let acc = ds.account(account).unwrap();
+            if recent.contains(date) {
+                assert_eq!(rec["follower_count"], json!(account_daily_value(ds, acc, "follower_count", *day).unwrap()));
+                assert!(rec["online_followers"].is_object(), "{now} {date}: {rec}");
+            } else {
+                assert!(rec.get("follower_count").is_none() && rec.get("online_followers").is_none(), "{rec}");
+                assert!(rec["reach"].is_number(), "{rec}");
+            }
+        }
+        let refused: Vec<String> = sb
+            .fake
+            .requests()
+            .iter()
+            .flat_map(|q| q.batch_relative_urls())
+            .filter(|u| u.contains("follower_count") || u.contains("online_followers"))
+            .filter(|u| {
+                let since: i64 = u.split("since=").nth(1).unwrap().split('&').next().unwrap().parse().unwrap();
+                since < fake_graph::insights::recent_only_since(now).timestamp()
+            })
+            .collect();
+        let summer_midnight = now.format("%H:%M").to_string() == "07:30";
+        // Once per account and recent-only request (`follower_count` by day, `online_followers`).
+        assert_eq!(refused.len(), if summer_midnight { ds.accounts().len() * 2 } else { 0 }, "{now}: {refused:#?}");
+        if summer_midnight {
+            assert!(r.logs().iter().any(|l| l.contains("asking again from a day later")), "{:?}", r.logs());
+        }
+    }
+}

@@ -312,8 +312,28 @@ pub const COUNTRIES: [&str; 8] = ["GB", "FR", "US", "DE", "BR", "JP", "ES", "IT"
 
 const PERIODS: &[&str] = &["day", "week", "days_28", "month", "lifetime", "total_over_range"];
 const MAX_WINDOW_SECONDS: i64 = 30 * 24 * 3600;
-/// How far back `follower_count` and `online_followers` have data.
-const RECENT_ONLY_DAYS: i64 = 30;
+/// How far back `follower_count` and `online_followers` have data: the last 30 Pacific days,
+/// the current day excluded.
+pub const RECENT_ONLY_DAYS: i64 = 30;
+/// The metrics Meta serves only for the last [`RECENT_ONLY_DAYS`].
+pub const RECENT_ONLY_METRICS: &[&str] = &["follower_count", "online_followers"];
+
+/// The earliest `since` Meta accepts for [`RECENT_ONLY_METRICS`] at `now`: the start of the
+/// Pacific day 30 days before the current one.
+pub fn recent_only_since(now: DateTime<Utc>) -> DateTime<Utc> {
+    crate::dataset::day_start_time(crate::dataset::pacific_date(now) - Duration::days(RECENT_ONLY_DAYS))
+}
+
+/// A time series of a recent-only metric whose `since` reaches further back is refused as a
+/// whole (code 100), as Meta does, naming the metric.
+fn refuse_old_recent_only(ds: &Dataset, metrics: &[String], window: &Window) -> Result<(), GraphError> {
+    match metrics.iter().find(|m| RECENT_ONLY_METRICS.contains(&m.as_str())) {
+        Some(m) if window.since < recent_only_since(ds.now()) => Err(GraphError::invalid_parameter(format!(
+            "({m}) metric only supports querying data for the last {RECENT_ONLY_DAYS} days excluding the current day"
+        ))),
+        _ => Ok(()),
+    }
+}
 
 /// Periods a metric supports as a time series.
 fn time_series_periods(metric: &str) -> &'static [&'static str] {
@@ -537,6 +557,9 @@ pub(crate) fn account_insights(
     }
 
     let window = parse_window(ds, params)?;
+    if !total_value {
+        refuse_old_recent_only(ds, &metrics, &window)?;
+    }
     let breakdown = params.get("breakdown").filter(|b| !b.is_empty());
     if let Some(b) = breakdown {
         if !total_value {
@@ -579,10 +602,6 @@ pub(crate) fn account_insights(
         } else {
             let values: Vec<Value> = days
                 .iter()
-                .filter(|d| {
-                    !matches!(metric.as_str(), "follower_count" | "online_followers")
-                        || day_end_time(**d) > ds.now() - Duration::days(RECENT_ONLY_DAYS)
-                })
                 .map(|d| {
                     let value = match (metric.as_str(), period) {
                         ("online_followers", _) => account_online_followers(ds, account, *d),
