@@ -31,18 +31,21 @@ const STREAM: &str = USER_LIFETIME_INSIGHTS.name;
 pub struct Demographics {
     asked: BTreeMap<u64, (usize, &'static str, Vec<&'static str>, u32)>,
     retry: Vec<(usize, &'static str, u32)>,
+    /// (account, breakdown, metric) Meta refused for that account only.
+    without: Vec<(usize, &'static str, &'static str)>,
     next_tag: u64,
 }
 
 impl Demographics {
     fn ask(&mut self, cx: &mut Cx<'_>, pending: Vec<(usize, &'static str, u32)>) {
-        let metrics = cx.policy.active(SCOPE, cx.table.demographics);
-        if metrics.is_empty() {
-            return;
-        }
-        let joined = metrics.join(",");
         let mut group = Vec::new();
         for (a, breakdown, rounds) in pending {
+            let mut metrics = cx.policy.active(SCOPE, cx.table.demographics);
+            metrics.retain(|m| !self.without.contains(&(a, breakdown, *m)));
+            if metrics.is_empty() {
+                continue;
+            }
+            let joined = metrics.join(",");
             let url = cx.client.relative_url(
                 &format!("{}/insights", cx.accounts[a].ig_id),
                 &[
@@ -86,9 +89,17 @@ impl Family for Demographics {
             }
             Err(err) => {
                 let doing = format!("reading audience demographics of {account} by {breakdown}");
-                match ops::on_op_error(cx.policy, err, SCOPE, &metrics, ops::no_insights_for_account, &doing) {
-                    OpFailure::Retry if rounds + 1 < MAX_INSIGHT_ROUNDS => self.retry.push((a, breakdown, rounds + 1)),
-                    OpFailure::Retry => {}
+                let failure = ops::on_op_error(cx.policy, err, SCOPE, &metrics, ops::no_insights_for_account, &doing);
+                match failure {
+                    OpFailure::Retry | OpFailure::RetryWithout(_) if rounds + 1 < MAX_INSIGHT_ROUNDS => {
+                        // Demographics are asked together: a metric Meta refuses for one
+                        // account's breakdown is left out of that account's breakdown only.
+                        if let OpFailure::RetryWithout(m) = failure {
+                            self.without.push((a, breakdown, m));
+                        }
+                        self.retry.push((a, breakdown, rounds + 1))
+                    }
+                    OpFailure::Retry | OpFailure::RetryWithout(_) => {}
                     OpFailure::Skip(reason) => {
                         emit::warn(&format!("No audience demographics for account {account} by {breakdown}: {reason}"))
                     }

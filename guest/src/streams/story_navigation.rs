@@ -148,6 +148,8 @@ impl StoryBreakdowns {
                 } else {
                     let doing = format!("reading the {metric} breakdown of story {id}");
                     match ops::on_op_error(cx.policy, err, SCOPE, &[metric], |e| ops::skip_reason(true, e), &doing) {
+                        // Refused for this story: it goes out without the breakdown.
+                        OpFailure::RetryWithout(_) => Map::new(),
                         OpFailure::Retry if rounds + 1 >= MAX_INSIGHT_ROUNDS => {
                             return Err(ConnectorError::system(format!(
                                 "Meta kept rejecting the {metric} breakdown of story {id}"

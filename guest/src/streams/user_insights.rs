@@ -57,7 +57,20 @@ enum Op {
         day: DateTime<Utc>,
         /// Where the day starts: the `since` that makes the window hold this day alone.
         since: DateTime<Utc>,
+        /// Metrics Meta refused for this day only.
+        without: Vec<&'static str>,
     },
+}
+
+impl Op {
+    /// The same operation without `metric` (Meta refused it for this window only).
+    fn without(mut self, metric: &'static str) -> Op {
+        match &mut self {
+            Op::Series { metrics, .. } => metrics.retain(|m| *m != metric),
+            Op::Totals { without, .. } => without.push(metric),
+        }
+        self
+    }
 }
 
 /// The family.
@@ -112,7 +125,10 @@ impl UserInsights {
         for (op, rounds) in ops {
             let (scope, wanted) = match &op {
                 Op::Series { period, metrics, .. } => (format!("user_insights/{period}"), metrics.clone()),
-                Op::Totals { .. } => (TOTALS.to_string(), cx.table.user_totals.to_vec()),
+                Op::Totals { without, .. } => (
+                    TOTALS.to_string(),
+                    cx.table.user_totals.iter().copied().filter(|m| !without.contains(m)).collect(),
+                ),
             };
             let metrics = cx.policy.active(&scope, &wanted);
             if metrics.is_empty() {
@@ -129,7 +145,7 @@ impl UserInsights {
                         ("until", &until.to_string()),
                     ],
                 ),
-                Op::Totals { account, day, since } => cx.client.relative_url(
+                Op::Totals { account, day, since, .. } => cx.client.relative_url(
                     &format!("{}/insights", cx.accounts[*account].ig_id),
                     &[
                         ("metric", joined.as_str()),
@@ -308,7 +324,10 @@ impl Family for UserInsights {
                 };
                 match ops::on_op_error(cx.policy, err, &scope, &metrics, ops::no_insights_for_account, &doing) {
                     OpFailure::Retry if rounds + 1 < MAX_INSIGHT_ROUNDS => self.retry.push((op, rounds + 1)),
-                    OpFailure::Retry => {}
+                    OpFailure::RetryWithout(metric) if rounds + 1 < MAX_INSIGHT_ROUNDS => {
+                        self.retry.push((op.without(metric), rounds + 1))
+                    }
+                    OpFailure::Retry | OpFailure::RetryWithout(_) => {}
                     OpFailure::Skip(reason) => emit::warn(&format!("{what}: {reason}")),
                     OpFailure::Fail(e) => return Err(e.in_stream(STREAM)),
                 }
@@ -338,7 +357,10 @@ impl Family for UserInsights {
                     for (account, d) in self.days.iter().enumerate() {
                         let mut previous = None;
                         for day in d.keys().copied().filter(|day| *day <= now) {
-                            totals.push((Op::Totals { account, day, since: day_start(day, previous) }, 0));
+                            totals.push((
+                                Op::Totals { account, day, since: day_start(day, previous), without: Vec::new() },
+                                0,
+                            ));
                             previous = Some(day);
                         }
                     }

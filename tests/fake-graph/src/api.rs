@@ -50,6 +50,8 @@ pub(crate) struct ApiContext<'a> {
     pub max_expanded_media: Option<usize>,
     /// Media objects the expansions of the current answer hold so far.
     pub expanded_media: &'a std::cell::Cell<usize>,
+    /// Behaviours real captures show.
+    pub quirks: &'a crate::quirks::QuirkState,
 }
 
 impl<'a> ApiContext<'a> {
@@ -223,14 +225,21 @@ pub(crate) fn answer(ctx: &ApiContext<'_>, call: &GraphCall) -> Result<Value, Gr
         (ObjectRef::IgUser(a), Some("tags")) => {
             comments::tags_edge(ds, &ds.accounts()[a], selection, &links, ctx.page_size_cap)
         }
-        (ObjectRef::IgUser(a), Some("insights")) => {
-            insights::account_insights(ds, &ds.accounts()[a], &call.params, &links)
-        }
+        (ObjectRef::IgUser(a), Some("insights")) => insights::account_insights(
+            ds,
+            &ds.accounts()[a],
+            &call.params,
+            &links,
+            ctx.retired_metrics,
+            &ctx.quirks.quirks,
+        ),
         (ObjectRef::Post { .. } | ObjectRef::Child { .. } | ObjectRef::Story { .. }, edge) => {
             let media = ds.media(first).expect("indexed media exists");
             match edge {
                 None => render_media(ctx, call, media, selection),
-                Some("insights") => insights::media_insights(ds, media, &call.params, ctx.retired_metrics),
+                Some("insights") => {
+                    insights::media_insights(ds, media, &call.params, ctx.retired_metrics, &ctx.quirks.quirks)
+                }
                 Some("comments") if matches!(object, ObjectRef::Post { .. }) => {
                     ctx.comments(call).edge(&comments::comments_of(ds, media), selection)
                 }

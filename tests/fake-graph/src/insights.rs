@@ -16,6 +16,7 @@ use serde_json::{Map, Value, json};
 use crate::dataset::{Account, Dataset, GRAPH_TIME_FORMAT, Media, MediaKind, day_end_time};
 use crate::graph_error::GraphError;
 use crate::paging::LinkBuilder;
+use crate::quirks::Quirks;
 use crate::request::Params;
 use crate::stable_hash::{hash_parts, in_range};
 
@@ -59,6 +60,11 @@ pub const RETIRED_MEDIA_METRICS: &[&str] = &[
     "taps_forward",
     "taps_back",
 ];
+
+/// Media metrics deprecated in v22.0 (Meta's changelog): asked, they are refused with Meta's
+/// v22 wordings; the other [`RETIRED_MEDIA_METRICS`] are unknown names by now.
+pub const RETIRED_IN_V22: &[&str] =
+    &["impressions", "plays", "clips_replays_count", "ig_reels_aggregated_all_plays_count"];
 
 /// Metrics supported for each media kind (empty for carousel children).
 pub fn supported_media_metrics(kind: MediaKind) -> &'static [&'static str] {
@@ -170,16 +176,26 @@ fn story_navigation_parts(ds: &Dataset, media: &Media, reach: u64) -> Vec<u64> {
 }
 
 /// `GET /{media-id}/insights?metric=...[&breakdown=...]`.
+///
+/// Refusals, as Meta words them (code 100): a name it does not know, `metric[i] must be one of
+/// the following values: …`; a retired metric ([`RETIRED_IN_V22`] and `retired`),
+/// `Starting from version v22.0 and above, the impressions metric is no longer supported for
+/// the queried media` on images and carousels and `The Media Insights API does not support
+/// the impressions metric for this media product type` on videos, reels and stories (a
+/// third-party report of live answers); a metric the kind lacks, or one refused for this
+/// object ([`Quirks::refused_for`]), the latter.
 pub(crate) fn media_insights(
     ds: &Dataset,
     media: &Media,
     params: &Params,
     retired: &[String],
+    quirks: &Quirks,
 ) -> Result<Value, GraphError> {
     let metrics = requested_metrics(params)?;
+    let is_retired = |m: &str| RETIRED_IN_V22.contains(&m) || retired.iter().any(|r| r == m);
     for (position, metric) in metrics.iter().enumerate() {
-        if !MEDIA_METRICS.contains(&metric.as_str()) || retired.contains(metric) {
-            let valid: Vec<&str> = MEDIA_METRICS.iter().copied().filter(|m| !retired.iter().any(|r| r == m)).collect();
+        if !MEDIA_METRICS.contains(&metric.as_str()) && !is_retired(metric) {
+            let valid: Vec<&str> = MEDIA_METRICS.iter().copied().filter(|m| !is_retired(m)).collect();
             return Err(unknown_metric(position, &valid));
         }
     }
@@ -187,11 +203,24 @@ pub(crate) fn media_insights(
     if kind == MediaKind::CarouselChild {
         return Err(GraphError::invalid_parameter("Insights are not available for carousel album children"));
     }
-    let supported = supported_media_metrics(kind);
-    if let Some(metric) = metrics.iter().find(|m| !supported.contains(&m.as_str())) {
-        return Err(GraphError::invalid_parameter(format!(
+    let not_for_product_type = |metric: &str| {
+        GraphError::invalid_parameter(format!(
             "The Media Insights API does not support the {metric} metric for this media product type"
-        )));
+        ))
+    };
+    if let Some(metric) = metrics.iter().find(|m| is_retired(m)) {
+        return Err(match kind {
+            MediaKind::Image | MediaKind::Carousel => GraphError::invalid_parameter(format!(
+                "Starting from version v22.0 and above, the {metric} metric is no longer supported for the queried media"
+            )),
+            _ => not_for_product_type(metric),
+        });
+    }
+    let supported = supported_media_metrics(kind);
+    if let Some(metric) =
+        metrics.iter().find(|m| !supported.contains(&m.as_str()) || quirks.refuses(m.as_str(), &media.id))
+    {
+        return Err(not_for_product_type(metric));
     }
     let breakdown = params.get("breakdown").filter(|b| !b.is_empty());
     if let Some(b) = breakdown {
@@ -478,19 +507,35 @@ struct Window {
     until: DateTime<Utc>,
 }
 
+/// Account metrics Meta retired in v22 (asked, they are refused with its v22 wording).
+pub const RETIRED_ACCOUNT_METRICS: &[&str] = &["impressions"];
+
 /// `GET /{ig-user-id}/insights?...`.
+///
+/// A retired metric ([`RETIRED_ACCOUNT_METRICS`] and `retired`) is refused with Meta's v22
+/// wording, `Starting from version 22 and above, the impressions metric is no longer supported
+/// for the queried user. …`; an unknown name with `metric[i] must be one of …`.
 pub(crate) fn account_insights(
     ds: &Dataset,
     account: &Account,
     params: &Params,
     links: &LinkBuilder<'_>,
+    retired: &[String],
+    quirks: &Quirks,
 ) -> Result<Value, GraphError> {
     let metrics = requested_metrics(params)?;
+    let is_retired = |m: &str| RETIRED_ACCOUNT_METRICS.contains(&m) || retired.iter().any(|r| r == m);
+    if let Some(metric) = metrics.iter().find(|m| is_retired(m)) {
+        return Err(GraphError::invalid_parameter(format!(
+            "Starting from version 22 and above, the {metric} metric is no longer supported for the queried user. Please refer to the documentation at https://developers.facebook.com/docs/instagram-api/reference/ig-user/insights for a list of supported metrics."
+        )));
+    }
     for (position, metric) in metrics.iter().enumerate() {
         if !ACCOUNT_METRICS.contains(&metric.as_str()) {
             return Err(unknown_metric(position, ACCOUNT_METRICS));
         }
     }
+    let _ = quirks;
     let period = params.get("period").unwrap_or("");
     if !PERIODS.contains(&period) {
         return Err(GraphError::invalid_parameter(format!(

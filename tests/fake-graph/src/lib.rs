@@ -21,6 +21,7 @@
 //! - [`insights`]: metric catalogues, insight values and insights responses;
 //! - [`faults`]: fault plans and the usage/throttling model;
 //! - [`public`]: competitors (business discovery) and hashtags, with Meta's budgets;
+//! - [`quirks`]: behaviours real captures show, each on by default as Meta answers;
 //! - `tokens`: valid tokens and the two renewal endpoints (`refresh_access_token`,
 //!   `oauth/access_token` with `fb_exchange_token`);
 //! - `server`: HTTP, auth, batch, usage headers, request log;
@@ -33,6 +34,7 @@ pub mod dataset;
 pub mod faults;
 pub mod insights;
 pub mod public;
+pub mod quirks;
 
 mod api;
 mod fields;
@@ -53,6 +55,7 @@ pub use faults::{
 };
 pub use graph_error::{ErrorDetails, GraphError};
 pub use paging::DEFAULT_PAGE_SIZE;
+pub use quirks::{NavigationCase, Quirks};
 pub use request::{LATEST_VERSION, OLDEST_VERSION};
 pub use server::{FakeGraph, FakeOptions, MAX_BATCH_OPERATIONS, RecordedRequest};
 pub use tokens::{

@@ -65,16 +65,33 @@ fn media_insights_errors() {
     let image = account.media.iter().find(|m| m.kind() == MediaKind::Image && !m.flags.any()).unwrap();
     let video = account.media.iter().find(|m| m.kind() == MediaKind::FeedVideo && !m.flags.any()).unwrap();
 
+    // Metrics retired in v22: Meta's two wordings, by media kind (a third-party report of live
+    // answers); older or unknown names: "must be one of".
     let retired = get(&graph.url(&format!("/v24.0/{}/insights?metric=reach,impressions", image.id))).error(400);
     assert_eq!(retired["code"], 100);
     assert!(retired.get("error_subcode").is_none());
-    assert!(retired["message"].as_str().unwrap().starts_with("(#100) metric[1] must be one of the following values: "));
-    for old in
-        ["plays", "video_views", "clips_replays_count", "ig_reels_aggregated_all_plays_count", "carousel_album_reach"]
-    {
+    assert_eq!(
+        retired["message"],
+        "(#100) Starting from version v22.0 and above, the impressions metric is no longer supported for the queried media"
+    );
+    for old in ["plays", "clips_replays_count", "ig_reels_aggregated_all_plays_count"] {
+        let e = get(&graph.url(&format!("/v24.0/{}/insights?metric={old}", video.id))).error(400);
+        let want =
+            format!("(#100) The Media Insights API does not support the {old} metric for this media product type");
+        assert_eq!(e["message"], want.as_str(), "{old}");
+    }
+    for old in ["video_views", "carousel_album_reach", "engagement"] {
         let e = get(&graph.url(&format!("/v24.0/{}/insights?metric={old}", video.id))).error(400);
         assert!(e["message"].as_str().unwrap().contains("metric[0] must be one of"), "{old}");
     }
+    let user =
+        get(&graph.url(&format!("/v24.0/{}/insights?metric=impressions&period=day", account.ig_user_id))).error(400);
+    assert!(
+        user["message"].as_str().unwrap().starts_with(
+            "(#100) Starting from version 22 and above, the impressions metric is no longer supported for the queried user."
+        ),
+        "{user}"
+    );
 
     let wrong_kind = get(&graph.url(&format!("/v24.0/{}/insights?metric=reach,profile_visits", video.id))).error(400);
     assert_eq!(wrong_kind["code"], 100);
@@ -174,7 +191,7 @@ fn time_series_windows() {
     let e = get(&graph.url(&format!("/v24.0/{ig}/insights?metric=follower_count&period=week"))).error(400);
     assert_eq!(e["code"], 100);
     // Unknown / retired account metrics.
-    for old in ["impressions", "profile_views", "website_clicks", "audience_city"] {
+    for old in ["profile_views", "website_clicks", "audience_city"] {
         let e = get(&graph.url(&format!("/v24.0/{ig}/insights?metric={old}&period=day"))).error(400);
         assert!(e["message"].as_str().unwrap().starts_with("(#100) metric[0] must be one of the following values"));
     }
@@ -210,14 +227,34 @@ fn thirty_day_rule_and_recent_only_metrics() {
     .error(400);
     assert!(e["message"].as_str().unwrap().contains("2 years"));
 
-    // 45..40 days ago: reach has values, follower_count and online_followers have none.
+    // 45..40 days ago: reach has values; a request of follower_count or online_followers
+    // reaching past the last 30 Pacific days is refused as a whole, naming the metric.
     let window =
         format!("since={}&until={}", (now - Duration::days(45)).timestamp(), (now - Duration::days(40)).timestamp());
-    let body = get(&graph.url(&format!("/v24.0/{ig}/insights?metric=follower_count,reach&period=day&{window}"))).ok();
-    let names: Vec<&str> = body["data"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["reach"]);
-    let body = get(&graph.url(&format!("/v24.0/{ig}/insights?metric=online_followers&period=lifetime&{window}"))).ok();
-    assert_eq!(body["data"], serde_json::json!([]));
+    let body = get(&graph.url(&format!("/v24.0/{ig}/insights?metric=reach&period=day&{window}"))).ok();
+    assert_eq!(body["data"][0]["values"].as_array().unwrap().len(), 5);
+    for (metrics, period) in [("reach,follower_count", "day"), ("online_followers", "lifetime")] {
+        let metric = metrics.trim_start_matches("reach,");
+        let e = get(&graph.url(&format!("/v24.0/{ig}/insights?metric={metrics}&period={period}&{window}"))).error(400);
+        assert_eq!(
+            e["message"],
+            format!(
+                "(#100) ({metric}) metric only supports querying data for the last 30 days excluding the current day"
+            )
+        );
+    }
+    // The range starts at the Pacific midnight 30 days before today (2026-10-02 07:00 UTC,
+    // PDT): from there the 30 days come, one second earlier is refused.
+    let start = fake_graph::insights::recent_only_since(now);
+    assert_eq!(start.to_rfc3339(), "2026-10-02T07:00:00+00:00");
+    let ask = |since: i64| {
+        get(&graph.url(&format!(
+            "/v24.0/{ig}/insights?metric=follower_count&period=day&since={since}&until={}",
+            start.timestamp() + 30 * 86_400
+        )))
+    };
+    assert_eq!(ask(start.timestamp()).ok()["data"][0]["values"].as_array().unwrap().len(), 30);
+    assert_eq!(ask(start.timestamp() - 1).status, 400);
     // Before the dataset's first day: empty.
     let body = get(&graph.url(&format!(
         "/v24.0/{ig}/insights?metric=reach&period=day&since={}&until={}",
