@@ -86,6 +86,17 @@ fn competitors_end_to_end() {
         .collect();
     assert_eq!(discovery.len(), 3, "{discovery:#?}");
     assert!(discovery[1].contains("media.after(") && discovery[2].contains(".limit(20)"), "{discovery:#?}");
+    // Meta pages discovery media by cursor only, and a page may hold fewer posts than asked:
+    // rival_roasters' 7 posts (fewer than the 50 asked) are followed by one more page, empty.
+    let rival: Vec<String> = sb
+        .fake
+        .requests()
+        .iter()
+        .flat_map(|q| q.query.iter().filter(|(k, _)| k == "fields").map(|(_, v)| v.clone()))
+        .filter(|f| f.contains("username(rival_roasters)"))
+        .collect();
+    assert_eq!(rival.len(), 2, "{rival:#?}");
+    assert!(rival[1].contains("media.after("), "{rival:#?}");
 }
 
 /// Top and recent media of each hashtag equal the fake's; recent media only covers 24 h; the

@@ -157,7 +157,6 @@ impl Family for Competitors {
         let Some(media) = media.filter(|_| cx.wants(COMPETITOR_MEDIA.name)) else { return Ok(()) };
         let data = media.get("data").and_then(Value::as_array).cloned().unwrap_or_default();
         let after = media.pointer("/paging/cursors/after").and_then(Value::as_str).map(str::to_string);
-        let asked = self.page_size(cx, self.jobs[t].read).unwrap_or(0) as usize;
         let left = cx.config.watch.competitor_media_limit.saturating_sub(self.jobs[t].read) as usize;
         let page = Page { data, next: None, after: after.clone() };
         if !self.jobs[t].walk.accept(&page) {
@@ -181,8 +180,10 @@ impl Family for Competitors {
         }
         self.jobs[t].read += n.min(left) as u32;
         cx.checkpoint(COMPETITOR_MEDIA.name, state::no_cursor_state());
-        // A full page with a cursor may have more behind it.
-        if let Some(after) = after.filter(|_| n > 0 && n >= asked) {
+        // Meta pages discovery media by cursor only (`paging.cursors.after`, no `next`), and a
+        // page may hold fewer posts than asked with more behind it: a page with posts and a
+        // cursor is followed until one comes back empty (or the limit is read).
+        if let Some(after) = after.filter(|_| n > 0) {
             let next = discovery_fields(&username, false, Some((MEDIA_PAGE, Some(after.as_str()))));
             if self.jobs[t].walk.follow(Some(next)).is_some() {
                 self.ask(cx, t, false, Some(after.as_str()));

@@ -48,6 +48,10 @@ pub struct DatasetSpec {
     /// Posts three to a second, one second after another (every second of the account's
     /// history holds posts, and many share a second): for time-slice border tests.
     pub dense_timestamps: bool,
+    /// Posts of other accounts that tag each account (`{ig-user-id}/tags`; see
+    /// [`crate::comments::tagged_of`]). A spec whose `now` is 20 h later with one more tag
+    /// holds the same tags plus the newest.
+    pub tagged_per_account: usize,
 }
 
 impl DatasetSpec {
@@ -66,6 +70,7 @@ impl DatasetSpec {
             carousel_children_per_account: None,
             seed: 0,
             dense_timestamps: false,
+            tagged_per_account: crate::comments::TAGS_PER_ACCOUNT,
         }
     }
 
