@@ -264,6 +264,14 @@ impl MetricPolicy {
     }
 }
 
+/// How Meta answers a breakdown it does not serve for the metric asked: code 1 "An unknown
+/// error has occurred." (HTTP 500; the host has retried it as transient before the connector
+/// sees it), or, in older answers, a code-100 message naming the breakdown.
+pub fn is_breakdown_refusal(error: &GraphError) -> bool {
+    (error.code == 1 && !error.is_too_much_data())
+        || (error.code == 100 && error.error_subcode.is_none() && error.message.contains("breakdown"))
+}
+
 /// Meta's refusal of a recent-only metric asked further back than it serves:
 /// `(#100) (follower_count) metric only supports querying data for the last 30 days excluding
 /// the current day`.

@@ -13,6 +13,16 @@ use serde_json::{Map, Value};
 
 /// Rounds of re-asking an operation after Meta rejected a metric or did not run it.
 pub const MAX_INSIGHT_ROUNDS: u32 = 6;
+/// Attempts at an object Meta answers "Unsupported get request" (100/33) before it is skipped
+/// with a warning: Meta gives that answer for objects that exist when it is under load, and
+/// it goes away when asked again (the next sync's lookback reads a skipped object again).
+pub const UNSUPPORTED_GET_ATTEMPTS: u32 = 3;
+
+/// Meta's "Unsupported get request. Object with ID '…' does not exist, cannot be loaded due
+/// to missing permissions, or does not support this operation" (100/33).
+pub fn is_unsupported_get(err: &ApiError) -> bool {
+    err.graph().is_some_and(|g| g.code == 100 && g.error_subcode == Some(33))
+}
 
 /// What to do with one insights operation Meta answered with an error.
 pub enum OpFailure {
@@ -26,8 +36,10 @@ pub enum OpFailure {
     Fail(ConnectorError),
 }
 
-/// Judge `err` for an operation asking `metrics` in `scope`; `skip` names the answers that
-/// mean "no insights for this object". A refused metric (`metrics::refused_metric`) is dropped
+/// Judge `err` for an operation asking `metrics` in `scope`, asked `rounds` times before;
+/// `skip` names the answers that mean "no insights for this object". "Unsupported get request"
+/// (100/33) is asked again up to [`UNSUPPORTED_GET_ATTEMPTS`] times before `skip` judges it. A
+/// refused metric (`metrics::refused_metric`) is dropped
 /// for the scope when Meta retired it, or for this operation only when Meta refused it for
 /// this object; either is reported once per scope and metric.
 pub fn on_op_error(
@@ -35,9 +47,16 @@ pub fn on_op_error(
     err: ApiError,
     scope: &str,
     metrics: &[&'static str],
+    rounds: u32,
     skip: impl Fn(&ApiError) -> Option<String>,
     doing: &str,
 ) -> OpFailure {
+    if is_unsupported_get(&err) && rounds + 1 < UNSUPPORTED_GET_ATTEMPTS {
+        crate::emit::info(&format!(
+            "Meta answered \"Unsupported get request\" (100/33) while {doing}; asking again (it comes and goes under load)"
+        ));
+        return OpFailure::Retry;
+    }
     let refusal = err.graph().and_then(|g| metrics::refused_metric(g, metrics));
     if let Some(Refusal { metric, reach }) = refusal {
         let message = err.graph().map(|g| g.message.as_str()).unwrap_or("");

@@ -2,7 +2,9 @@
 //! breakdown and metric, keeping every dimension.
 //!
 //! Owns the declaration, the operations (one per account and breakdown, all accounts in one
-//! group) and the record shape. It must not ask time series (see `user_insights`).
+//! group) and the record shape. A breakdown Meta does not serve for a metric (code 1 "An unknown
+//! error has occurred.") is asked again per metric, and the metric that is still refused is left
+//! out of that breakdown with one warning. It must not ask time series (see `user_insights`).
 
 use super::StreamDef;
 use crate::emit;
@@ -10,9 +12,10 @@ use crate::engine::ops::{self, MAX_INSIGHT_ROUNDS, OpFailure};
 use crate::engine::{Cx, Family};
 use crate::error::{ConnectorError, Result};
 use crate::graph::ApiError;
+use crate::metrics;
 use crate::state;
 use serde_json::{Map, Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub const USER_LIFETIME_INSIGHTS: StreamDef = StreamDef {
     name: "user_lifetime_insights",
@@ -30,18 +33,28 @@ const STREAM: &str = USER_LIFETIME_INSIGHTS.name;
 #[derive(Default)]
 pub struct Demographics {
     asked: BTreeMap<u64, (usize, &'static str, Vec<&'static str>, u32)>,
-    retry: Vec<(usize, &'static str, u32)>,
+    retry: Vec<Pending>,
     /// (account, breakdown, metric) Meta refused for that account only.
     without: Vec<(usize, &'static str, &'static str)>,
+    /// (metric, breakdown) Meta does not serve (code 1 on that metric alone).
+    refused: BTreeSet<(&'static str, &'static str)>,
     next_tag: u64,
 }
 
+/// One operation to ask: account, breakdown, rounds so far, and the one metric it asks when
+/// Meta refused the breakdown for the metrics together.
+type Pending = (usize, &'static str, u32, Option<&'static str>);
+
 impl Demographics {
-    fn ask(&mut self, cx: &mut Cx<'_>, pending: Vec<(usize, &'static str, u32)>) {
+    fn ask(&mut self, cx: &mut Cx<'_>, pending: Vec<Pending>) {
         let mut group = Vec::new();
-        for (a, breakdown, rounds) in pending {
+        for (a, breakdown, rounds, only) in pending {
             let mut metrics = cx.policy.active(SCOPE, cx.table.demographics);
-            metrics.retain(|m| !self.without.contains(&(a, breakdown, *m)));
+            metrics.retain(|m| {
+                !self.without.contains(&(a, breakdown, *m))
+                    && !self.refused.contains(&(*m, breakdown))
+                    && only.is_none_or(|o| o == *m)
+            });
             if metrics.is_empty() {
                 continue;
             }
@@ -67,7 +80,7 @@ impl Demographics {
 impl Family for Demographics {
     fn start(&mut self, cx: &mut Cx<'_>) -> Result<()> {
         let pending =
-            (0..cx.accounts.len()).flat_map(|a| cx.table.breakdowns.iter().map(move |b| (a, *b, 0))).collect();
+            (0..cx.accounts.len()).flat_map(|a| cx.table.breakdowns.iter().map(move |b| (a, *b, 0, None))).collect();
         self.ask(cx, pending);
         Ok(())
     }
@@ -87,9 +100,26 @@ impl Family for Demographics {
                     }
                 }
             }
+            // Meta does not serve this breakdown for (one of) the metrics (code 1 "An unknown
+            // error has occurred."): each metric alone, and a metric still refused alone is
+            // left out of that breakdown for the read (there is no demographics metric without
+            // a breakdown to fall back to).
+            Err(err) if err.graph().is_some_and(metrics::is_breakdown_refusal) => {
+                if let [metric] = metrics.as_slice() {
+                    if self.refused.insert((metric, breakdown)) {
+                        emit::warn(&format!(
+                            "Meta does not serve `{metric}` by `{breakdown}` ({}); user_lifetime_insights go on without it",
+                            err.graph().map(|g| g.message.as_str()).unwrap_or("")
+                        ));
+                    }
+                } else {
+                    self.retry.extend(metrics.iter().map(|m| (a, breakdown, rounds + 1, Some(*m))));
+                }
+            }
             Err(err) => {
                 let doing = format!("reading audience demographics of {account} by {breakdown}");
-                let failure = ops::on_op_error(cx.policy, err, SCOPE, &metrics, ops::no_insights_for_account, &doing);
+                let failure =
+                    ops::on_op_error(cx.policy, err, SCOPE, &metrics, rounds, ops::no_insights_for_account, &doing);
                 match failure {
                     OpFailure::Retry | OpFailure::RetryWithout(_) if rounds + 1 < MAX_INSIGHT_ROUNDS => {
                         // Demographics are asked together: a metric Meta refuses for one
@@ -97,7 +127,8 @@ impl Family for Demographics {
                         if let OpFailure::RetryWithout(m) = failure {
                             self.without.push((a, breakdown, m));
                         }
-                        self.retry.push((a, breakdown, rounds + 1))
+                        let only = Some(metrics[0]).filter(|_| metrics.len() == 1);
+                        self.retry.push((a, breakdown, rounds + 1, only))
                     }
                     OpFailure::Retry | OpFailure::RetryWithout(_) => {}
                     OpFailure::Skip(reason) => {

@@ -151,6 +151,7 @@ impl ObjectInsights {
                     err,
                     target.kind.name(),
                     &metrics,
+                    rounds,
                     |e| ops::skip_reason(story, e),
                     &doing,
                 );

@@ -322,7 +322,7 @@ impl Family for UserInsights {
                         ),
                     ),
                 };
-                match ops::on_op_error(cx.policy, err, &scope, &metrics, ops::no_insights_for_account, &doing) {
+                match ops::on_op_error(cx.policy, err, &scope, &metrics, rounds, ops::no_insights_for_account, &doing) {
                     OpFailure::Retry if rounds + 1 < MAX_INSIGHT_ROUNDS => self.retry.push((op, rounds + 1)),
                     OpFailure::RetryWithout(metric) if rounds + 1 < MAX_INSIGHT_ROUNDS => {
                         self.retry.push((op.without(metric), rounds + 1))

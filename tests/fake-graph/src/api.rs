@@ -145,6 +145,9 @@ pub(crate) fn answer(ctx: &ApiContext<'_>, call: &GraphCall) -> Result<Value, Gr
         return Err(GraphError::nonexisting_field(field, node));
     }
     if let Some(comment) = comments::find_comment(ds, first) {
+        if let Some(e) = ctx.quirks.unsupported_get(call, first) {
+            return Err(e);
+        }
         let cx = ctx.comments(call);
         return match segments.get(1).map(String::as_str) {
             None => cx.render(&comment, selection),
@@ -235,6 +238,9 @@ pub(crate) fn answer(ctx: &ApiContext<'_>, call: &GraphCall) -> Result<Value, Gr
         ),
         (ObjectRef::Post { .. } | ObjectRef::Child { .. } | ObjectRef::Story { .. }, edge) => {
             let media = ds.media(first).expect("indexed media exists");
+            if let Some(e) = ctx.quirks.unsupported_get(call, first) {
+                return Err(e);
+            }
             match edge {
                 None => render_media(ctx, call, media, selection),
                 Some("insights") => {

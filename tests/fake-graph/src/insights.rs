@@ -229,10 +229,9 @@ pub(crate) fn media_insights(
             "action_type" => metrics.iter().all(|m| m == "profile_activity"),
             _ => false,
         };
-        if !ok {
-            return Err(GraphError::invalid_parameter(format!(
-                "The breakdown ({b}) is not supported for the requested metrics"
-            )));
+        // An unsupported breakdown: code 1, "An unknown error has occurred." (real answers).
+        if !ok || metrics.iter().any(|m| quirks.withdrawn(m, b)) {
+            return Err(GraphError::unknown_error_has_occurred());
         }
     }
     let flags = media.flags;
@@ -535,7 +534,6 @@ pub(crate) fn account_insights(
             return Err(unknown_metric(position, ACCOUNT_METRICS));
         }
     }
-    let _ = quirks;
     let period = params.get("period").unwrap_or("");
     if !PERIODS.contains(&period) {
         return Err(GraphError::invalid_parameter(format!(
@@ -598,7 +596,7 @@ pub(crate) fn account_insights(
 
     let demographic = metrics.iter().any(|m| DEMOGRAPHIC_METRICS.contains(&m.as_str()));
     if demographic {
-        return demographics_response(ds, account, &metrics, params);
+        return demographics_response(ds, account, &metrics, params, quirks);
     }
 
     let window = parse_window(ds, params)?;
@@ -610,10 +608,8 @@ pub(crate) fn account_insights(
         if !total_value {
             return Err(GraphError::invalid_parameter("Breakdowns are only supported with metric_type=total_value"));
         }
-        if let Some(m) = metrics.iter().find(|m| total_value_breakdown(m, b).is_none()) {
-            return Err(GraphError::invalid_parameter(format!(
-                "The breakdown ({b}) is not supported for metric ({m})"
-            )));
+        if metrics.iter().any(|m| total_value_breakdown(m, b).is_none() || quirks.withdrawn(m, b)) {
+            return Err(GraphError::unknown_error_has_occurred());
         }
     }
 
@@ -716,6 +712,7 @@ fn demographics_response(
     account: &Account,
     metrics: &[String],
     params: &Params,
+    quirks: &Quirks,
 ) -> Result<Value, GraphError> {
     let breakdown_raw = params.get("breakdown").unwrap_or("");
     if breakdown_raw.is_empty() {
@@ -729,10 +726,9 @@ fn demographics_response(
         breakdown.as_slice(),
         ["age"] | ["gender"] | ["city"] | ["country"] | ["age", "gender"] | ["gender", "age"]
     );
-    if !valid {
-        return Err(GraphError::invalid_parameter(format!(
-            "breakdown must be one of the following values: age, city, country, gender (or age,gender); got {breakdown_raw}"
-        )));
+    // A breakdown a metric does not have: code 1, as Meta answers it.
+    if !valid || metrics.iter().any(|m| quirks.withdrawn(m, breakdown_raw)) {
+        return Err(GraphError::unknown_error_has_occurred());
     }
     let timeframe = params.get("timeframe").filter(|t| !t.is_empty());
     if let Some(tf) = timeframe {

@@ -7,7 +7,8 @@
 //!   support the views metric for this media product type"); none by default;
 //! - "Unsupported get request" (100/33, HTTP 400) for objects that exist, coming and going
 //!   under load ([`Quirks::unsupported_get`]): a share of reads of media, stories and comments
-//!   fail once, chosen from a hash of the call, so the same calls fail on every run;
+//!   fail, then succeed when asked again, chosen from a hash of the call, so the same calls
+//!   fail on every run;
 //! - an unsupported breakdown answers code 1 "An unknown error has occurred." (HTTP 500), not
 //!   code 100 ([`Quirks::unsupported_breakdowns`] withdraws breakdowns the fake otherwise serves);
 //! - demographics carry `timeframe` as their first dimension (Meta's reference example:
@@ -48,7 +49,8 @@ pub struct Quirks {
     /// this media product type"; every other object serves it.
     pub refused_for: Vec<(String, Vec<String>)>,
     /// The share of reads of media objects, stories and comments (nodes and their edges,
-    /// insights included) answered 100/33 "Unsupported get request" on their first attempt.
+    /// insights included) answered 100/33 "Unsupported get request" on their first attempt (and
+    /// every other one after).
     pub unsupported_get: Option<FractionFault>,
     /// (metric, breakdown) pairs the fake does not serve although it knows them: asked, they
     /// answer code 1 like any unsupported breakdown.
@@ -62,7 +64,7 @@ impl Default for Quirks {
     fn default() -> Self {
         Quirks {
             refused_for: Vec::new(),
-            unsupported_get: None,
+            unsupported_get: Some(FractionFault { fraction: 0.05, seed: 33 }),
             unsupported_breakdowns: Vec::new(),
             demographics_timeframe_dimension: false,
             navigation_case: NavigationCase::Lower,
@@ -104,7 +106,9 @@ impl QuirkState {
         QuirkState { quirks, attempts: Mutex::new(HashMap::new()) }
     }
 
-    /// 100/33 for this read of `object` on its first attempt, when the call is in the share.
+    /// 100/33 for this read of `object` when the call is in the share: on its first attempt,
+    /// and every other attempt after (the 3rd, 5th, …), so each read of a test that reads the
+    /// same fake again meets it once per such call and gets it on the retry.
     pub fn unsupported_get(&self, call: &GraphCall, object: &str) -> Option<GraphError> {
         let fault = self.quirks.unsupported_get?;
         let key = call.key();
@@ -114,6 +118,40 @@ impl QuirkState {
         let mut attempts = self.attempts.lock().unwrap();
         let seen = attempts.entry(key).or_insert(0);
         *seen += 1;
-        (*seen == 1).then(|| GraphError::unsupported_request(&call.method, object))
+        (*seen % 2 == 1).then(|| GraphError::unsupported_request(&call.method, object))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::{GraphPath, Params};
+
+    fn call(path: &str) -> GraphCall {
+        GraphCall {
+            method: "GET".into(),
+            path: GraphPath::parse(path, crate::request::LATEST_VERSION).unwrap(),
+            params: Params::parse("metric=reach"),
+            body: String::new(),
+            token_in_query: false,
+            serial: 0,
+        }
+    }
+
+    /// About the configured share of calls answer 100/33 on their first attempt and on every
+    /// other attempt after; the same calls on every server.
+    #[test]
+    fn unsupported_get_comes_and_goes() {
+        let state = QuirkState::new(Quirks::default());
+        let calls: Vec<GraphCall> = (0..400).map(|i| call(&format!("/v27.0/179{i:014}/insights"))).collect();
+        let first: Vec<bool> = calls.iter().map(|c| state.unsupported_get(c, "x").is_some()).collect();
+        let failed = first.iter().filter(|f| **f).count();
+        assert!((8..40).contains(&failed), "about 5 %: {failed}");
+        assert!(calls.iter().all(|c| state.unsupported_get(c, "x").is_none()), "the retry succeeds");
+        let third: Vec<bool> = calls.iter().map(|c| state.unsupported_get(c, "x").is_some()).collect();
+        assert_eq!(first, third, "a later read meets it again");
+        let other = QuirkState::new(Quirks::default());
+        assert_eq!(first, calls.iter().map(|c| other.unsupported_get(c, "x").is_some()).collect::<Vec<_>>());
+        assert!(QuirkState::new(Quirks::docs_only()).unsupported_get(&calls[0], "x").is_none());
     }
 }

@@ -385,6 +385,43 @@ fn demographics_age_gender() {
     assert!(e["message"].as_str().unwrap().contains("metric_type=total_value"));
 }
 
+/// A breakdown a metric does not have answers HTTP 500, code 1 "An unknown error has
+/// occurred." (not code 100), as Meta does; so does one the fake was told to withdraw.
+#[test]
+fn unsupported_breakdowns_answer_code_1() {
+    let quirks = fake_graph::Quirks {
+        unsupported_breakdowns: vec![("navigation".into(), "story_navigation_action_type".into())],
+        ..fake_graph::Quirks::default()
+    };
+    let graph = start_small();
+    let withdrawn = start(DatasetSpec::small(), FakeOptions { quirks, ..FakeOptions::default() });
+    let account = &graph.dataset().accounts()[0];
+    let ig = &account.ig_user_id;
+    let story = account.stories.iter().find(|s| !s.flags.any()).unwrap();
+    let image = account.media.iter().find(|m| m.kind() == MediaKind::Image && !m.flags.any()).unwrap();
+    let nav = format!("/v24.0/{}/insights?metric=navigation&breakdown=story_navigation_action_type", story.id);
+    assert_eq!(get(&graph.url(&nav)).status, 200);
+    for (g, path) in [
+        (&withdrawn, nav.clone()),
+        (&graph, format!("/v24.0/{}/insights?metric=reach&breakdown=story_navigation_action_type", image.id)),
+        (&graph, format!("/v24.0/{ig}/insights?metric=likes&period=day&metric_type=total_value&breakdown=follow_type")),
+        (
+            &graph,
+            format!(
+                "/v24.0/{ig}/insights?metric=follower_demographics&period=lifetime&metric_type=total_value&breakdown=city,country"
+            ),
+        ),
+    ] {
+        let e = get(&g.url(&path)).error(500);
+        assert_eq!(
+            (e["code"].as_i64(), e["message"].as_str()),
+            (Some(1), Some("An unknown error has occurred.")),
+            "{path}"
+        );
+        assert!(e.get("is_transient").is_none(), "{e}");
+    }
+}
+
 #[test]
 fn insight_values_are_stable_across_servers() {
     let a = start_small();
