@@ -152,12 +152,19 @@ impl Family for Demographics {
 }
 
 /// One `user_lifetime_insights` record from one demographics metric, keeping every dimension.
+///
+/// Meta's reference example carries the timeframe as the first dimension (`dimension_keys:
+/// ["timeframe","country"]`, values `["LAST_90_DAYS","AR"]`), another capture only the
+/// breakdown's keys: both give the same record, the timeframe (lower case) in `timeframe` and
+/// the breakdown's dimensions in `dimension_keys`, `value` and `results`.
 pub fn demographic_record(item: &Value, breakdown: &str, timeframe: &str) -> Option<Map<String, Value>> {
     let metric = item.get("name")?.as_str()?;
     let first = item.pointer("/total_value/breakdowns/0")?;
-    let keys = first.get("dimension_keys").cloned().unwrap_or_else(|| json!(breakdown.split(',').collect::<Vec<_>>()));
-    let mut value = Map::new();
-    let mut results = Vec::new();
+    let mut keys: Vec<String> = match first.get("dimension_keys").and_then(Value::as_array) {
+        Some(k) => k.iter().map(|d| d.as_str().map(str::to_string).unwrap_or_else(|| d.to_string())).collect(),
+        None => breakdown.split(',').map(str::to_string).collect(),
+    };
+    let mut rows: Vec<(Vec<String>, Value)> = Vec::new();
     for r in first.get("results").and_then(Value::as_array).into_iter().flatten() {
         let dims: Vec<String> = r
             .get("dimension_values")
@@ -166,7 +173,23 @@ pub fn demographic_record(item: &Value, breakdown: &str, timeframe: &str) -> Opt
             .flatten()
             .map(|d| d.as_str().map(str::to_string).unwrap_or_else(|| d.to_string()))
             .collect();
-        let v = r.get("value").cloned().unwrap_or(Value::Null);
+        rows.push((dims, r.get("value").cloned().unwrap_or(Value::Null)));
+    }
+    let mut timeframe = timeframe.to_string();
+    if keys.first().is_some_and(|k| k == "timeframe") {
+        let frames: BTreeSet<String> = rows.iter().filter_map(|(d, _)| d.first().map(|f| f.to_lowercase())).collect();
+        // One timeframe throughout (what was asked): it goes to `timeframe`.
+        if frames.len() <= 1 && rows.iter().all(|(d, _)| !d.is_empty()) {
+            timeframe = frames.into_iter().next().unwrap_or(timeframe);
+            keys.remove(0);
+            rows.iter_mut().for_each(|(d, _)| {
+                d.remove(0);
+            });
+        }
+    }
+    let mut value = Map::new();
+    let mut results = Vec::new();
+    for (dims, v) in rows {
         value.insert(dims.join(","), v.clone());
         results.push(json!({"dimension_values": dims, "value": v}));
     }
@@ -174,7 +197,7 @@ pub fn demographic_record(item: &Value, breakdown: &str, timeframe: &str) -> Opt
     record.insert("breakdown".into(), json!(breakdown));
     record.insert("metric".into(), json!(metric));
     record.insert("timeframe".into(), json!(timeframe));
-    record.insert("dimension_keys".into(), keys);
+    record.insert("dimension_keys".into(), json!(keys));
     record.insert("value".into(), Value::Object(value));
     record.insert("results".into(), Value::Array(results));
     Some(record)
@@ -197,5 +220,25 @@ mod tests {
         assert_eq!(r["value"], json!({"18-24,F": 5, "18-24,M": 7}));
         assert_eq!(r["results"].as_array().unwrap().len(), 2);
         assert_eq!(r["dimension_keys"], json!(["age", "gender"]));
+    }
+
+    /// The timeframe as first dimension (Meta's example) and the breakdown alone (another
+    /// capture) give the same record.
+    #[test]
+    fn timeframe_dimension_is_the_timeframe() {
+        let with = json!({"name": "engaged_audience_demographics", "total_value": {"breakdowns": [{
+            "dimension_keys": ["timeframe", "country"],
+            "results": [{"dimension_values": ["THIS_MONTH", "AR"], "value": 1},
+                        {"dimension_values": ["THIS_MONTH", "US"], "value": 7}]}]}});
+        let without = json!({"name": "engaged_audience_demographics", "total_value": {"breakdowns": [{
+            "dimension_keys": ["country"],
+            "results": [{"dimension_values": ["AR"], "value": 1}, {"dimension_values": ["US"], "value": 7}]}]}});
+        let a = demographic_record(&with, "country", "this_month").unwrap();
+        assert_eq!(a, demographic_record(&without, "country", "this_month").unwrap());
+        assert_eq!(a["value"], json!({"AR": 1, "US": 7}));
+        assert_eq!(a["dimension_keys"], json!(["country"]));
+        let ninety = with.to_string().replace("THIS_MONTH", "LAST_90_DAYS");
+        let b = demographic_record(&serde_json::from_str(&ninety).unwrap(), "country", "this_month").unwrap();
+        assert_eq!(b["timeframe"], "last_90_days");
     }
 }

@@ -10,8 +10,9 @@
 //! and the parts under `navigation_breakdown` (`{tap_forward, tap_back, tap_exit,
 //! swipe_forward}`). A breakdown Meta refuses (code 1 "An unknown error has occurred.", how Meta
 //! answers a breakdown it does not serve) is dropped for the read with one warning, and the
-//! plain metric is asked instead: the record carries the total without its parts. It must not
-//! page the stories edge.
+//! plain metric is asked instead: the record carries the total without its parts. Actions
+//! spelled in upper case (`TAP_FORWARD`, some captures) are emitted in lower case, as the docs
+//! spell them. It must not page the stories edge.
 
 use crate::emit;
 use crate::engine::Cx;
@@ -63,7 +64,9 @@ pub fn breakdown_columns(metric: &str, body: &Value) -> std::result::Result<Map<
                 .pointer("/dimension_values/0")
                 .and_then(Value::as_str)
                 .ok_or("a result without `dimension_values`")?;
-            parts.insert(key.to_string(), r.get("value").cloned().unwrap_or(Value::Null));
+            // Some captures spell the actions in upper case (`TAP_FORWARD`); the docs and the
+            // records use lower case.
+            parts.insert(key.to_ascii_lowercase(), r.get("value").cloned().unwrap_or(Value::Null));
         }
     }
     out.insert(metric.to_string(), total.unwrap_or(Value::Null));
@@ -228,5 +231,7 @@ mod tests {
         assert_eq!(cols["navigation_breakdown"], json!({"tap_forward": 5, "tap_exit": 4}));
         assert!(breakdown_columns("navigation", &json!({"data": []})).unwrap().is_empty());
         assert!(breakdown_columns("navigation", &json!({})).is_err());
+        let upper = body.to_string().replace("tap_forward", "TAP_FORWARD").replace("tap_exit", "TAP_EXIT");
+        assert_eq!(breakdown_columns("navigation", &serde_json::from_str(&upper).unwrap()).unwrap(), cols);
     }
 }

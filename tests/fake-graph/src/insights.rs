@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 use crate::dataset::{Account, Dataset, GRAPH_TIME_FORMAT, Media, MediaKind, day_end_time};
 use crate::graph_error::GraphError;
 use crate::paging::LinkBuilder;
-use crate::quirks::Quirks;
+use crate::quirks::{NavigationCase, Quirks};
 use crate::request::Params;
 use crate::stable_hash::{hash_parts, in_range};
 
@@ -263,8 +263,21 @@ pub(crate) fn media_insights(
                     let reach = media_metric_value(ds, media, "reach").and_then(|v| v.as_u64()).unwrap_or(0);
                     (&STORY_NAVIGATION_ACTIONS, story_navigation_parts(ds, media, reach))
                 };
-                let results: Vec<Value> =
-                    keys.iter().zip(parts).map(|(k, v)| json!({ "dimension_values": [k], "value": v })).collect();
+                // Some captures spell the actions in upper case (`TAP_FORWARD`), the docs lower.
+                let upper = b == "story_navigation_action_type"
+                    && match quirks.navigation_case {
+                        NavigationCase::Lower => false,
+                        NavigationCase::Upper => true,
+                        NavigationCase::Mixed => ds.owner_account(&media.id).is_some_and(|a| a.index % 2 == 1),
+                    };
+                let results: Vec<Value> = keys
+                    .iter()
+                    .zip(parts)
+                    .map(|(k, v)| {
+                        let k = if upper { k.to_ascii_uppercase() } else { k.to_string() };
+                        json!({ "dimension_values": [k], "value": v })
+                    })
+                    .collect();
                 entry.insert(
                     "total_value".into(),
                     json!({ "value": value, "breakdowns": [{ "dimension_keys": [b], "results": results }] }),
@@ -743,12 +756,24 @@ fn demographics_response(
         )));
     }
 
+    // Meta's reference example puts the timeframe first: `dimension_keys: ["timeframe",
+    // "country"]`, values `["LAST_90_DAYS", "AR"]`; another capture has only the breakdown.
+    let timeframe_first = timeframe.filter(|_| quirks.demographics_timeframe_dimension).map(str::to_ascii_uppercase);
+    let mut keys: Vec<&str> = breakdown.clone();
+    if timeframe_first.is_some() {
+        keys.insert(0, "timeframe");
+    }
     let data: Vec<Value> = metrics
         .iter()
         .map(|metric| {
             let results: Vec<Value> = demographic_results(ds, account, metric, timeframe, &breakdown)
                 .into_iter()
-                .map(|(dims, value)| json!({ "dimension_values": dims, "value": value }))
+                .map(|(mut dims, value)| {
+                    if let Some(tf) = &timeframe_first {
+                        dims.insert(0, tf.clone());
+                    }
+                    json!({ "dimension_values": dims, "value": value })
+                })
                 .collect();
             let (title, description) = metric_texts(metric);
             json!({
@@ -756,7 +781,7 @@ fn demographics_response(
                 "period": "lifetime",
                 "title": title,
                 "description": description,
-                "total_value": { "breakdowns": [{ "dimension_keys": breakdown, "results": results }] },
+                "total_value": { "breakdowns": [{ "dimension_keys": keys, "results": results }] },
                 "id": format!("{}/insights/{metric}/lifetime", account.ig_user_id),
             })
         })

@@ -66,8 +66,8 @@ impl Default for Quirks {
             refused_for: Vec::new(),
             unsupported_get: Some(FractionFault { fraction: 0.05, seed: 33 }),
             unsupported_breakdowns: Vec::new(),
-            demographics_timeframe_dimension: false,
-            navigation_case: NavigationCase::Lower,
+            demographics_timeframe_dimension: true,
+            navigation_case: NavigationCase::Mixed,
         }
     }
 }

@@ -365,8 +365,25 @@ fn demographics_age_gender() {
         "/v24.0/{ig}/insights?metric=reached_audience_demographics&period=lifetime&breakdown=city&metric_type=total_value&timeframe=this_week"
     )))
     .ok();
-    let first_city = &city["data"][0]["total_value"]["breakdowns"][0]["results"][0]["dimension_values"][0];
-    assert!(first_city.as_str().unwrap().contains(", "));
+    // With a timeframe, Meta's reference example puts it first among the dimensions.
+    let breakdown = &city["data"][0]["total_value"]["breakdowns"][0];
+    assert_eq!(breakdown["dimension_keys"], serde_json::json!(["timeframe", "city"]));
+    let first_city = &breakdown["results"][0]["dimension_values"];
+    assert_eq!(first_city[0], "THIS_WEEK");
+    assert!(first_city[1].as_str().unwrap().contains(", "));
+    // As another capture shows it: the breakdown's keys only.
+    let plain = start(
+        DatasetSpec::small(),
+        FakeOptions {
+            quirks: fake_graph::Quirks { demographics_timeframe_dimension: false, ..fake_graph::Quirks::default() },
+            ..FakeOptions::default()
+        },
+    );
+    let city = get(&plain.url(&format!(
+        "/v24.0/{ig}/insights?metric=reached_audience_demographics&period=lifetime&breakdown=city&metric_type=total_value&timeframe=this_week"
+    )))
+    .ok();
+    assert_eq!(city["data"][0]["total_value"]["breakdowns"][0]["dimension_keys"], serde_json::json!(["city"]));
 
     // timeframe is required for engaged/reached audiences; period must be lifetime.
     let e = get(&graph.url(&format!(
