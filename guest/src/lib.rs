@@ -19,6 +19,7 @@ pub mod error;
 pub mod graph;
 pub mod http;
 pub mod metrics;
+pub mod refusals;
 pub mod scheduler;
 pub mod state;
 pub mod streams;

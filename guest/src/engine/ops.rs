@@ -8,7 +8,8 @@
 
 use crate::error::ConnectorError;
 use crate::graph::ApiError;
-use crate::metrics::{self, MetricPolicy, Reach, Refusal};
+use crate::metrics::MetricPolicy;
+use crate::refusals::{self, Reach, Refusal};
 use serde_json::{Map, Value};
 
 /// Rounds of re-asking an operation after Meta rejected a metric or did not run it.
@@ -39,7 +40,7 @@ pub enum OpFailure {
 /// Judge `err` for an operation asking `metrics` in `scope`, asked `rounds` times before;
 /// `skip` names the answers that mean "no insights for this object". "Unsupported get request"
 /// (100/33) is asked again up to [`UNSUPPORTED_GET_ATTEMPTS`] times before `skip` judges it. A
-/// refused metric (`metrics::refused_metric`) is dropped
+/// refused metric (`refusals::refused_metric`) is dropped
 /// for the scope when Meta retired it, or for this operation only when Meta refused it for
 /// this object; either is reported once per scope and metric.
 pub fn on_op_error(
@@ -57,7 +58,7 @@ pub fn on_op_error(
         ));
         return OpFailure::Retry;
     }
-    let refusal = err.graph().and_then(|g| metrics::refused_metric(g, metrics));
+    let refusal = err.graph().and_then(|g| refusals::refused_metric(g, metrics));
     if let Some(Refusal { metric, reach }) = refusal {
         let message = err.graph().map(|g| g.message.as_str()).unwrap_or("");
         let metric = metrics.iter().copied().find(|m| *m == metric).expect("a requested metric");

@@ -12,7 +12,7 @@ use crate::engine::ops::{self, MAX_INSIGHT_ROUNDS, OpFailure};
 use crate::engine::{Cx, Family};
 use crate::error::{ConnectorError, Result};
 use crate::graph::ApiError;
-use crate::metrics;
+use crate::refusals;
 use crate::state;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -104,7 +104,7 @@ impl Family for Demographics {
             // error has occurred."): each metric alone, and a metric still refused alone is
             // left out of that breakdown for the read (there is no demographics metric without
             // a breakdown to fall back to).
-            Err(err) if err.graph().is_some_and(metrics::is_breakdown_refusal) => {
+            Err(err) if err.graph().is_some_and(refusals::is_breakdown_refusal) => {
                 if let [metric] = metrics.as_slice() {
                     if self.refused.insert((metric, breakdown)) {
                         emit::warn(&format!(

@@ -19,7 +19,7 @@ use crate::engine::Cx;
 use crate::engine::ops::{self, MAX_INSIGHT_ROUNDS, OpFailure};
 use crate::error::{ConnectorError, Result};
 use crate::graph::ApiError;
-use crate::metrics;
+use crate::refusals;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
@@ -149,7 +149,7 @@ impl StoryBreakdowns {
                 columns
             }
             Err(err) => {
-                if let (Some(b), true) = (breakdown, err.graph().is_some_and(metrics::is_breakdown_refusal)) {
+                if let (Some(b), true) = (breakdown, err.graph().is_some_and(refusals::is_breakdown_refusal)) {
                     // Meta does not serve this breakdown (code 1 "An unknown error has
                     // occurred."): the plain metric, for this story and the next ones.
                     if !self.refused.contains(&metric) {

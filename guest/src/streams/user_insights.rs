@@ -16,7 +16,8 @@ use crate::engine::ops::{self, MAX_INSIGHT_ROUNDS, OpFailure};
 use crate::engine::{Cx, Family};
 use crate::error::{ConnectorError, Result};
 use crate::graph::ApiError;
-use crate::metrics::{self, RECENT_ONLY_DAYS, SERIES_WINDOW_DAYS};
+use crate::metrics::{RECENT_ONLY_DAYS, SERIES_WINDOW_DAYS};
+use crate::refusals;
 use crate::state::AccountCursors;
 use crate::transform::{format_timestamp, parse_timestamp};
 use chrono::{DateTime, Duration, Utc};
@@ -34,6 +35,10 @@ pub const USER_INSIGHTS: StreamDef = StreamDef {
 
 const STREAM: &str = USER_INSIGHTS.name;
 const TOTALS: &str = "user_insights/total_value";
+/// One planned time-series request: window index, since, until, index in the table's
+/// `user_series`, metrics.
+type Planned = (usize, DateTime<Utc>, DateTime<Utc>, usize, Vec<&'static str>);
+
 /// The window index of the recent-only metrics' own window (see `series`).
 const RECENT: usize = usize::MAX;
 
@@ -177,7 +182,7 @@ impl UserInsights {
         for (account, start) in self.starts.iter().enumerate() {
             let windows = days::windows(*start, cx.now, SERIES_WINDOW_DAYS);
             let probe = windows.len() > 1;
-            let mut planned: Vec<(usize, DateTime<Utc>, DateTime<Utc>, usize, Vec<&'static str>)> = Vec::new();
+            let mut planned: Vec<Planned> = Vec::new();
             for (window, (since, until)) in windows.into_iter().enumerate() {
                 for (i, req) in cx.table.user_series.iter().enumerate() {
                     let metrics = req.metrics.iter().copied().filter(|m| since >= recent_from || !recent_only(m));
@@ -285,7 +290,7 @@ impl Family for UserInsights {
                 }
             }
             (Err(err), Op::Series { account, window: RECENT, moved: false, .. })
-                if err.graph().is_some_and(metrics::is_recent_only_refusal) =>
+                if err.graph().is_some_and(refusals::is_recent_only_refusal) =>
             {
                 // The range starts a day later than estimated (see `days::recent_since`).
                 emit::info(&format!(
