@@ -2,10 +2,10 @@
 //!
 //! This module is the one place to edit when Meta retires or adds a metric: the API version
 //! default, the metric sets per media kind, the account insight requests and the
-//! demographic breakdowns. It also owns the run-time policy that drops a metric the API
-//! rejects for one media kind, so a retired metric never fails a stream.
+//! demographic breakdowns (Meta's refusal wordings are the sibling table in `refusals`). It also
+//! owns the run-time policy that drops a metric the API refuses for one media kind (or, for a
+//! refusal of one object, says so once), so a retired metric never fails a stream.
 
-use crate::graph::GraphError;
 use std::collections::BTreeSet;
 
 /// The Graph API version used when the config names none (v27.0, released 2026-11-04).
@@ -242,6 +242,7 @@ impl MetricTable {
 #[derive(Debug, Default)]
 pub struct MetricPolicy {
     dropped: BTreeSet<(String, String)>,
+    refused_for_objects: BTreeSet<(String, String)>,
 }
 
 impl MetricPolicy {
@@ -254,49 +255,17 @@ impl MetricPolicy {
     pub fn drop_metric(&mut self, scope: &str, metric: &str) -> bool {
         self.dropped.insert((scope.to_string(), metric.to_string()))
     }
-}
 
-/// If `error` is Meta's "this metric is not supported / not valid" answer, the metric it names.
-///
-/// Meta words it several ways: `metric[2] must be one of the following values: …` (a position
-/// in the request), `does not support the views metric for this media product type`, or
-/// `The following metrics (views) should be specified with parameter metric_type=total_value`.
-pub fn rejected_metric(error: &GraphError, requested: &[&str]) -> Option<String> {
-    if error.code != 100 || error.error_subcode.is_some_and(|s| s != 0) {
-        return None;
+    /// Record that `metric` was refused for an object of `scope` (only that object loses it);
+    /// true the first time, so it is reported once.
+    pub fn note_object_refusal(&mut self, scope: &str, metric: &str) -> bool {
+        self.refused_for_objects.insert((scope.to_string(), metric.to_string()))
     }
-    let msg = error.message.as_str();
-    if let Some(pos) = msg.find("metric[") {
-        let rest = &msg[pos + 7..];
-        let index: usize = rest.split(']').next()?.parse().ok()?;
-        return requested.get(index).map(|m| m.to_string());
-    }
-    if let Some(pos) = msg.find(" metric for ") {
-        let word = msg[..pos].rsplit(' ').next()?;
-        return requested.iter().find(|m| **m == word).map(|m| m.to_string());
-    }
-    if let Some(pos) = msg.find("following metrics (") {
-        let inner = msg[pos + 19..].split(')').next()?;
-        let first = inner.split(',').next()?.trim();
-        return requested.iter().find(|m| **m == first).map(|m| m.to_string());
-    }
-    None
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn err(msg: &str) -> GraphError {
-        GraphError {
-            message: msg.into(),
-            kind: None,
-            code: 100,
-            error_subcode: None,
-            is_transient: None,
-            fbtrace_id: None,
-        }
-    }
 
     /// The first matching rule decides the kind.
     #[test]
@@ -317,37 +286,6 @@ mod tests {
         assert_eq!(table_for(22).since_major, 22);
         assert_eq!(table_for(21).since_major, 21);
         assert!(!table_for(25).media_metrics(MediaKind::Image).contains(&"impressions"));
-    }
-
-    /// Each of Meta's wordings yields the metric it rejects, and nothing else does.
-    #[test]
-    fn rejected_metric_wordings() {
-        let req = ["reach", "views", "saved"];
-        assert_eq!(
-            rejected_metric(&err("(#100) metric[1] must be one of the following values: reach, saved"), &req)
-                .as_deref(),
-            Some("views")
-        );
-        assert_eq!(
-            rejected_metric(
-                &err("(#100) The Media Insights API does not support the views metric for this media product type"),
-                &req
-            )
-            .as_deref(),
-            Some("views")
-        );
-        assert_eq!(
-            rejected_metric(
-                &err("(#100) The following metrics (saved) should be specified with parameter metric_type=total_value"),
-                &req
-            )
-            .as_deref(),
-            Some("saved")
-        );
-        assert_eq!(rejected_metric(&err("(#100) Something else"), &req), None);
-        let mut e = err("(#100) metric[0] must be one of");
-        e.error_subcode = Some(2108006);
-        assert_eq!(rejected_metric(&e, &req), None);
     }
 
     /// A dropped metric disappears only for its own scope.

@@ -166,17 +166,52 @@ impl AccountCursors {
 
     /// The state this connector emits: Airbyte's per-partition shape.
     pub fn to_state(&self, key: &str) -> Value {
+        self.to_state_with(key, "", &BTreeMap::new())
+    }
+
+    /// [`to_state`](Self::to_state), each account's cursor also carrying `lists[account]`
+    /// under `list_key` (see [`parse_lists`]).
+    pub fn to_state_with(&self, key: &str, list_key: &str, lists: &BTreeMap<String, Vec<String>>) -> Value {
         let states: Vec<Value> = self
             .cursors
             .iter()
             .map(|(id, t)| {
                 let mut cursor = Map::new();
                 cursor.insert(key.to_string(), Value::String(format_timestamp(*t)));
+                if let Some(list) = lists.get(id) {
+                    cursor.insert(list_key.to_string(), json!(list));
+                }
                 json!({"partition": {"business_account_id": id}, "cursor": cursor})
             })
             .collect();
         json!({ "states": states })
     }
+}
+
+/// A list of strings kept beside each account's cursor in the per-partition state
+/// (`states[i].cursor.{key}`, e.g. the ids `tagged_media` saw first); accounts without one, or
+/// a state in another shape, have none. A list that is not strings is a `config_error`.
+pub fn parse_lists(stream: &str, key: &str, state: Option<&Value>) -> Result<BTreeMap<String, Vec<String>>> {
+    let mut out = BTreeMap::new();
+    let Some(states) = state.and_then(|s| s.get("states")).and_then(Value::as_array) else { return Ok(out) };
+    for entry in states {
+        let (Some(id), Some(list)) = (
+            entry.pointer("/partition/business_account_id").and_then(Value::as_str),
+            entry.get("cursor").and_then(|c| c.get(key)),
+        ) else {
+            continue;
+        };
+        let items: Option<Vec<String>> =
+            list.as_array().and_then(|a| a.iter().map(|v| v.as_str().map(str::to_string)).collect());
+        let items = items.ok_or_else(|| {
+            ConnectorError::config(format!(
+                "The state of stream `{stream}` is malformed: account {id} has `{key}` = {list}, which is not a list of ids"
+            ))
+            .in_stream(stream)
+        })?;
+        out.insert(id.to_string(), items);
+    }
+    Ok(out)
 }
 
 /// The state of a full-refresh stream (Airbyte's marker of "nothing to resume").
@@ -231,6 +266,22 @@ mod tests {
             let e = AccountCursors::parse("user_insights", "date", Some(&v)).unwrap_err();
             assert!(e.message.contains("user_insights"), "{bad}");
         }
+    }
+
+    /// Lists beside the cursors round-trip; a list that is not of strings is refused.
+    #[test]
+    fn lists_beside_cursors() {
+        let mut c = AccountCursors::default();
+        c.advance("1", parse_timestamp("2026-10-02T00:00:00Z").unwrap());
+        let lists = BTreeMap::from([("1".to_string(), vec!["a".to_string(), "b".to_string()])]);
+        let state = c.to_state_with("timestamp", "recent_ids", &lists);
+        assert_eq!(parse_lists("s", "recent_ids", Some(&state)).unwrap(), lists);
+        assert_eq!(AccountCursors::parse("s", "timestamp", Some(&state)).unwrap(), c);
+        let bad: Value = serde_json::from_str(
+            r#"{"states":[{"partition":{"business_account_id":"1"},"cursor":{"timestamp":"2026-10-02T00:00:00Z","recent_ids":[1]}}]}"#,
+        )
+        .unwrap();
+        assert!(parse_lists("s", "recent_ids", Some(&bad)).unwrap_err().message.contains("recent_ids"));
     }
 
     /// Cursors only move forward.

@@ -168,50 +168,91 @@ fn incremental_media_comments_reread_only_the_window() {
     assert_eq!(second.final_state(), state, "the cursor stays at the newest post");
 }
 
-/// `tagged_media`: every tagging post, newest first per account, with the tagged account's
-/// ids; an incremental read re-reads only the window and pages no further.
+fn tag_ids(r: &Run) -> BTreeSet<(String, String)> {
+    r.records("tagged_media")
+        .iter()
+        .map(|r| (r["id"].as_str().unwrap().to_string(), r["business_account_id"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+fn tag_time(p: &Value) -> chrono::DateTime<chrono::FixedOffset> {
+    chrono::DateTime::parse_from_str(p["timestamp"].as_str().unwrap(), "%Y-%m-%dT%H:%M:%S%z").unwrap()
+}
+
+/// `tagged_media` reads every tagging post past the first 100, although Meta lists tags by
+/// tag time and pages them by cursor only (`paging.cursors.after`, no `next`): 150 posts per
+/// account, in pages of 100, 50 and an empty one.
 #[test]
-fn tagged_media_full_and_incremental() {
-    let sb = Sandbox::start_with(DatasetSpec::small(), FakeOptions { page_size_cap: 2, ..FakeOptions::default() });
-    let cfg = sb.config(json!({"media_lookback_days": 0}));
-    let full = sb.read(&cfg, &sb.catalog(&["tagged_media"]), None);
-    assert_eq!(full.code, 0, "{}", full.stderr);
-    check_schema_and_keys(&full, "tagged_media");
+fn tagged_media_reads_past_100_posts_by_cursor() {
+    let sb = Sandbox::start(DatasetSpec { tagged_per_account: 150, ..DatasetSpec::small() });
+    let r = sb.read(&sb.config(json!({})), &sb.catalog(&["tagged_media"]), None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    check_schema_and_keys(&r, "tagged_media");
     let mut expected = BTreeSet::new();
     for account in sb.dataset().accounts() {
         for post in tagged_of(sb.dataset(), account) {
             expected.insert((post["id"].as_str().unwrap().to_string(), account.ig_user_id.clone()));
         }
     }
-    let got: BTreeSet<(String, String)> = full
-        .records("tagged_media")
-        .iter()
-        .map(|r| (r["id"].as_str().unwrap().to_string(), r["business_account_id"].as_str().unwrap().to_string()))
-        .collect();
-    assert_eq!(got, expected);
+    assert_eq!(expected.len(), 300);
+    assert_eq!(tag_ids(&r), expected);
+    let pages: Vec<String> = sb.calls().into_iter().filter(|c| c.contains("/tags?")).collect();
+    assert_eq!(pages.len(), 3 * sb.dataset().accounts().len(), "{pages:#?}");
+    assert_eq!(pages.iter().filter(|c| c.contains("after=")).count(), 2 * sb.dataset().accounts().len());
+}
 
-    let cat = sb.catalog(&["tagged_media:incremental"]);
-    let first = sb.read(&cfg, &cat, None);
-    sb.fake.clear_requests();
-    let second = sb.read(&cfg, &cat, Some(&first.final_state()));
+/// Incremental `tagged_media` does not rely on timestamps: a sync reads every post tagged since
+/// the last one, an old post tagged since included, plus the posts of the lookback window, and
+/// stops paging soon after the posts the last sync saw first (kept in the state).
+#[test]
+fn incremental_tagged_media_reads_new_tags_whatever_their_timestamp() {
+    let options = || FakeOptions { page_size_cap: 4, ..FakeOptions::default() };
+    let spec = DatasetSpec { tagged_per_account: 12, ..DatasetSpec::small() };
+    let before = Sandbox::start_with(spec.clone(), options());
+    let cfg = before.config(json!({"media_lookback_days": 0}));
+    let cat = before.catalog(&["tagged_media:incremental"]);
+    let first = before.read(&cfg, &cat, None);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let all_before: BTreeSet<(String, String)> = before
+        .dataset()
+        .accounts()
+        .iter()
+        .flat_map(|a| {
+            tagged_of(before.dataset(), a)
+                .into_iter()
+                .map(|p| (p["id"].as_str().unwrap().to_string(), a.ig_user_id.clone()))
+        })
+        .collect();
+    assert_eq!(tag_ids(&first), all_before, "a first sync reads every post");
+    let state = first.final_state();
+    let st = &state[0]["stream"]["stream_state"]["states"][0]["cursor"];
+    assert_eq!(st["recent_ids"].as_array().unwrap().len(), 10, "{st}");
+
+    // 60 hours later, three more tags, the newest of them on a post weeks old.
+    let later = DatasetSpec { now: spec.now + chrono::Duration::hours(60), tagged_per_account: 15, ..spec };
+    let after = Sandbox::start_with(later, options());
+    let second = after.read(
+        &after.config(json!({"media_lookback_days": 0})),
+        &after.catalog(&["tagged_media:incremental"]),
+        Some(&state),
+    );
     assert_eq!(second.code, 0, "{}", second.stderr);
-    let mut window = BTreeSet::new();
-    for account in sb.dataset().accounts() {
-        let posts = tagged_of(sb.dataset(), account);
-        let ts = |p: &Value| {
-            chrono::DateTime::parse_from_str(p["timestamp"].as_str().unwrap(), "%Y-%m-%dT%H:%M:%S%z").unwrap()
-        };
-        let since = ts(&posts[0]);
-        for p in posts.iter().filter(|p| ts(p) >= since) {
-            window.insert(p["id"].as_str().unwrap().to_string());
+    let mut expected = BTreeSet::new();
+    for (i, account) in after.dataset().accounts().iter().enumerate() {
+        let cursor = state[0]["stream"]["stream_state"]["states"][i]["cursor"]["timestamp"].as_str().unwrap();
+        let cursor = chrono::DateTime::parse_from_rfc3339(cursor).unwrap();
+        let posts = tagged_of(after.dataset(), account);
+        assert!(tag_time(&posts[0]) < cursor - chrono::Duration::days(2), "the newest tag is on an old post");
+        for p in &posts {
+            let id = (p["id"].as_str().unwrap().to_string(), account.ig_user_id.clone());
+            if !all_before.contains(&id) || tag_time(p) >= cursor {
+                expected.insert(id);
+            }
         }
     }
-    let got: BTreeSet<String> =
-        second.records("tagged_media").iter().map(|r| r["id"].as_str().unwrap().to_string()).collect();
-    assert_eq!(got, window);
-    assert!(window.len() < expected.len());
-    let pages = sb.fake.requests().iter().filter(|q| q.path.ends_with("/tags")).count();
-    assert_eq!(pages, sb.dataset().accounts().len(), "one page of tags per account covers the window");
+    assert_eq!(tag_ids(&second), expected);
+    let pages = after.calls().into_iter().filter(|c| c.contains("/tags?")).count();
+    assert!(pages < 4 * after.dataset().accounts().len(), "stops soon after the known posts: {pages} pages");
 }
 
 /// `story_insights` carry `navigation` and its breakdown by `story_navigation_action_type`,

@@ -86,6 +86,22 @@ fn competitors_end_to_end() {
         .collect();
     assert_eq!(discovery.len(), 3, "{discovery:#?}");
     assert!(discovery[1].contains("media.after(") && discovery[2].contains(".limit(20)"), "{discovery:#?}");
+    // Meta pages discovery media by cursor only, and a page may hold fewer posts than asked
+    // with more behind it: the competitor's `media_count` says when all were read, so
+    // rival_roasters' 7 posts (fewer than the 50 asked, all of them) take one call, with no
+    // empty page after them.
+    let rival: Vec<String> = sb
+        .fake
+        .requests()
+        .iter()
+        .flat_map(|q| q.query.iter().filter(|(k, _)| k == "fields").map(|(_, v)| v.clone()))
+        .filter(|f| f.contains("username(rival_roasters)"))
+        .collect();
+    assert_eq!(rival.len(), 1, "{rival:#?}");
+    assert_eq!(
+        r.records("competitor_media").iter().filter(|m| m["competitor_username"] == "rival_roasters").count(),
+        7
+    );
 }
 
 /// Top and recent media of each hashtag equal the fake's; recent media only covers 24 h; the

@@ -1,45 +1,85 @@
 //! The one policy for failed insights operations, shared by every insights stream.
 //!
-//! Owns how an operation's error is judged: a metric Meta rejects is dropped for its scope
-//! (logged once) and the operation asked again; an operation Meta did not run is asked again;
+//! Owns how an operation's error is judged: a metric Meta retired is dropped for its scope
+//! (logged once) and the operation asked again, one Meta refused for one object is left out of
+//! that operation only; an operation Meta did not run is asked again;
 //! known "no insights for this object" answers skip the record with a warning; anything else
 //! fails the stream. It must not send requests or emit records (the stream modules do).
 
 use crate::error::ConnectorError;
 use crate::graph::ApiError;
-use crate::metrics::{self, MetricPolicy};
+use crate::metrics::MetricPolicy;
+use crate::refusals::{self, Reach, Refusal};
 use serde_json::{Map, Value};
 
 /// Rounds of re-asking an operation after Meta rejected a metric or did not run it.
 pub const MAX_INSIGHT_ROUNDS: u32 = 6;
+/// Attempts at an object Meta answers "Unsupported get request" (100/33) before it is skipped
+/// with a warning: Meta gives that answer for objects that exist when it is under load, and
+/// it goes away when asked again (the next sync's lookback reads a skipped object again).
+pub const UNSUPPORTED_GET_ATTEMPTS: u32 = 3;
+
+/// Meta's "Unsupported get request. Object with ID '…' does not exist, cannot be loaded due
+/// to missing permissions, or does not support this operation" (100/33).
+pub fn is_unsupported_get(err: &ApiError) -> bool {
+    err.graph().is_some_and(|g| g.code == 100 && g.error_subcode == Some(33))
+}
 
 /// What to do with one insights operation Meta answered with an error.
 pub enum OpFailure {
-    /// Ask again (a rejected metric was dropped, or Meta did not run the operation).
+    /// Ask again (a rejected metric was dropped for its scope, or Meta did not run the
+    /// operation).
     Retry,
+    /// Ask this operation again without this metric (Meta refused it for this object only).
+    RetryWithout(&'static str),
     /// No insights here; the reason is logged.
     Skip(String),
     Fail(ConnectorError),
 }
 
-/// Judge `err` for an operation asking `metrics` in `scope`; `skip` names the answers that
-/// mean "no insights for this object".
+/// Judge `err` for an operation asking `metrics` in `scope`, asked `rounds` times before;
+/// `skip` names the answers that mean "no insights for this object". "Unsupported get request"
+/// (100/33) is asked again up to [`UNSUPPORTED_GET_ATTEMPTS`] times before `skip` judges it. A
+/// refused metric (`refusals::refused_metric`) is dropped
+/// for the scope when Meta retired it, or for this operation only when Meta refused it for
+/// this object; either is reported once per scope and metric.
 pub fn on_op_error(
     policy: &mut MetricPolicy,
     err: ApiError,
     scope: &str,
-    metrics: &[&str],
+    metrics: &[&'static str],
+    rounds: u32,
     skip: impl Fn(&ApiError) -> Option<String>,
     doing: &str,
 ) -> OpFailure {
-    if let Some(metric) = err.graph().and_then(|g| metrics::rejected_metric(g, metrics)) {
-        if policy.drop_metric(scope, &metric) {
-            crate::emit::warn(&format!(
-                "Meta rejected the metric `{metric}` for {scope} ({}); continuing without it",
-                err.graph().map(|g| g.message.as_str()).unwrap_or("")
-            ));
-        }
+    if is_unsupported_get(&err) && rounds + 1 < UNSUPPORTED_GET_ATTEMPTS {
+        crate::emit::info(&format!(
+            "Meta answered \"Unsupported get request\" (100/33) while {doing}; asking again (it comes and goes under load)"
+        ));
         return OpFailure::Retry;
+    }
+    let refusal = err.graph().and_then(|g| refusals::refused_metric(g, metrics));
+    if let Some(Refusal { metric, reach }) = refusal {
+        let message = err.graph().map(|g| g.message.as_str()).unwrap_or("");
+        let metric = metrics.iter().copied().find(|m| *m == metric).expect("a requested metric");
+        return match reach {
+            Reach::Scope => {
+                if policy.drop_metric(scope, metric) {
+                    crate::emit::warn(&format!(
+                        "Meta rejected the metric `{metric}` for {scope} ({message}); continuing without it"
+                    ));
+                }
+                OpFailure::Retry
+            }
+            Reach::Object => {
+                if policy.note_object_refusal(scope, metric) {
+                    crate::emit::warn(&format!(
+                        "Meta refused the metric `{metric}` while {doing} ({message}); that object (and any other {scope} Meta refuses it for) is read without it, the others keep it"
+                    ));
+                }
+                OpFailure::RetryWithout(metric)
+            }
+        };
     }
     if let Some(reason) = skip(&err) {
         return OpFailure::Skip(reason);

@@ -4,8 +4,9 @@
 //! page whose `paging.cursors.after` was seen before, a page with exactly the items of an
 //! earlier page, a `next` URL seen before (a self-link, or two URLs that point at each other),
 //! or more pages than any edge can have. Such a walk ends with a WARN naming the edge and is
-//! marked `truncated`, so its stream keeps the previous cursor for that account. It must not
-//! send requests or interpret items (the stream modules do).
+//! marked `truncated`, so its stream keeps the previous cursor for that account. On edges Meta
+//! pages by cursor only, the next page's URL comes from `paging.cursors.after`
+//! ([`next_by_cursor`]). It must not send requests or interpret items (the stream modules do).
 
 use crate::emit;
 use crate::graph::Page;
@@ -88,6 +89,22 @@ impl Walk {
     }
 }
 
+/// The URL of the page after `page` (read from `url`) on an edge Meta pages by cursor only
+/// (the tags edge answers `paging.cursors` and no `next`): `next` when Meta sent one, else
+/// `url` with `after` set to the page's `paging.cursors.after` while the page holds items
+/// (past the end Meta answers an empty page).
+pub fn next_by_cursor(page: &Page, url: &str) -> Option<String> {
+    if let Some(next) = &page.next {
+        return Some(next.clone());
+    }
+    let after = page.after.as_deref().filter(|_| !page.data.is_empty())?;
+    let mut parsed = url::Url::parse(url).ok()?;
+    let kept: Vec<(String, String)> =
+        parsed.query_pairs().into_owned().filter(|(k, _)| k != "after" && k != "before").collect();
+    parsed.query_pairs_mut().clear().extend_pairs(kept).append_pair("after", after);
+    Some(parsed.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,6 +129,21 @@ mod tests {
         assert!(w.accept(&p));
         assert_eq!(w.follow(None), None);
         assert!(!w.truncated);
+    }
+
+    /// Without `next`, the next page of a cursor-paged edge is the same URL with `after` set;
+    /// an empty page or a page without a cursor ends the walk.
+    #[test]
+    fn next_page_by_cursor() {
+        let url = "http://h/v27.0/1/tags?fields=id&limit=100&after=OLD";
+        assert_eq!(
+            next_by_cursor(&page(&["1", "2"], "QVFI", None), url).as_deref(),
+            Some("http://h/v27.0/1/tags?fields=id&limit=100&after=QVFI")
+        );
+        assert_eq!(next_by_cursor(&page(&["1"], "QVFI", Some("http://h/n")), url).as_deref(), Some("http://h/n"));
+        assert_eq!(next_by_cursor(&page(&[], "QVFI", None), url), None);
+        let no_cursor = Page { after: None, ..page(&["1"], "x", None) };
+        assert_eq!(next_by_cursor(&no_cursor, url), None);
     }
 
     /// Self-links, alternating links, repeated cursors and repeated items all end the walk.

@@ -9,7 +9,8 @@
 //! (cursor minus `media_lookback_days`, at least `start_date`) are read, and the per-account
 //! cursor is the newest post's `timestamp`, moved once every walk of the account is done.
 //! Comments disabled, posts without comments and a reply thread whose comment is gone are
-//! skipped with a warning naming them. This family walks the media edge on its own (it does
+//! skipped with a warning naming them (a page Meta answers "Unsupported get request" is asked
+//! again a few times first: Meta says so of objects that exist when it is under load). This family walks the media edge on its own (it does
 //! not share `media`'s pages); it must not ask insights.
 
 use super::StreamDef;
@@ -17,6 +18,7 @@ use crate::accounts::Account;
 use crate::catalog::Selection;
 use crate::config::Config;
 use crate::emit;
+use crate::engine::ops;
 use crate::engine::walk::Walk;
 use crate::engine::{Cx, Family, PRIORITY_EDGE, bad_data};
 use crate::error::Result;
@@ -61,6 +63,8 @@ struct EdgeWalk {
     edge: Edge,
     walk: Walk,
     url: String,
+    /// Times this page was asked (Meta's "Unsupported get request" comes and goes).
+    attempts: u32,
 }
 
 #[derive(Default)]
@@ -110,7 +114,7 @@ impl Comments {
         };
         let walk = Walk::new(what, &url);
         self.progress[account].open += 1;
-        self.ask(cx, EdgeWalk { account, edge, walk, url });
+        self.ask(cx, EdgeWalk { account, edge, walk, url, attempts: 0 });
     }
 
     fn ask(&mut self, cx: &mut Cx<'_>, w: EdgeWalk) {
@@ -124,6 +128,7 @@ impl Comments {
         match w.walk.follow(next) {
             Some(url) => {
                 w.url = url;
+                w.attempts = 0;
                 self.ask(cx, w);
             }
             None => {
@@ -270,6 +275,14 @@ impl Family for Comments {
         };
         let page = match answer.and_then(|v| graph::parse_page(v, &w.url)) {
             Ok(page) => Some(page),
+            // Meta answers 100/33 for objects that exist when it is under load: ask again.
+            Err(e)
+                if media.is_some() && ops::is_unsupported_get(&e) && w.attempts + 1 < ops::UNSUPPORTED_GET_ATTEMPTS =>
+            {
+                w.attempts += 1;
+                self.ask(cx, w);
+                return Ok(());
+            }
             // The post or comment went away between two pages (deleted): skip what is left.
             Err(ApiError::Graph { error, .. })
                 if media.is_some() && error.code == 100 && error.error_subcode == Some(33) =>

@@ -167,7 +167,6 @@ impl Family for Competitors {
         let Some(media) = media.filter(|_| cx.wants(COMPETITOR_MEDIA.name)) else { return Ok(()) };
         let data = media.get("data").and_then(Value::as_array).cloned().unwrap_or_default();
         let after = media.pointer("/paging/cursors/after").and_then(Value::as_str).map(str::to_string);
-        let asked = self.page_size(cx, self.jobs[t].read).unwrap_or(0) as usize;
         let left = cx.config.watch.competitor_media_limit.saturating_sub(self.jobs[t].read) as usize;
         let page = Page { data, next: None, after: after.clone() };
         if !self.jobs[t].walk.accept(&page) {
@@ -191,12 +190,12 @@ impl Family for Competitors {
         }
         self.jobs[t].read += n.min(left) as u32;
         cx.checkpoint(COMPETITOR_MEDIA.name, state::no_cursor_state());
-        // A page with a cursor may have more behind it: while posts are left (by the
-        // competitor's `media_count`; without it, while pages come full).
-        let more = match self.jobs[t].total {
-            Some(total) => u64::from(self.jobs[t].read) < total,
-            None => n >= asked,
-        };
+        // Meta pages discovery media by cursor only (`paging.cursors.after`, no `next`), and a
+        // page may hold fewer posts than asked with more behind it (Meta may also ask for less
+        // data at once): a page with posts and a cursor is followed while the competitor's
+        // `media_count` says posts are left, or, without it, until one comes back empty (or
+        // the limit is read).
+        let more = self.jobs[t].total.is_none_or(|total| u64::from(self.jobs[t].read) < total);
         if let Some(after) = after.filter(|_| n > 0 && more) {
             let next = discovery_fields(&username, false, Some((MEDIA_PAGE, Some(after.as_str()))));
             if self.jobs[t].walk.follow(Some(next)).is_some() {

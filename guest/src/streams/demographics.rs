@@ -2,7 +2,9 @@
 //! breakdown and metric, keeping every dimension.
 //!
 //! Owns the declaration, the operations (one per account and breakdown, all accounts in one
-//! group) and the record shape. It must not ask time series (see `user_insights`).
+//! group) and the record shape. A breakdown Meta does not serve for a metric (code 1 "An unknown
+//! error has occurred.") is asked again per metric, and the metric that is still refused is left
+//! out of that breakdown with one warning. It must not ask time series (see `user_insights`).
 
 use super::StreamDef;
 use crate::emit;
@@ -10,9 +12,10 @@ use crate::engine::ops::{self, MAX_INSIGHT_ROUNDS, OpFailure};
 use crate::engine::{Cx, Family};
 use crate::error::{ConnectorError, Result};
 use crate::graph::ApiError;
+use crate::refusals;
 use crate::state;
 use serde_json::{Map, Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub const USER_LIFETIME_INSIGHTS: StreamDef = StreamDef {
     name: "user_lifetime_insights",
@@ -30,19 +33,32 @@ const STREAM: &str = USER_LIFETIME_INSIGHTS.name;
 #[derive(Default)]
 pub struct Demographics {
     asked: BTreeMap<u64, (usize, &'static str, Vec<&'static str>, u32)>,
-    retry: Vec<(usize, &'static str, u32)>,
+    retry: Vec<Pending>,
+    /// (account, breakdown, metric) Meta refused for that account only.
+    without: Vec<(usize, &'static str, &'static str)>,
+    /// (metric, breakdown) Meta does not serve (code 1 on that metric alone).
+    refused: BTreeSet<(&'static str, &'static str)>,
     next_tag: u64,
 }
 
+/// One operation to ask: account, breakdown, rounds so far, and the one metric it asks when
+/// Meta refused the breakdown for the metrics together.
+type Pending = (usize, &'static str, u32, Option<&'static str>);
+
 impl Demographics {
-    fn ask(&mut self, cx: &mut Cx<'_>, pending: Vec<(usize, &'static str, u32)>) {
-        let metrics = cx.policy.active(SCOPE, cx.table.demographics);
-        if metrics.is_empty() {
-            return;
-        }
-        let joined = metrics.join(",");
+    fn ask(&mut self, cx: &mut Cx<'_>, pending: Vec<Pending>) {
         let mut group = Vec::new();
-        for (a, breakdown, rounds) in pending {
+        for (a, breakdown, rounds, only) in pending {
+            let mut metrics = cx.policy.active(SCOPE, cx.table.demographics);
+            metrics.retain(|m| {
+                !self.without.contains(&(a, breakdown, *m))
+                    && !self.refused.contains(&(*m, breakdown))
+                    && only.is_none_or(|o| o == *m)
+            });
+            if metrics.is_empty() {
+                continue;
+            }
+            let joined = metrics.join(",");
             let url = cx.client.relative_url(
                 &format!("{}/insights", cx.accounts[a].ig_id),
                 &[
@@ -68,7 +84,7 @@ impl Family for Demographics {
 
     fn start(&mut self, cx: &mut Cx<'_>) -> Result<()> {
         let pending =
-            (0..cx.accounts.len()).flat_map(|a| cx.table.breakdowns.iter().map(move |b| (a, *b, 0))).collect();
+            (0..cx.accounts.len()).flat_map(|a| cx.table.breakdowns.iter().map(move |b| (a, *b, 0, None))).collect();
         self.ask(cx, pending);
         Ok(())
     }
@@ -88,11 +104,37 @@ impl Family for Demographics {
                     }
                 }
             }
+            // Meta does not serve this breakdown for (one of) the metrics (code 1 "An unknown
+            // error has occurred."): each metric alone, and a metric still refused alone is
+            // left out of that breakdown for the read (there is no demographics metric without
+            // a breakdown to fall back to).
+            Err(err) if err.graph().is_some_and(refusals::is_breakdown_refusal) => {
+                if let [metric] = metrics.as_slice() {
+                    if self.refused.insert((metric, breakdown)) {
+                        emit::warn(&format!(
+                            "Meta does not serve `{metric}` by `{breakdown}` ({}); user_lifetime_insights go on without it",
+                            err.graph().map(|g| g.message.as_str()).unwrap_or("")
+                        ));
+                    }
+                } else {
+                    self.retry.extend(metrics.iter().map(|m| (a, breakdown, rounds + 1, Some(*m))));
+                }
+            }
             Err(err) => {
                 let doing = format!("reading audience demographics of {account} by {breakdown}");
-                match ops::on_op_error(cx.policy, err, SCOPE, &metrics, ops::no_insights_for_account, &doing) {
-                    OpFailure::Retry if rounds + 1 < MAX_INSIGHT_ROUNDS => self.retry.push((a, breakdown, rounds + 1)),
-                    OpFailure::Retry => {}
+                let failure =
+                    ops::on_op_error(cx.policy, err, SCOPE, &metrics, rounds, ops::no_insights_for_account, &doing);
+                match failure {
+                    OpFailure::Retry | OpFailure::RetryWithout(_) if rounds + 1 < MAX_INSIGHT_ROUNDS => {
+                        // Demographics are asked together: a metric Meta refuses for one
+                        // account's breakdown is left out of that account's breakdown only.
+                        if let OpFailure::RetryWithout(m) = failure {
+                            self.without.push((a, breakdown, m));
+                        }
+                        let only = Some(metrics[0]).filter(|_| metrics.len() == 1);
+                        self.retry.push((a, breakdown, rounds + 1, only))
+                    }
+                    OpFailure::Retry | OpFailure::RetryWithout(_) => {}
                     OpFailure::Skip(reason) => {
                         emit::warn(&format!("No audience demographics for account {account} by {breakdown}: {reason}"))
                     }
@@ -114,12 +156,19 @@ impl Family for Demographics {
 }
 
 /// One `user_lifetime_insights` record from one demographics metric, keeping every dimension.
+///
+/// Meta's reference example carries the timeframe as the first dimension (`dimension_keys:
+/// ["timeframe","country"]`, values `["LAST_90_DAYS","AR"]`), another capture only the
+/// breakdown's keys: both give the same record, the timeframe (lower case) in `timeframe` and
+/// the breakdown's dimensions in `dimension_keys`, `value` and `results`.
 pub fn demographic_record(item: &Value, breakdown: &str, timeframe: &str) -> Option<Map<String, Value>> {
     let metric = item.get("name")?.as_str()?;
     let first = item.pointer("/total_value/breakdowns/0")?;
-    let keys = first.get("dimension_keys").cloned().unwrap_or_else(|| json!(breakdown.split(',').collect::<Vec<_>>()));
-    let mut value = Map::new();
-    let mut results = Vec::new();
+    let mut keys: Vec<String> = match first.get("dimension_keys").and_then(Value::as_array) {
+        Some(k) => k.iter().map(|d| d.as_str().map(str::to_string).unwrap_or_else(|| d.to_string())).collect(),
+        None => breakdown.split(',').map(str::to_string).collect(),
+    };
+    let mut rows: Vec<(Vec<String>, Value)> = Vec::new();
     for r in first.get("results").and_then(Value::as_array).into_iter().flatten() {
         let dims: Vec<String> = r
             .get("dimension_values")
@@ -128,7 +177,23 @@ pub fn demographic_record(item: &Value, breakdown: &str, timeframe: &str) -> Opt
             .flatten()
             .map(|d| d.as_str().map(str::to_string).unwrap_or_else(|| d.to_string()))
             .collect();
-        let v = r.get("value").cloned().unwrap_or(Value::Null);
+        rows.push((dims, r.get("value").cloned().unwrap_or(Value::Null)));
+    }
+    let mut timeframe = timeframe.to_string();
+    if keys.first().is_some_and(|k| k == "timeframe") {
+        let frames: BTreeSet<String> = rows.iter().filter_map(|(d, _)| d.first().map(|f| f.to_lowercase())).collect();
+        // One timeframe throughout (what was asked): it goes to `timeframe`.
+        if frames.len() <= 1 && rows.iter().all(|(d, _)| !d.is_empty()) {
+            timeframe = frames.into_iter().next().unwrap_or(timeframe);
+            keys.remove(0);
+            rows.iter_mut().for_each(|(d, _)| {
+                d.remove(0);
+            });
+        }
+    }
+    let mut value = Map::new();
+    let mut results = Vec::new();
+    for (dims, v) in rows {
         value.insert(dims.join(","), v.clone());
         results.push(json!({"dimension_values": dims, "value": v}));
     }
@@ -136,7 +201,7 @@ pub fn demographic_record(item: &Value, breakdown: &str, timeframe: &str) -> Opt
     record.insert("breakdown".into(), json!(breakdown));
     record.insert("metric".into(), json!(metric));
     record.insert("timeframe".into(), json!(timeframe));
-    record.insert("dimension_keys".into(), keys);
+    record.insert("dimension_keys".into(), json!(keys));
     record.insert("value".into(), Value::Object(value));
     record.insert("results".into(), Value::Array(results));
     Some(record)
@@ -159,5 +224,25 @@ mod tests {
         assert_eq!(r["value"], json!({"18-24,F": 5, "18-24,M": 7}));
         assert_eq!(r["results"].as_array().unwrap().len(), 2);
         assert_eq!(r["dimension_keys"], json!(["age", "gender"]));
+    }
+
+    /// The timeframe as first dimension (Meta's example) and the breakdown alone (another
+    /// capture) give the same record.
+    #[test]
+    fn timeframe_dimension_is_the_timeframe() {
+        let with = json!({"name": "engaged_audience_demographics", "total_value": {"breakdowns": [{
+            "dimension_keys": ["timeframe", "country"],
+            "results": [{"dimension_values": ["THIS_MONTH", "AR"], "value": 1},
+                        {"dimension_values": ["THIS_MONTH", "US"], "value": 7}]}]}});
+        let without = json!({"name": "engaged_audience_demographics", "total_value": {"breakdowns": [{
+            "dimension_keys": ["country"],
+            "results": [{"dimension_values": ["AR"], "value": 1}, {"dimension_values": ["US"], "value": 7}]}]}});
+        let a = demographic_record(&with, "country", "this_month").unwrap();
+        assert_eq!(a, demographic_record(&without, "country", "this_month").unwrap());
+        assert_eq!(a["value"], json!({"AR": 1, "US": 7}));
+        assert_eq!(a["dimension_keys"], json!(["country"]));
+        let ninety = with.to_string().replace("THIS_MONTH", "LAST_90_DAYS");
+        let b = demographic_record(&serde_json::from_str(&ninety).unwrap(), "country", "this_month").unwrap();
+        assert_eq!(b["timeframe"], "last_90_days");
     }
 }

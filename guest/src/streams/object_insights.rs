@@ -32,14 +32,19 @@ struct Asked {
     target: Target,
     metrics: Vec<&'static str>,
     rounds: u32,
+    /// Metrics Meta refused for this object (left out of its next asks).
+    without: Vec<&'static str>,
 }
+
+/// An object to ask (again): its rounds so far and the metrics Meta refused for it.
+type Pending = (Target, u32, Vec<&'static str>);
 
 /// The operations of one insights stream in flight.
 pub struct ObjectInsights {
     pub stream: &'static str,
     story: bool,
     asked: BTreeMap<u64, Asked>,
-    retry: Vec<(Target, u32)>,
+    retry: Vec<Pending>,
     next_tag: u64,
     per_account: BTreeMap<usize, usize>,
     /// Hold records instead of emitting them (`settled`), for a caller that merges more into
@@ -74,13 +79,14 @@ impl ObjectInsights {
 
     /// Ask the insights of `targets` (one group of operations).
     pub fn ask(&mut self, cx: &mut Cx<'_>, targets: Vec<Target>) {
-        self.ask_rounds(cx, targets.into_iter().map(|t| (t, 0)).collect());
+        self.ask_rounds(cx, targets.into_iter().map(|t| (t, 0, Vec::new())).collect());
     }
 
-    fn ask_rounds(&mut self, cx: &mut Cx<'_>, targets: Vec<(Target, u32)>) {
+    fn ask_rounds(&mut self, cx: &mut Cx<'_>, targets: Vec<Pending>) {
         let mut ops: std::collections::BTreeMap<usize, Vec<(u64, String)>> = Default::default();
-        for (target, rounds) in targets {
+        for (target, rounds, without) in targets {
             let mut metrics = cx.policy.active(target.kind.name(), cx.table.media_metrics(target.kind));
+            metrics.retain(|m| !without.contains(m));
             if self.hold {
                 metrics.retain(|m| !cx.table.story_breakdowns.iter().any(|(b, _)| b == m));
             }
@@ -95,7 +101,7 @@ impl ObjectInsights {
             self.next_tag += 1;
             *self.per_account.entry(target.account).or_default() += 1;
             ops.entry(target.account).or_default().push((tag, url));
-            self.asked.insert(tag, Asked { target, metrics, rounds });
+            self.asked.insert(tag, Asked { target, metrics, rounds, without });
         }
         // One group per account, so the host knows whose objects each batch is about.
         for (account, group) in ops {
@@ -111,7 +117,7 @@ impl ObjectInsights {
         tag: u64,
         answer: std::result::Result<Value, ApiError>,
     ) -> Result<Option<usize>> {
-        let Some(Asked { target, metrics, rounds }) = self.asked.remove(&tag) else {
+        let Some(Asked { target, metrics, rounds, mut without }) = self.asked.remove(&tag) else {
             return Err(ConnectorError::system(format!("an answer for an unknown {} operation", self.stream)));
         };
         let a = target.account;
@@ -140,24 +146,29 @@ impl ObjectInsights {
             Err(err) => {
                 let doing = format!("reading {} of {}", self.stream, target.id);
                 let story = self.story;
-                match ops::on_op_error(
+                let failure = ops::on_op_error(
                     cx.policy,
                     err,
                     target.kind.name(),
                     &metrics,
+                    rounds,
                     |e| ops::skip_reason(story, e),
                     &doing,
-                ) {
-                    OpFailure::Retry if rounds + 1 >= MAX_INSIGHT_ROUNDS => {
+                );
+                if let OpFailure::RetryWithout(metric) = failure {
+                    without.push(metric);
+                }
+                match failure {
+                    OpFailure::Retry | OpFailure::RetryWithout(_) if rounds + 1 >= MAX_INSIGHT_ROUNDS => {
                         return Err(ConnectorError::system(format!(
                             "Meta kept rejecting {} requests for {}",
                             self.stream, target.id
                         ))
                         .in_stream(self.stream));
                     }
-                    OpFailure::Retry => {
+                    OpFailure::Retry | OpFailure::RetryWithout(_) => {
                         *self.per_account.entry(a).or_default() += 1;
-                        self.retry.push((target, rounds + 1));
+                        self.retry.push((target, rounds + 1, without));
                         return Ok(None);
                     }
                     OpFailure::Skip(reason) => {
@@ -176,7 +187,7 @@ impl ObjectInsights {
     /// Ask again, together, the operations that asked for a retry.
     pub fn flush_retries(&mut self, cx: &mut Cx<'_>) {
         let retry = std::mem::take(&mut self.retry);
-        for (t, _) in &retry {
+        for (t, _, _) in &retry {
             *self.per_account.entry(t.account).or_default() -= 1;
         }
         self.ask_rounds(cx, retry);

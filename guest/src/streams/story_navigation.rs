@@ -8,14 +8,18 @@
 //! record until both its main insights (from `object_insights`, in hold mode) and its breakdown
 //! are answered, then emits one record: the metric's total under its own name (`navigation`)
 //! and the parts under `navigation_breakdown` (`{tap_forward, tap_back, tap_exit,
-//! swipe_forward}`). A breakdown Meta refuses is dropped for the read with one warning and the
-//! record goes out without it. It must not page the stories edge.
+//! swipe_forward}`). A breakdown Meta refuses (code 1 "An unknown error has occurred.", how Meta
+//! answers a breakdown it does not serve) is dropped for the read with one warning, and the
+//! plain metric is asked instead: the record carries the total without its parts. Actions
+//! spelled in upper case (`TAP_FORWARD`, some captures) are emitted in lower case, as the docs
+//! spell them. It must not page the stories edge.
 
 use crate::emit;
 use crate::engine::Cx;
 use crate::engine::ops::{self, MAX_INSIGHT_ROUNDS, OpFailure};
 use crate::error::{ConnectorError, Result};
 use crate::graph::ApiError;
+use crate::refusals;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
@@ -37,7 +41,8 @@ struct Pending {
 pub struct StoryBreakdowns {
     stream: &'static str,
     pending: BTreeMap<String, Pending>,
-    asked: BTreeMap<u64, (String, usize, &'static str, &'static str, u32)>,
+    /// (story, account, metric, breakdown or `None` for the plain metric, rounds).
+    asked: BTreeMap<u64, (String, usize, &'static str, Option<&'static str>, u32)>,
     retry: Vec<(String, usize, u32)>,
     refused: Vec<&'static str>,
     next_tag: u64,
@@ -59,7 +64,9 @@ pub fn breakdown_columns(metric: &str, body: &Value) -> std::result::Result<Map<
                 .pointer("/dimension_values/0")
                 .and_then(Value::as_str)
                 .ok_or("a result without `dimension_values`")?;
-            parts.insert(key.to_string(), r.get("value").cloned().unwrap_or(Value::Null));
+            // Some captures spell the actions in upper case (`TAP_FORWARD`); the docs and the
+            // records use lower case.
+            parts.insert(key.to_ascii_lowercase(), r.get("value").cloned().unwrap_or(Value::Null));
         }
     }
     out.insert(metric.to_string(), total.unwrap_or(Value::Null));
@@ -97,14 +104,17 @@ impl StoryBreakdowns {
                 .story_breakdowns
                 .iter()
                 .copied()
-                .filter(|(m, _)| !self.refused.contains(m) && !cx.policy.active(SCOPE, &[*m]).is_empty())
+                .filter(|(m, _)| !cx.policy.active(SCOPE, &[*m]).is_empty())
                 .collect();
             let Some(&(metric, breakdown)) = wanted.first() else {
                 entry.parts.get_or_insert_with(Map::new);
                 continue;
             };
-            let url =
-                cx.client.relative_url(&format!("{id}/insights"), &[("metric", metric), ("breakdown", breakdown)]);
+            // A breakdown Meta refused: the plain metric instead.
+            let breakdown = Some(breakdown).filter(|_| !self.refused.contains(&metric));
+            let mut query = vec![("metric", metric)];
+            query.extend(breakdown.map(|b| ("breakdown", b)));
+            let url = cx.client.relative_url(&format!("{id}/insights"), &query);
             let tag = self.next_tag;
             self.next_tag += 1;
             ops.entry(a).or_default().push((tag, url));
@@ -125,29 +135,45 @@ impl StoryBreakdowns {
             return Err(ConnectorError::system(format!("an answer for an unknown {} operation", self.stream)));
         };
         let parts = match answer {
-            Ok(body) => breakdown_columns(metric, &body).map_err(|detail| {
-                ConnectorError::system(format!(
-                    "The {metric} breakdown of story {id} is not what Meta documents: {detail}"
-                ))
-                .with_internal(body.to_string())
-                .in_stream(self.stream)
-            })?,
+            Ok(body) => {
+                let mut columns = breakdown_columns(metric, &body).map_err(|detail| {
+                    ConnectorError::system(format!(
+                        "The {metric} breakdown of story {id} is not what Meta documents: {detail}"
+                    ))
+                    .with_internal(body.to_string())
+                    .in_stream(self.stream)
+                })?;
+                if breakdown.is_none() {
+                    columns.remove(&format!("{metric}_breakdown"));
+                }
+                columns
+            }
             Err(err) => {
-                let refused = err
-                    .graph()
-                    .is_some_and(|g| g.code == 100 && g.message.contains("breakdown") && g.error_subcode.is_none());
-                if refused {
+                if let (Some(b), true) = (breakdown, err.graph().is_some_and(refusals::is_breakdown_refusal)) {
+                    // Meta does not serve this breakdown (code 1 "An unknown error has
+                    // occurred."): the plain metric, for this story and the next ones.
                     if !self.refused.contains(&metric) {
                         self.refused.push(metric);
                         emit::warn(&format!(
-                            "Meta refused the `{breakdown}` breakdown of `{metric}` for stories ({}); story_insights go on without it",
+                            "Meta refused the `{b}` breakdown of `{metric}` for stories ({}); story_insights carry `{metric}` without it",
                             err.graph().map(|g| g.message.as_str()).unwrap_or("")
                         ));
                     }
-                    Map::new()
+                    self.retry.push((id, a, rounds + 1));
+                    return Ok(());
                 } else {
                     let doing = format!("reading the {metric} breakdown of story {id}");
-                    match ops::on_op_error(cx.policy, err, SCOPE, &[metric], |e| ops::skip_reason(true, e), &doing) {
+                    match ops::on_op_error(
+                        cx.policy,
+                        err,
+                        SCOPE,
+                        &[metric],
+                        rounds,
+                        |e| ops::skip_reason(true, e),
+                        &doing,
+                    ) {
+                        // Refused for this story: it goes out without the breakdown.
+                        OpFailure::RetryWithout(_) => Map::new(),
                         OpFailure::Retry if rounds + 1 >= MAX_INSIGHT_ROUNDS => {
                             return Err(ConnectorError::system(format!(
                                 "Meta kept rejecting the {metric} breakdown of story {id}"
@@ -205,5 +231,7 @@ mod tests {
         assert_eq!(cols["navigation_breakdown"], json!({"tap_forward": 5, "tap_exit": 4}));
         assert!(breakdown_columns("navigation", &json!({"data": []})).unwrap().is_empty());
         assert!(breakdown_columns("navigation", &json!({})).is_err());
+        let upper = body.to_string().replace("tap_forward", "TAP_FORWARD").replace("tap_exit", "TAP_EXIT");
+        assert_eq!(breakdown_columns("navigation", &serde_json::from_str(&upper).unwrap()).unwrap(), cols);
     }
 }

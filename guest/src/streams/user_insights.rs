@@ -10,12 +10,14 @@ use super::StreamDef;
 use crate::accounts::Account;
 use crate::catalog::Selection;
 use crate::config::Config;
+use crate::days::{self, day_start};
 use crate::emit;
 use crate::engine::ops::{self, MAX_INSIGHT_ROUNDS, OpFailure};
 use crate::engine::{Cx, Family};
 use crate::error::{ConnectorError, Result};
 use crate::graph::ApiError;
 use crate::metrics::{RECENT_ONLY_DAYS, SERIES_WINDOW_DAYS};
+use crate::refusals;
 use crate::state::AccountCursors;
 use crate::transform::{format_timestamp, parse_timestamp};
 use chrono::{DateTime, Duration, Utc};
@@ -33,6 +35,12 @@ pub const USER_INSIGHTS: StreamDef = StreamDef {
 
 const STREAM: &str = USER_INSIGHTS.name;
 const TOTALS: &str = "user_insights/total_value";
+/// One planned time-series request: window index, since, until, index in the table's
+/// `user_series`, metrics.
+type Planned = (usize, DateTime<Utc>, DateTime<Utc>, usize, Vec<&'static str>);
+
+/// The window index of the recent-only metrics' own window (see `series`).
+const RECENT: usize = usize::MAX;
 
 /// One operation: a time-series metric set for one period and window, or one day's totals.
 #[derive(Clone)]
@@ -45,11 +53,29 @@ enum Op {
         metrics: Vec<&'static str>,
         since: i64,
         until: i64,
+        /// A window of recent-only metrics that Meta's refusal already moved one day on.
+        moved: bool,
     },
     Totals {
         account: usize,
+        /// The day's `end_time` (its record's `date`).
         day: DateTime<Utc>,
+        /// Where the day starts: the `since` that makes the window hold this day alone.
+        since: DateTime<Utc>,
+        /// Metrics Meta refused for this day only.
+        without: Vec<&'static str>,
     },
+}
+
+impl Op {
+    /// The same operation without `metric` (Meta refused it for this window only).
+    fn without(mut self, metric: &'static str) -> Op {
+        match &mut self {
+            Op::Series { metrics, .. } => metrics.retain(|m| *m != metric),
+            Op::Totals { without, .. } => without.push(metric),
+        }
+        self
+    }
 }
 
 /// The family.
@@ -58,6 +84,8 @@ pub struct UserInsights {
     starts: Vec<DateTime<Utc>>,
     days: Vec<BTreeMap<DateTime<Utc>, Map<String, Value>>>,
     with_data: BTreeSet<(usize, usize)>,
+    /// Where the range of recent-only metrics starts (see `days::recent_since`).
+    recent_from: DateTime<Utc>,
     deferred: Vec<Op>,
     phase: u8,
     asked: BTreeMap<u64, (Op, Vec<&'static str>, u32)>,
@@ -88,6 +116,7 @@ impl UserInsights {
             starts,
             days: vec![BTreeMap::new(); accounts.len()],
             with_data: BTreeSet::new(),
+            recent_from: days::recent_since(now, RECENT_ONLY_DAYS),
             deferred: Vec::new(),
             phase: 0,
             asked: BTreeMap::new(),
@@ -101,7 +130,10 @@ impl UserInsights {
         for (op, rounds) in ops {
             let (scope, wanted) = match &op {
                 Op::Series { period, metrics, .. } => (format!("user_insights/{period}"), metrics.clone()),
-                Op::Totals { .. } => (TOTALS.to_string(), cx.table.user_totals.to_vec()),
+                Op::Totals { without, .. } => (
+                    TOTALS.to_string(),
+                    cx.table.user_totals.iter().copied().filter(|m| !without.contains(m)).collect(),
+                ),
             };
             let metrics = cx.policy.active(&scope, &wanted);
             if metrics.is_empty() {
@@ -118,13 +150,13 @@ impl UserInsights {
                         ("until", &until.to_string()),
                     ],
                 ),
-                Op::Totals { account, day } => cx.client.relative_url(
+                Op::Totals { account, day, since, .. } => cx.client.relative_url(
                     &format!("{}/insights", cx.accounts[*account].ig_id),
                     &[
                         ("metric", joined.as_str()),
                         ("metric_type", "total_value"),
                         ("period", "day"),
-                        ("since", &(*day - Duration::days(1)).timestamp().to_string()),
+                        ("since", &since.timestamp().to_string()),
                         ("until", &day.timestamp().to_string()),
                     ],
                 ),
@@ -139,41 +171,49 @@ impl UserInsights {
     }
 
     /// Phase 1: every window's first request (with more than one window, a first sync, the
-    /// other periods wait until the window is known to have data).
+    /// other periods wait until the window is known to have data). Metrics Meta serves only
+    /// for the last 30 days ask in the windows that start inside that range; where the
+    /// account's windows start before it, they get a window of their own over the range
+    /// ([`RECENT`]), so the other metrics keep their windows.
     fn series(&mut self, cx: &mut Cx<'_>) -> Vec<(Op, u32)> {
-        let recent_from = cx.now - Duration::days(RECENT_ONLY_DAYS);
+        let recent_from = self.recent_from;
+        let recent_only = |m: &&'static str| cx.table.recent_only.contains(m);
         let mut first = Vec::new();
         for (account, start) in self.starts.iter().enumerate() {
-            let mut since = *start;
-            let mut windows = Vec::new();
-            while since < cx.now {
-                let until = (since + Duration::days(SERIES_WINDOW_DAYS)).min(cx.now);
-                windows.push((since, until));
-                since = until;
-            }
+            let windows = days::windows(*start, cx.now, SERIES_WINDOW_DAYS);
             let probe = windows.len() > 1;
+            let mut planned: Vec<Planned> = Vec::new();
             for (window, (since, until)) in windows.into_iter().enumerate() {
                 for (i, req) in cx.table.user_series.iter().enumerate() {
-                    let metrics: Vec<&'static str> = req
-                        .metrics
-                        .iter()
-                        .copied()
-                        .filter(|m| until > recent_from || !cx.table.recent_only.contains(m))
-                        .collect();
-                    if metrics.is_empty() {
-                        continue;
-                    }
-                    let op = Op::Series {
-                        account,
-                        window,
-                        period: req.period,
-                        suffix: req.column_suffix,
-                        metrics,
-                        since: since.timestamp(),
-                        until: until.timestamp(),
-                    };
-                    if probe && i > 0 { self.deferred.push(op) } else { first.push((op, 0)) }
+                    let metrics = req.metrics.iter().copied().filter(|m| since >= recent_from || !recent_only(m));
+                    planned.push((window, since, until, i, metrics.collect()));
                 }
+            }
+            if *start < recent_from {
+                let until = (recent_from + Duration::days(SERIES_WINDOW_DAYS)).min(cx.now);
+                for (i, req) in cx.table.user_series.iter().enumerate() {
+                    planned.push((
+                        RECENT,
+                        recent_from,
+                        until,
+                        i,
+                        req.metrics.iter().copied().filter(recent_only).collect(),
+                    ));
+                }
+            }
+            for (window, since, until, i, metrics) in planned.into_iter().filter(|p| !p.4.is_empty()) {
+                let req = &cx.table.user_series[i];
+                let op = Op::Series {
+                    account,
+                    window,
+                    period: req.period,
+                    suffix: req.column_suffix,
+                    metrics,
+                    since: since.timestamp(),
+                    until: until.timestamp(),
+                    moved: false,
+                };
+                if probe && i > 0 { self.deferred.push(op) } else { first.push((op, 0)) }
             }
         }
         first
@@ -236,10 +276,13 @@ impl Family for UserInsights {
                         }
                         self.days[*account].entry(end).or_default().insert(format!("{name}{suffix}"), value.clone());
                         self.with_data.insert((*account, *window));
+                        if end > self.recent_from {
+                            self.with_data.insert((*account, RECENT));
+                        }
                     }
                 }
             }
-            (Ok(body), Op::Totals { account, day }) => {
+            (Ok(body), Op::Totals { account, day, .. }) => {
                 let record = self.days[*account].entry(*day).or_default();
                 for item in body.get("data").and_then(Value::as_array).into_iter().flatten() {
                     if let (Some(name), Some(value)) = (
@@ -249,6 +292,23 @@ impl Family for UserInsights {
                         record.insert(name.to_string(), value.clone());
                     }
                 }
+            }
+            (Err(err), Op::Series { account, window: RECENT, moved: false, .. })
+                if err.graph().is_some_and(refusals::is_recent_only_refusal) =>
+            {
+                // The range starts a day later than estimated (see `days::recent_since`).
+                emit::info(&format!(
+                    "Meta refused {} of account {} this far back; asking again from a day later",
+                    metrics.join(","),
+                    cx.accounts[*account].ig_id,
+                ));
+                let mut later = op.clone();
+                if let Op::Series { since, until, moved, .. } = &mut later {
+                    *since += Duration::days(1).num_seconds();
+                    *until = (*since + Duration::days(SERIES_WINDOW_DAYS).num_seconds()).min(cx.now.timestamp());
+                    *moved = true;
+                }
+                self.retry.push((later, rounds + 1));
             }
             (Err(err), _) => {
                 let (scope, doing, what) = match &op {
@@ -261,7 +321,7 @@ impl Family for UserInsights {
                             cx.accounts[*account].ig_id
                         ),
                     ),
-                    Op::Totals { account, day } => (
+                    Op::Totals { account, day, .. } => (
                         TOTALS.to_string(),
                         format!("reading daily account totals of {}", cx.accounts[*account].ig_id),
                         format!(
@@ -271,9 +331,12 @@ impl Family for UserInsights {
                         ),
                     ),
                 };
-                match ops::on_op_error(cx.policy, err, &scope, &metrics, ops::no_insights_for_account, &doing) {
+                match ops::on_op_error(cx.policy, err, &scope, &metrics, rounds, ops::no_insights_for_account, &doing) {
                     OpFailure::Retry if rounds + 1 < MAX_INSIGHT_ROUNDS => self.retry.push((op, rounds + 1)),
-                    OpFailure::Retry => {}
+                    OpFailure::RetryWithout(metric) if rounds + 1 < MAX_INSIGHT_ROUNDS => {
+                        self.retry.push((op.without(metric), rounds + 1))
+                    }
+                    OpFailure::Retry | OpFailure::RetryWithout(_) => {}
                     OpFailure::Skip(reason) => emit::warn(&format!("{what}: {reason}")),
                     OpFailure::Fail(e) => return Err(e.in_stream(STREAM)),
                 }
@@ -299,17 +362,17 @@ impl Family for UserInsights {
                 }
                 2 => {
                     let now = cx.now;
-                    let totals: Vec<(Op, u32)> = self
-                        .days
-                        .iter()
-                        .enumerate()
-                        .flat_map(|(account, d)| {
-                            d.keys()
-                                .copied()
-                                .filter(move |day| *day <= now)
-                                .map(move |day| (Op::Totals { account, day }, 0))
-                        })
-                        .collect();
+                    let mut totals: Vec<(Op, u32)> = Vec::new();
+                    for (account, d) in self.days.iter().enumerate() {
+                        let mut previous = None;
+                        for day in d.keys().copied().filter(|day| *day <= now) {
+                            totals.push((
+                                Op::Totals { account, day, since: day_start(day, previous), without: Vec::new() },
+                                0,
+                            ));
+                            previous = Some(day);
+                        }
+                    }
                     self.ask(cx, totals);
                 }
                 _ => self.emit_records(cx),

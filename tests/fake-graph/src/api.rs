@@ -53,6 +53,8 @@ pub(crate) struct ApiContext<'a> {
     pub max_answer_objects: Option<usize>,
     /// Media objects the expansions of the current answer hold so far.
     pub expanded_media: &'a std::cell::Cell<usize>,
+    /// Behaviours real captures show.
+    pub quirks: &'a crate::quirks::QuirkState,
 }
 
 impl<'a> ApiContext<'a> {
@@ -173,6 +175,9 @@ fn answer_unchecked(ctx: &ApiContext<'_>, call: &GraphCall) -> Result<Value, Gra
         return Err(GraphError::nonexisting_field(field, node));
     }
     if let Some(comment) = comments::find_comment(ds, first) {
+        if let Some(e) = ctx.quirks.unsupported_get(call, first) {
+            return Err(e);
+        }
         let cx = ctx.comments(call);
         return match segments.get(1).map(String::as_str) {
             None => cx.render(&comment, selection),
@@ -253,14 +258,24 @@ fn answer_unchecked(ctx: &ApiContext<'_>, call: &GraphCall) -> Result<Value, Gra
         (ObjectRef::IgUser(a), Some("tags")) => {
             comments::tags_edge(ds, &ds.accounts()[a], selection, &links, ctx.page_size_cap)
         }
-        (ObjectRef::IgUser(a), Some("insights")) => {
-            insights::account_insights(ds, &ds.accounts()[a], &call.params, &links)
-        }
+        (ObjectRef::IgUser(a), Some("insights")) => insights::account_insights(
+            ds,
+            &ds.accounts()[a],
+            &call.params,
+            &links,
+            ctx.retired_metrics,
+            &ctx.quirks.quirks,
+        ),
         (ObjectRef::Post { .. } | ObjectRef::Child { .. } | ObjectRef::Story { .. }, edge) => {
             let media = ds.media(first).expect("indexed media exists");
+            if let Some(e) = ctx.quirks.unsupported_get(call, first) {
+                return Err(e);
+            }
             match edge {
                 None => render_media(ctx, call, media, selection),
-                Some("insights") => insights::media_insights(ds, media, &call.params, ctx.retired_metrics),
+                Some("insights") => {
+                    insights::media_insights(ds, media, &call.params, ctx.retired_metrics, &ctx.quirks.quirks)
+                }
                 Some("comments") if matches!(object, ObjectRef::Post { .. }) => {
                     ctx.comments(call).edge(&comments::comments_of(ds, media), selection)
                 }

@@ -13,7 +13,11 @@
 //!   `paging.next` pointing at `{media-id}/comments` with the same sub-fields;
 //! - a comment deleted after it was listed (`FakeOptions::deleted_comments`) still shows in
 //!   listings (a stale page) but its `replies` edge answers 100/33 like any missing object;
-//! - `{ig-user-id}/tags`: the posts of other accounts that tag the account, newest first.
+//! - `{ig-user-id}/tags`: the posts of other accounts that tag the account, in the order the
+//!   tags were made, newest first, not by the posts' `timestamp` (a real page lists a
+//!   2018-10-08 post before a 2018-10-09 one): every third post is an older post tagged later.
+//!   The edge pages by cursor only: `paging.cursors` and never a `next` link (as business
+//!   discovery's media do in a real capture), so a client asks `after=` until a page is empty.
 //!
 //! Ids are derived from the media id (`178…` comments, `177…` replies, `176…` tagged posts), so
 //! a comment id alone leads back to its post. Everything is a pure function of the dataset.
@@ -48,8 +52,11 @@ pub const COMMENT_FIELDS: &[&str] = &[
 pub const TAGGED_FIELDS: &[&str] =
     &["caption", "comments_count", "id", "like_count", "media_type", "media_url", "permalink", "timestamp", "username"];
 
-/// Tagged posts per account.
+/// Tagged posts per account in the presets (`DatasetSpec::tagged_per_account`).
 pub const TAGS_PER_ACCOUNT: usize = 6;
+
+/// Hours between two tags of an account.
+pub const HOURS_BETWEEN_TAGS: i64 = 20;
 
 const COMMENT_TEXTS: [&str; 8] = [
     "Love this! 😍",
@@ -148,26 +155,37 @@ pub fn find_comment(ds: &Dataset, id: &str) -> Option<Comment> {
     }
 }
 
-/// The posts of other accounts that tag `account`, newest first.
+/// The posts of other accounts that tag `account`, as the tags edge lists them: the newest
+/// tag first. Each carries, besides the fields the edge serves, `tagged_at` (when the tag was
+/// made; never served). Tag `k` (0 = the oldest) was made `HOURS_BETWEEN_TAGS × (n − 1 − k)`
+/// hours (and a few minutes) before `now − 6 h`; its post is as old as the tag, except every
+/// third (`k % 3 == 2`), an older post (3 to 62 days) tagged later. Everything but the times
+/// depends on `k` only, so a dataset 20 h later with one more tag holds the same tags.
 pub fn tagged_of(ds: &Dataset, account: &Account) -> Vec<Value> {
     let seed = ds.spec().seed.to_string();
-    (0..TAGS_PER_ACCOUNT)
-        .map(|i| {
-            let n = i.to_string();
-            let h = |what: &str| hash_parts([seed.as_str(), "tag", account.ig_user_id.as_str(), n.as_str(), what]);
+    let n = ds.spec().tagged_per_account;
+    (0..n)
+        .rev()
+        .map(|k| {
+            let kn = k.to_string();
+            let h = |what: &str| hash_parts([seed.as_str(), "tag", account.ig_user_id.as_str(), kn.as_str(), what]);
             let who = in_range(h("who"), 1, 400);
-            let ts = ds.now() - Duration::hours(6 + 20 * i as i64) - Duration::minutes((h("min") % 60) as i64);
-            let id = format!("176{:02}{:012}", account.index % 100, i + 1);
+            let tagged_at = ds.now()
+                - Duration::hours(6 + HOURS_BETWEEN_TAGS * (n - 1 - k) as i64)
+                - Duration::minutes((h("min") % 60) as i64);
+            let ts = if k % 3 == 2 { tagged_at - Duration::days(3 + (h("age") % 60) as i64) } else { tagged_at };
+            let id = format!("176{:02}{:012}", account.index % 100, k + 1);
             json!({
                 "id": id,
                 "caption": format!("Thanks @{} for the great day!", account.username),
                 "comments_count": in_range(h("comments"), 0, 30),
                 "like_count": in_range(h("likes"), 1, 900),
-                "media_type": if i % 3 == 1 { "VIDEO" } else { "IMAGE" },
+                "media_type": if k % 3 == 1 { "VIDEO" } else { "IMAGE" },
                 "media_url": format!("https://scontent.cdninstagram.com/v/t51.29350-15/{id}_n.jpg"),
                 "permalink": format!("https://www.instagram.com/p/T{id}/"),
                 "timestamp": ts.format(GRAPH_TIME_FORMAT).to_string(),
                 "username": format!("fan_{who}"),
+                "tagged_at": tagged_at.format(GRAPH_TIME_FORMAT).to_string(),
             })
         })
         .collect()
@@ -202,7 +220,13 @@ pub(crate) fn tags_edge(
             Value::Object(out)
         })
         .collect();
-    paged_response(items, links, cap, Vec::new())
+    // Cursors only: no `next` (nor `previous`) link.
+    let mut page = paged_response(items, links, cap, Vec::new())?;
+    if let Some(paging) = page.get_mut("paging").and_then(Value::as_object_mut) {
+        paging.remove("next");
+        paging.remove("previous");
+    }
+    Ok(page)
 }
 
 /// Everything rendering comments needs from the call.

@@ -33,7 +33,7 @@ pub struct DatasetSpec {
     pub media_per_account: usize,
     /// Live stories per account.
     pub stories_per_account: usize,
-    /// Days of account insights, the last one being yesterday (relative to `now`).
+    /// Days of account insights, the last one being yesterday (Pacific dates, relative to `now`).
     pub insight_days: u32,
     /// The dataset's "now"; all timestamps and insight windows are relative to it.
     pub now: DateTime<Utc>,
@@ -48,6 +48,10 @@ pub struct DatasetSpec {
     /// Posts three to a second, one second after another (every second of the account's
     /// history holds posts, and many share a second): for time-slice border tests.
     pub dense_timestamps: bool,
+    /// Posts of other accounts that tag each account (`{ig-user-id}/tags`; see
+    /// [`crate::comments::tagged_of`]). A spec whose `now` is 20 h later with one more tag
+    /// holds the same tags plus the newest.
+    pub tagged_per_account: usize,
 }
 
 impl DatasetSpec {
@@ -66,6 +70,7 @@ impl DatasetSpec {
             carousel_children_per_account: None,
             seed: 0,
             dense_timestamps: false,
+            tagged_per_account: crate::comments::TAGS_PER_ACCOUNT,
         }
     }
 
@@ -494,10 +499,10 @@ impl Dataset {
         self.accounts.iter().flat_map(|a| a.stories.iter())
     }
 
-    /// The calendar days that have account insights, oldest first; the last is
-    /// the day before `now`.
+    /// The days (Pacific dates) that have account insights, oldest first; the last is the
+    /// day before `now`'s Pacific date.
     pub fn insight_days(&self) -> Vec<NaiveDate> {
-        let today = self.spec.now.date_naive();
+        let today = pacific_date(self.spec.now);
         (1..=self.spec.insight_days as i64).rev().map(|back| today - Duration::days(back)).collect()
     }
 
@@ -514,9 +519,30 @@ impl Dataset {
     }
 }
 
-/// The `end_time` Meta reports for a day's value: the next day at 07:00 UTC.
+/// Meta's insights days are days in Pacific time (America/Los_Angeles): they end at
+/// midnight there, 07:00 UTC in summer (PDT) and 08:00 UTC in winter (PST), so one day a year
+/// lasts 23 hours and one 25.
+pub const INSIGHTS_TIME_ZONE: chrono_tz::Tz = chrono_tz::America::Los_Angeles;
+
+/// The start of a Pacific day (its midnight), in UTC.
+pub fn day_start_time(day: NaiveDate) -> DateTime<Utc> {
+    // Midnight exists on every date in Los Angeles (the changes happen at 02:00).
+    INSIGHTS_TIME_ZONE
+        .from_local_datetime(&day.and_hms_opt(0, 0, 0).unwrap())
+        .earliest()
+        .expect("midnight exists in America/Los_Angeles")
+        .with_timezone(&Utc)
+}
+
+/// The `end_time` Meta reports for a day's value: the next midnight in Pacific time (e.g.
+/// `2026-05-05T07:00:00+0000`, `2026-01-12T08:00:00+0000`).
 pub fn day_end_time(day: NaiveDate) -> DateTime<Utc> {
-    Utc.from_utc_datetime(&(day + Duration::days(1)).and_hms_opt(7, 0, 0).unwrap())
+    day_start_time(day + Duration::days(1))
+}
+
+/// The Pacific date of an instant (Meta's "current day").
+pub fn pacific_date(t: DateTime<Utc>) -> NaiveDate {
+    t.with_timezone(&INSIGHTS_TIME_ZONE).date_naive()
 }
 
 fn generate_account(spec: &DatasetSpec, a: usize) -> Account {

@@ -266,6 +266,12 @@ impl GraphError {
         GraphError::new(500, 1, "OAuthException", "An unknown error occurred").transient(true)
     }
 
+    /// HTTP 500, code 1, Meta's exact wording, without `is_transient`: how Meta answers a
+    /// breakdown it does not serve for the metric asked (not code 100).
+    pub fn unknown_error_has_occurred() -> Self {
+        GraphError::new(500, 1, "OAuthException", "An unknown error has occurred.")
+    }
+
     /// HTTP 500, code 1: an answer too large to build (Meta's wording; it comes, with no
     /// `is_transient`, for field expansions and pages that ask for too much at once).
     pub fn reduce_data() -> Self {

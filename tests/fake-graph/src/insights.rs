@@ -5,8 +5,10 @@
 //! compute the expected numbers with the public functions here
 //! ([`media_metric_value`], [`account_daily_value`], [`demographic_results`]).
 //!
-//! Time windows: a dataset day `D` is reported with `end_time` = `D+1 07:00 UTC`
-//! and belongs to a request window when `since < end_time <= until`.
+//! Time windows: days are Pacific dates (Meta's); a dataset day `D` is reported with
+//! `end_time` = the midnight that ends it in America/Los_Angeles (`D+1 07:00 UTC` in summer,
+//! `08:00 UTC` in winter; see [`day_end_time`]) and belongs to a request window when
+//! `since < end_time <= until`.
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use serde_json::{Map, Value, json};
@@ -14,6 +16,7 @@ use serde_json::{Map, Value, json};
 use crate::dataset::{Account, Dataset, GRAPH_TIME_FORMAT, Media, MediaKind, day_end_time};
 use crate::graph_error::GraphError;
 use crate::paging::LinkBuilder;
+use crate::quirks::{NavigationCase, Quirks};
 use crate::request::Params;
 use crate::stable_hash::{hash_parts, in_range};
 
@@ -57,6 +60,11 @@ pub const RETIRED_MEDIA_METRICS: &[&str] = &[
     "taps_forward",
     "taps_back",
 ];
+
+/// Media metrics deprecated in v22.0 (Meta's changelog): asked, they are refused with Meta's
+/// v22 wordings; the other [`RETIRED_MEDIA_METRICS`] are unknown names by now.
+pub const RETIRED_IN_V22: &[&str] =
+    &["impressions", "plays", "clips_replays_count", "ig_reels_aggregated_all_plays_count"];
 
 /// Metrics supported for each media kind (empty for carousel children).
 pub fn supported_media_metrics(kind: MediaKind) -> &'static [&'static str] {
@@ -168,16 +176,26 @@ fn story_navigation_parts(ds: &Dataset, media: &Media, reach: u64) -> Vec<u64> {
 }
 
 /// `GET /{media-id}/insights?metric=...[&breakdown=...]`.
+///
+/// Refusals, as Meta words them (code 100): a name it does not know, `metric[i] must be one of
+/// the following values: …`; a retired metric ([`RETIRED_IN_V22`] and `retired`),
+/// `Starting from version v22.0 and above, the impressions metric is no longer supported for
+/// the queried media` on images and carousels and `The Media Insights API does not support
+/// the impressions metric for this media product type` on videos, reels and stories (a
+/// third-party report of live answers); a metric the kind lacks, or one refused for this
+/// object ([`Quirks::refused_for`]), the latter.
 pub(crate) fn media_insights(
     ds: &Dataset,
     media: &Media,
     params: &Params,
     retired: &[String],
+    quirks: &Quirks,
 ) -> Result<Value, GraphError> {
     let metrics = requested_metrics(params)?;
+    let is_retired = |m: &str| RETIRED_IN_V22.contains(&m) || retired.iter().any(|r| r == m);
     for (position, metric) in metrics.iter().enumerate() {
-        if !MEDIA_METRICS.contains(&metric.as_str()) || retired.contains(metric) {
-            let valid: Vec<&str> = MEDIA_METRICS.iter().copied().filter(|m| !retired.iter().any(|r| r == m)).collect();
+        if !MEDIA_METRICS.contains(&metric.as_str()) && !is_retired(metric) {
+            let valid: Vec<&str> = MEDIA_METRICS.iter().copied().filter(|m| !is_retired(m)).collect();
             return Err(unknown_metric(position, &valid));
         }
     }
@@ -185,11 +203,24 @@ pub(crate) fn media_insights(
     if kind == MediaKind::CarouselChild {
         return Err(GraphError::invalid_parameter("Insights are not available for carousel album children"));
     }
-    let supported = supported_media_metrics(kind);
-    if let Some(metric) = metrics.iter().find(|m| !supported.contains(&m.as_str())) {
-        return Err(GraphError::invalid_parameter(format!(
+    let not_for_product_type = |metric: &str| {
+        GraphError::invalid_parameter(format!(
             "The Media Insights API does not support the {metric} metric for this media product type"
-        )));
+        ))
+    };
+    if let Some(metric) = metrics.iter().find(|m| is_retired(m)) {
+        return Err(match kind {
+            MediaKind::Image | MediaKind::Carousel => GraphError::invalid_parameter(format!(
+                "Starting from version v22.0 and above, the {metric} metric is no longer supported for the queried media"
+            )),
+            _ => not_for_product_type(metric),
+        });
+    }
+    let supported = supported_media_metrics(kind);
+    if let Some(metric) =
+        metrics.iter().find(|m| !supported.contains(&m.as_str()) || quirks.refuses(m.as_str(), &media.id))
+    {
+        return Err(not_for_product_type(metric));
     }
     let breakdown = params.get("breakdown").filter(|b| !b.is_empty());
     if let Some(b) = breakdown {
@@ -198,10 +229,9 @@ pub(crate) fn media_insights(
             "action_type" => metrics.iter().all(|m| m == "profile_activity"),
             _ => false,
         };
-        if !ok {
-            return Err(GraphError::invalid_parameter(format!(
-                "The breakdown ({b}) is not supported for the requested metrics"
-            )));
+        // An unsupported breakdown: code 1, "An unknown error has occurred." (real answers).
+        if !ok || metrics.iter().any(|m| quirks.withdrawn(m, b)) {
+            return Err(GraphError::unknown_error_has_occurred());
         }
     }
     let flags = media.flags;
@@ -233,8 +263,21 @@ pub(crate) fn media_insights(
                     let reach = media_metric_value(ds, media, "reach").and_then(|v| v.as_u64()).unwrap_or(0);
                     (&STORY_NAVIGATION_ACTIONS, story_navigation_parts(ds, media, reach))
                 };
-                let results: Vec<Value> =
-                    keys.iter().zip(parts).map(|(k, v)| json!({ "dimension_values": [k], "value": v })).collect();
+                // Some captures spell the actions in upper case (`TAP_FORWARD`), the docs lower.
+                let upper = b == "story_navigation_action_type"
+                    && match quirks.navigation_case {
+                        NavigationCase::Lower => false,
+                        NavigationCase::Upper => true,
+                        NavigationCase::Mixed => ds.owner_account(&media.id).is_some_and(|a| a.index % 2 == 1),
+                    };
+                let results: Vec<Value> = keys
+                    .iter()
+                    .zip(parts)
+                    .map(|(k, v)| {
+                        let k = if upper { k.to_ascii_uppercase() } else { k.to_string() };
+                        json!({ "dimension_values": [k], "value": v })
+                    })
+                    .collect();
                 entry.insert(
                     "total_value".into(),
                     json!({ "value": value, "breakdowns": [{ "dimension_keys": [b], "results": results }] }),
@@ -310,8 +353,28 @@ pub const COUNTRIES: [&str; 8] = ["GB", "FR", "US", "DE", "BR", "JP", "ES", "IT"
 
 const PERIODS: &[&str] = &["day", "week", "days_28", "month", "lifetime", "total_over_range"];
 const MAX_WINDOW_SECONDS: i64 = 30 * 24 * 3600;
-/// How far back `follower_count` and `online_followers` have data.
-const RECENT_ONLY_DAYS: i64 = 30;
+/// How far back `follower_count` and `online_followers` have data: the last 30 Pacific days,
+/// the current day excluded.
+pub const RECENT_ONLY_DAYS: i64 = 30;
+/// The metrics Meta serves only for the last [`RECENT_ONLY_DAYS`].
+pub const RECENT_ONLY_METRICS: &[&str] = &["follower_count", "online_followers"];
+
+/// The earliest `since` Meta accepts for [`RECENT_ONLY_METRICS`] at `now`: the start of the
+/// Pacific day 30 days before the current one.
+pub fn recent_only_since(now: DateTime<Utc>) -> DateTime<Utc> {
+    crate::dataset::day_start_time(crate::dataset::pacific_date(now) - Duration::days(RECENT_ONLY_DAYS))
+}
+
+/// A time series of a recent-only metric whose `since` reaches further back is refused as a
+/// whole (code 100), as Meta does, naming the metric.
+fn refuse_old_recent_only(ds: &Dataset, metrics: &[String], window: &Window) -> Result<(), GraphError> {
+    match metrics.iter().find(|m| RECENT_ONLY_METRICS.contains(&m.as_str())) {
+        Some(m) if window.since < recent_only_since(ds.now()) => Err(GraphError::invalid_parameter(format!(
+            "({m}) metric only supports querying data for the last {RECENT_ONLY_DAYS} days excluding the current day"
+        ))),
+        _ => Ok(()),
+    }
+}
 
 /// Periods a metric supports as a time series.
 fn time_series_periods(metric: &str) -> &'static [&'static str] {
@@ -456,14 +519,29 @@ struct Window {
     until: DateTime<Utc>,
 }
 
+/// Account metrics Meta retired in v22 (asked, they are refused with its v22 wording).
+pub const RETIRED_ACCOUNT_METRICS: &[&str] = &["impressions"];
+
 /// `GET /{ig-user-id}/insights?...`.
+///
+/// A retired metric ([`RETIRED_ACCOUNT_METRICS`] and `retired`) is refused with Meta's v22
+/// wording, `Starting from version 22 and above, the impressions metric is no longer supported
+/// for the queried user. …`; an unknown name with `metric[i] must be one of …`.
 pub(crate) fn account_insights(
     ds: &Dataset,
     account: &Account,
     params: &Params,
     links: &LinkBuilder<'_>,
+    retired: &[String],
+    quirks: &Quirks,
 ) -> Result<Value, GraphError> {
     let metrics = requested_metrics(params)?;
+    let is_retired = |m: &str| RETIRED_ACCOUNT_METRICS.contains(&m) || retired.iter().any(|r| r == m);
+    if let Some(metric) = metrics.iter().find(|m| is_retired(m)) {
+        return Err(GraphError::invalid_parameter(format!(
+            "Starting from version 22 and above, the {metric} metric is no longer supported for the queried user. Please refer to the documentation at https://developers.facebook.com/docs/instagram-api/reference/ig-user/insights for a list of supported metrics."
+        )));
+    }
     for (position, metric) in metrics.iter().enumerate() {
         if !ACCOUNT_METRICS.contains(&metric.as_str()) {
             return Err(unknown_metric(position, ACCOUNT_METRICS));
@@ -531,19 +609,20 @@ pub(crate) fn account_insights(
 
     let demographic = metrics.iter().any(|m| DEMOGRAPHIC_METRICS.contains(&m.as_str()));
     if demographic {
-        return demographics_response(ds, account, &metrics, params);
+        return demographics_response(ds, account, &metrics, params, quirks);
     }
 
     let window = parse_window(ds, params)?;
+    if !total_value {
+        refuse_old_recent_only(ds, &metrics, &window)?;
+    }
     let breakdown = params.get("breakdown").filter(|b| !b.is_empty());
     if let Some(b) = breakdown {
         if !total_value {
             return Err(GraphError::invalid_parameter("Breakdowns are only supported with metric_type=total_value"));
         }
-        if let Some(m) = metrics.iter().find(|m| total_value_breakdown(m, b).is_none()) {
-            return Err(GraphError::invalid_parameter(format!(
-                "The breakdown ({b}) is not supported for metric ({m})"
-            )));
+        if metrics.iter().any(|m| total_value_breakdown(m, b).is_none() || quirks.withdrawn(m, b)) {
+            return Err(GraphError::unknown_error_has_occurred());
         }
     }
 
@@ -577,10 +656,6 @@ pub(crate) fn account_insights(
         } else {
             let values: Vec<Value> = days
                 .iter()
-                .filter(|d| {
-                    !matches!(metric.as_str(), "follower_count" | "online_followers")
-                        || day_end_time(**d) > ds.now() - Duration::days(RECENT_ONLY_DAYS)
-                })
                 .map(|d| {
                     let value = match (metric.as_str(), period) {
                         ("online_followers", _) => account_online_followers(ds, account, *d),
@@ -650,6 +725,7 @@ fn demographics_response(
     account: &Account,
     metrics: &[String],
     params: &Params,
+    quirks: &Quirks,
 ) -> Result<Value, GraphError> {
     let breakdown_raw = params.get("breakdown").unwrap_or("");
     if breakdown_raw.is_empty() {
@@ -663,10 +739,9 @@ fn demographics_response(
         breakdown.as_slice(),
         ["age"] | ["gender"] | ["city"] | ["country"] | ["age", "gender"] | ["gender", "age"]
     );
-    if !valid {
-        return Err(GraphError::invalid_parameter(format!(
-            "breakdown must be one of the following values: age, city, country, gender (or age,gender); got {breakdown_raw}"
-        )));
+    // A breakdown a metric does not have: code 1, as Meta answers it.
+    if !valid || metrics.iter().any(|m| quirks.withdrawn(m, breakdown_raw)) {
+        return Err(GraphError::unknown_error_has_occurred());
     }
     let timeframe = params.get("timeframe").filter(|t| !t.is_empty());
     if let Some(tf) = timeframe {
@@ -681,12 +756,24 @@ fn demographics_response(
         )));
     }
 
+    // Meta's reference example puts the timeframe first: `dimension_keys: ["timeframe",
+    // "country"]`, values `["LAST_90_DAYS", "AR"]`; another capture has only the breakdown.
+    let timeframe_first = timeframe.filter(|_| quirks.demographics_timeframe_dimension).map(str::to_ascii_uppercase);
+    let mut keys: Vec<&str> = breakdown.clone();
+    if timeframe_first.is_some() {
+        keys.insert(0, "timeframe");
+    }
     let data: Vec<Value> = metrics
         .iter()
         .map(|metric| {
             let results: Vec<Value> = demographic_results(ds, account, metric, timeframe, &breakdown)
                 .into_iter()
-                .map(|(dims, value)| json!({ "dimension_values": dims, "value": value }))
+                .map(|(mut dims, value)| {
+                    if let Some(tf) = &timeframe_first {
+                        dims.insert(0, tf.clone());
+                    }
+                    json!({ "dimension_values": dims, "value": value })
+                })
                 .collect();
             let (title, description) = metric_texts(metric);
             json!({
@@ -694,7 +781,7 @@ fn demographics_response(
                 "period": "lifetime",
                 "title": title,
                 "description": description,
-                "total_value": { "breakdowns": [{ "dimension_keys": breakdown, "results": results }] },
+                "total_value": { "breakdowns": [{ "dimension_keys": keys, "results": results }] },
                 "id": format!("{}/insights/{metric}/lifetime", account.ig_user_id),
             })
         })
@@ -709,9 +796,8 @@ fn parse_window(ds: &Dataset, params: &Params) -> Result<Window, GraphError> {
     let window = match (since, until) {
         (None, None) => {
             // The last two dataset days: end_times of yesterday and the day before.
-            let yesterday = now.date_naive() - Duration::days(1);
-            let until = day_end_time(yesterday);
-            Window { since: until - Duration::days(2), until }
+            let yesterday = crate::dataset::pacific_date(now) - Duration::days(1);
+            Window { since: day_end_time(yesterday - Duration::days(2)), until: day_end_time(yesterday) }
         }
         (Some(since), None) => Window { since, until: now },
         (None, Some(until)) => Window { since: until - Duration::days(2), until },

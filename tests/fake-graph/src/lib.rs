@@ -21,6 +21,7 @@
 //! - [`insights`]: metric catalogues, insight values and insights responses;
 //! - [`faults`]: fault plans and the usage/throttling model;
 //! - [`public`]: competitors (business discovery) and hashtags, with Meta's budgets;
+//! - [`quirks`]: behaviours real captures show, each on by default as Meta answers;
 //! - `tokens`: valid tokens and the renewal endpoints (`refresh_access_token`,
 //!   `oauth/access_token` with `fb_exchange_token`, `access_token` with `ig_exchange_token`);
 //! - `oauth`: both logins' dialogs and code exchanges (Facebook Login, Business Login for
@@ -35,6 +36,7 @@ pub mod dataset;
 pub mod faults;
 pub mod insights;
 pub mod public;
+pub mod quirks;
 
 mod api;
 mod fields;
@@ -48,8 +50,8 @@ mod stable_hash;
 mod tokens;
 
 pub use dataset::{
-    Account, Dataset, DatasetCounts, DatasetSpec, GRAPH_TIME_FORMAT, Media, MediaFlags, MediaKind, MediaProductType,
-    MediaRole, MediaType, Page, day_end_time,
+    Account, Dataset, DatasetCounts, DatasetSpec, GRAPH_TIME_FORMAT, INSIGHTS_TIME_ZONE, Media, MediaFlags, MediaKind,
+    MediaProductType, MediaRole, MediaType, Page, day_end_time, day_start_time, pacific_date,
 };
 pub use faults::{
     AppBudget, AppBudgetReport, FaultPlan, ForcedError, FractionFault, PagingCycle, SlowFault, UsageModel,
@@ -57,6 +59,7 @@ pub use faults::{
 pub use graph_error::{ErrorDetails, GraphError};
 pub use oauth::{Login, SHORT_LIVED_EXPIRES_IN};
 pub use paging::DEFAULT_PAGE_SIZE;
+pub use quirks::{NavigationCase, Quirks};
 pub use request::{LATEST_VERSION, OLDEST_VERSION};
 pub use server::{FakeGraph, FakeOptions, MAX_BATCH_OPERATIONS, RecordedRequest};
 pub use tokens::{

@@ -70,6 +70,8 @@ pub struct FakeOptions {
     pub platform_calls_per_hour: u32,
     /// The rolling window of that limit (Meta: one hour; tests shorten it).
     pub platform_window: Duration,
+    /// Behaviours real captures show (see [`crate::quirks`]); the default is as Meta answers.
+    pub quirks: crate::quirks::Quirks,
 }
 
 impl Default for FakeOptions {
@@ -89,6 +91,7 @@ impl Default for FakeOptions {
             tokens: TokenOptions::default(),
             platform_calls_per_hour: crate::public::DEFAULT_PLATFORM_CALLS_PER_HOUR,
             platform_window: Duration::from_secs(3600),
+            quirks: crate::quirks::Quirks::default(),
         }
     }
 }
@@ -154,6 +157,7 @@ struct Shared {
     max_answer_objects: Option<usize>,
     paging_base_url: Option<String>,
     faults: FaultState,
+    quirks: crate::quirks::QuirkState,
     public: crate::public::PublicState,
     log: Mutex<Vec<RecordedRequest>>,
     serial: AtomicU64,
@@ -193,6 +197,7 @@ impl FakeGraph {
             max_answer_objects: options.max_answer_objects,
             paging_base_url: options.paging_base_url.clone(),
             faults: FaultState::new(options.faults),
+            quirks: crate::quirks::QuirkState::new(options.quirks.clone()),
             public: crate::public::PublicState::new(options.platform_calls_per_hour, options.platform_window),
             log: Mutex::new(Vec::new()),
             serial: AtomicU64::new(0),
@@ -566,6 +571,7 @@ fn answer_call(shared: &Shared, call: &GraphCall, token: Option<&str>, proof: Op
                 paging_cycle: shared.faults.plan().paging_cycle,
                 refuse_time_paging: shared.faults.plan().refuse_time_paging,
                 public: &shared.public,
+                quirks: &shared.quirks,
             };
             match api::answer(&ctx, call) {
                 Ok(value) => (200, JSON_CONTENT_TYPE, value.to_string()),

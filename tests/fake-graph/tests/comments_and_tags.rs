@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use fake_graph::comments::{TAGS_PER_ACCOUNT, comments_of};
+use fake_graph::comments::{TAGS_PER_ACCOUNT, comments_of, tagged_of};
 use fake_graph::{DatasetSpec, FakeOptions};
 use serde_json::Value;
 
@@ -82,18 +82,37 @@ fn deleted_comments_and_retired_fields_fail_like_meta() {
     assert_eq!(get(&graph.url(&format!("/v27.0/{ig}/media?fields=id"))).status, 200);
 }
 
-/// `{ig-user}/tags` lists the tagging posts newest first, paged.
+/// `{ig-user}/tags` lists the tagging posts newest tag first (not by `timestamp`: an older
+/// post tagged later comes before newer ones), paged by cursor only (no `next`), and a later
+/// dataset with one more tag holds the same tags.
 #[test]
-fn tags_are_listed_newest_first() {
+fn tags_are_listed_by_tag_time_and_paged_by_cursor() {
     let graph = start(DatasetSpec::small(), FakeOptions { page_size_cap: 4, ..FakeOptions::default() });
     let ig = &graph.dataset().accounts()[1].ig_user_id;
-    let first = get(&graph.url(&format!("/v27.0/{ig}/tags?fields=id,timestamp,username&limit=100"))).ok();
+    let url = format!("/v27.0/{ig}/tags?fields=id,timestamp,username&limit=100");
+    let first = get(&graph.url(&url)).ok();
     assert_eq!(first["data"].as_array().unwrap().len(), 4);
-    let second = get(first["paging"]["next"].as_str().unwrap()).ok();
+    assert!(first["paging"].get("next").is_none() && first["paging"].get("previous").is_none(), "{first}");
+    let after = first["paging"]["cursors"]["after"].as_str().unwrap();
+    let second = get(&graph.url(&format!("{url}&after={after}"))).ok();
+    let after = second["paging"]["cursors"]["after"].as_str().unwrap();
+    let end = get(&graph.url(&format!("{url}&after={after}"))).ok();
+    assert_eq!(end["data"], serde_json::json!([]), "past the last page: empty");
     let all: Vec<Value> = [first, second].iter().flat_map(|p| p["data"].as_array().unwrap().clone()).collect();
     assert_eq!(all.len(), TAGS_PER_ACCOUNT);
+    assert!(all.iter().all(|p| p.get("tagged_at").is_none()), "the tag time is not served");
     let stamps: Vec<&str> = all.iter().map(|p| p["timestamp"].as_str().unwrap()).collect();
-    assert!(stamps.windows(2).all(|w| w[0] > w[1]), "{stamps:?}");
+    assert!(!stamps.windows(2).all(|w| w[0] > w[1]), "not in timestamp order: {stamps:?}");
+    let tagged = tagged_of(graph.dataset(), &graph.dataset().accounts()[1]);
+    let ids = |v: &[Value]| v.iter().map(|p| p["id"].clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&all), ids(&tagged));
+    let tag_times: Vec<&str> = tagged.iter().map(|p| p["tagged_at"].as_str().unwrap()).collect();
+    assert!(tag_times.windows(2).all(|w| w[0] > w[1]), "{tag_times:?}");
+    // 20 hours later, one more tag: the same tags (same times) behind it.
+    let small = DatasetSpec::small();
+    let later = DatasetSpec { now: small.now + chrono::Duration::hours(20), tagged_per_account: 7, ..small };
+    let later = fake_graph::Dataset::generate(&later);
+    assert_eq!(&tagged_of(&later, &later.accounts()[1])[1..], &tagged[..]);
     let e = get(&graph.url(&format!("/v27.0/{ig}/tags?fields=id,bogus"))).error(400);
     assert_eq!(e["code"], 100);
 }

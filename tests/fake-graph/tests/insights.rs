@@ -65,16 +65,33 @@ fn media_insights_errors() {
     let image = account.media.iter().find(|m| m.kind() == MediaKind::Image && !m.flags.any()).unwrap();
     let video = account.media.iter().find(|m| m.kind() == MediaKind::FeedVideo && !m.flags.any()).unwrap();
 
+    // Metrics retired in v22: Meta's two wordings, by media kind (a third-party report of live
+    // answers); older or unknown names: "must be one of".
     let retired = get(&graph.url(&format!("/v24.0/{}/insights?metric=reach,impressions", image.id))).error(400);
     assert_eq!(retired["code"], 100);
     assert!(retired.get("error_subcode").is_none());
-    assert!(retired["message"].as_str().unwrap().starts_with("(#100) metric[1] must be one of the following values: "));
-    for old in
-        ["plays", "video_views", "clips_replays_count", "ig_reels_aggregated_all_plays_count", "carousel_album_reach"]
-    {
+    assert_eq!(
+        retired["message"],
+        "(#100) Starting from version v22.0 and above, the impressions metric is no longer supported for the queried media"
+    );
+    for old in ["plays", "clips_replays_count", "ig_reels_aggregated_all_plays_count"] {
+        let e = get(&graph.url(&format!("/v24.0/{}/insights?metric={old}", video.id))).error(400);
+        let want =
+            format!("(#100) The Media Insights API does not support the {old} metric for this media product type");
+        assert_eq!(e["message"], want.as_str(), "{old}");
+    }
+    for old in ["video_views", "carousel_album_reach", "engagement"] {
         let e = get(&graph.url(&format!("/v24.0/{}/insights?metric={old}", video.id))).error(400);
         assert!(e["message"].as_str().unwrap().contains("metric[0] must be one of"), "{old}");
     }
+    let user =
+        get(&graph.url(&format!("/v24.0/{}/insights?metric=impressions&period=day", account.ig_user_id))).error(400);
+    assert!(
+        user["message"].as_str().unwrap().starts_with(
+            "(#100) Starting from version 22 and above, the impressions metric is no longer supported for the queried user."
+        ),
+        "{user}"
+    );
 
     let wrong_kind = get(&graph.url(&format!("/v24.0/{}/insights?metric=reach,profile_visits", video.id))).error(400);
     assert_eq!(wrong_kind["code"], 100);
@@ -174,7 +191,7 @@ fn time_series_windows() {
     let e = get(&graph.url(&format!("/v24.0/{ig}/insights?metric=follower_count&period=week"))).error(400);
     assert_eq!(e["code"], 100);
     // Unknown / retired account metrics.
-    for old in ["impressions", "profile_views", "website_clicks", "audience_city"] {
+    for old in ["profile_views", "website_clicks", "audience_city"] {
         let e = get(&graph.url(&format!("/v24.0/{ig}/insights?metric={old}&period=day"))).error(400);
         assert!(e["message"].as_str().unwrap().starts_with("(#100) metric[0] must be one of the following values"));
     }
@@ -210,14 +227,34 @@ fn thirty_day_rule_and_recent_only_metrics() {
     .error(400);
     assert!(e["message"].as_str().unwrap().contains("2 years"));
 
-    // 45..40 days ago: reach has values, follower_count and online_followers have none.
+    // 45..40 days ago: reach has values; a request of follower_count or online_followers
+    // reaching past the last 30 Pacific days is refused as a whole, naming the metric.
     let window =
         format!("since={}&until={}", (now - Duration::days(45)).timestamp(), (now - Duration::days(40)).timestamp());
-    let body = get(&graph.url(&format!("/v24.0/{ig}/insights?metric=follower_count,reach&period=day&{window}"))).ok();
-    let names: Vec<&str> = body["data"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["reach"]);
-    let body = get(&graph.url(&format!("/v24.0/{ig}/insights?metric=online_followers&period=lifetime&{window}"))).ok();
-    assert_eq!(body["data"], serde_json::json!([]));
+    let body = get(&graph.url(&format!("/v24.0/{ig}/insights?metric=reach&period=day&{window}"))).ok();
+    assert_eq!(body["data"][0]["values"].as_array().unwrap().len(), 5);
+    for (metrics, period) in [("reach,follower_count", "day"), ("online_followers", "lifetime")] {
+        let metric = metrics.trim_start_matches("reach,");
+        let e = get(&graph.url(&format!("/v24.0/{ig}/insights?metric={metrics}&period={period}&{window}"))).error(400);
+        assert_eq!(
+            e["message"],
+            format!(
+                "(#100) ({metric}) metric only supports querying data for the last 30 days excluding the current day"
+            )
+        );
+    }
+    // The range starts at the Pacific midnight 30 days before today (2026-10-02 07:00 UTC,
+    // PDT): from there the 30 days come, one second earlier is refused.
+    let start = fake_graph::insights::recent_only_since(now);
+    assert_eq!(start.to_rfc3339(), "2026-10-02T07:00:00+00:00");
+    let ask = |since: i64| {
+        get(&graph.url(&format!(
+            "/v24.0/{ig}/insights?metric=follower_count&period=day&since={since}&until={}",
+            start.timestamp() + 30 * 86_400
+        )))
+    };
+    assert_eq!(ask(start.timestamp()).ok()["data"][0]["values"].as_array().unwrap().len(), 30);
+    assert_eq!(ask(start.timestamp() - 1).status, 400);
     // Before the dataset's first day: empty.
     let body = get(&graph.url(&format!(
         "/v24.0/{ig}/insights?metric=reach&period=day&since={}&until={}",
@@ -328,8 +365,25 @@ fn demographics_age_gender() {
         "/v24.0/{ig}/insights?metric=reached_audience_demographics&period=lifetime&breakdown=city&metric_type=total_value&timeframe=this_week"
     )))
     .ok();
-    let first_city = &city["data"][0]["total_value"]["breakdowns"][0]["results"][0]["dimension_values"][0];
-    assert!(first_city.as_str().unwrap().contains(", "));
+    // With a timeframe, Meta's reference example puts it first among the dimensions.
+    let breakdown = &city["data"][0]["total_value"]["breakdowns"][0];
+    assert_eq!(breakdown["dimension_keys"], serde_json::json!(["timeframe", "city"]));
+    let first_city = &breakdown["results"][0]["dimension_values"];
+    assert_eq!(first_city[0], "THIS_WEEK");
+    assert!(first_city[1].as_str().unwrap().contains(", "));
+    // As another capture shows it: the breakdown's keys only.
+    let plain = start(
+        DatasetSpec::small(),
+        FakeOptions {
+            quirks: fake_graph::Quirks { demographics_timeframe_dimension: false, ..fake_graph::Quirks::default() },
+            ..FakeOptions::default()
+        },
+    );
+    let city = get(&plain.url(&format!(
+        "/v24.0/{ig}/insights?metric=reached_audience_demographics&period=lifetime&breakdown=city&metric_type=total_value&timeframe=this_week"
+    )))
+    .ok();
+    assert_eq!(city["data"][0]["total_value"]["breakdowns"][0]["dimension_keys"], serde_json::json!(["city"]));
 
     // timeframe is required for engaged/reached audiences; period must be lifetime.
     let e = get(&graph.url(&format!(
@@ -346,6 +400,43 @@ fn demographics_age_gender() {
         get(&graph.url(&format!("/v24.0/{ig}/insights?metric=follower_demographics&period=lifetime&breakdown=age")))
             .error(400);
     assert!(e["message"].as_str().unwrap().contains("metric_type=total_value"));
+}
+
+/// A breakdown a metric does not have answers HTTP 500, code 1 "An unknown error has
+/// occurred." (not code 100), as Meta does; so does one the fake was told to withdraw.
+#[test]
+fn unsupported_breakdowns_answer_code_1() {
+    let quirks = fake_graph::Quirks {
+        unsupported_breakdowns: vec![("navigation".into(), "story_navigation_action_type".into())],
+        ..fake_graph::Quirks::default()
+    };
+    let graph = start_small();
+    let withdrawn = start(DatasetSpec::small(), FakeOptions { quirks, ..FakeOptions::default() });
+    let account = &graph.dataset().accounts()[0];
+    let ig = &account.ig_user_id;
+    let story = account.stories.iter().find(|s| !s.flags.any()).unwrap();
+    let image = account.media.iter().find(|m| m.kind() == MediaKind::Image && !m.flags.any()).unwrap();
+    let nav = format!("/v24.0/{}/insights?metric=navigation&breakdown=story_navigation_action_type", story.id);
+    assert_eq!(get(&graph.url(&nav)).status, 200);
+    for (g, path) in [
+        (&withdrawn, nav.clone()),
+        (&graph, format!("/v24.0/{}/insights?metric=reach&breakdown=story_navigation_action_type", image.id)),
+        (&graph, format!("/v24.0/{ig}/insights?metric=likes&period=day&metric_type=total_value&breakdown=follow_type")),
+        (
+            &graph,
+            format!(
+                "/v24.0/{ig}/insights?metric=follower_demographics&period=lifetime&metric_type=total_value&breakdown=city,country"
+            ),
+        ),
+    ] {
+        let e = get(&g.url(&path)).error(500);
+        assert_eq!(
+            (e["code"].as_i64(), e["message"].as_str()),
+            (Some(1), Some("An unknown error has occurred.")),
+            "{path}"
+        );
+        assert!(e.get("is_transient").is_none(), "{e}");
+    }
 }
 
 #[test]

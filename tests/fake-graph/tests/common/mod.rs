@@ -95,6 +95,9 @@ pub fn start_small() -> FakeGraph {
     start(DatasetSpec::small(), FakeOptions::default())
 }
 
-pub fn start(spec: DatasetSpec, options: FakeOptions) -> FakeGraph {
+/// A server with `options`, except that Meta's intermittent "Unsupported get request" is off
+/// (these tests ask each request once and check its answer; `quirks.rs` tests it on its own).
+pub fn start(spec: DatasetSpec, mut options: FakeOptions) -> FakeGraph {
+    options.quirks.unsupported_get = None;
     FakeGraph::start(Dataset::generate(&spec), options).expect("server starts")
 }
