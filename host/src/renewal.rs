@@ -11,8 +11,10 @@
 //! with `fb_exchange_token`, `client_id` and `client_secret` for Facebook Login), and handing
 //! the result back: the new token is registered as a secret before anything else is printed,
 //! the updated config goes out in the one CONTROL `CONNECTOR_CONFIG` message, and the command
-//! continues with settings built from that config. A refusal or a network failure is a WARN
-//! and the command continues with the old token. It must never fail a command, renew more than
+//! continues with settings built from that config. A renewed token is handed over only once
+//! it is shown to work: a token shape (printable ASCII, at most `MAX_TOKEN_BYTES`) and one cheap
+//! call with it (`me?fields=id`). A refusal, a network failure or an unusable new token is a
+//! WARN and the command continues with the old token. It must never fail a command, renew more than
 //! once per command, or print a token anywhere but that CONTROL message (see `protocol`).
 
 use crate::commands::RunEnv;
@@ -30,6 +32,24 @@ pub const RENEWED_AT_FIELD: &str = "access_token_renewed_at";
 /// tokens last about 60 days; a weekly renewal leaves weeks of margin for syncs that fail or
 /// pause, and stays clear of Instagram's rule that a token must be 24 hours old to refresh.
 pub const RENEW_AFTER_DAYS: i64 = 7;
+
+/// Longest token accepted from a renewal. Meta's tokens are a few hundred characters; this
+/// leaves room for longer formats while refusing an answer that is not a token at all.
+pub const MAX_TOKEN_BYTES: usize = 4096;
+
+/// Why `token` cannot be an access token, if it cannot.
+fn token_shape_problem(token: &str) -> Option<String> {
+    if token.is_empty() {
+        return Some("it is empty".into());
+    }
+    if token.len() > MAX_TOKEN_BYTES {
+        return Some(format!("it is {} bytes long (a Meta token is a few hundred)", token.len()));
+    }
+    if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Some("it holds characters no token has (control characters, spaces or non-ASCII)".into());
+    }
+    None
+}
 
 /// How the token can be renewed.
 enum Method {
@@ -177,7 +197,7 @@ pub async fn renew(output: &Output, settings: &Settings, env: &RunEnv, moment: M
             Method::InstagramExchange { .. } => "exchange the Instagram access token for a long-lived one",
             Method::FacebookExchange { .. } => "exchange the Facebook access token for a new long-lived one",
         };
-        let outcome = match limiter.send_host_get(&settings.origin, uri, output, &budget).await {
+        let outcome = match limiter.send_host_get(&settings.origin, uri, None, output, &budget).await {
             Ok((status, body)) => outcome(status, &body),
             Err(why) => Outcome::Refused(format!("no answer from Meta ({why})")),
         };
@@ -202,8 +222,23 @@ pub async fn renew(output: &Output, settings: &Settings, env: &RunEnv, moment: M
         }
     }
     let (token, expires_in, what) = renewed?;
-    // Before anything else is printed: the new token is a secret like the old one.
-    output.add_secret(&token);
+    // Before anything else is printed: the new token is a secret like the old one (a token
+    // too long to be one is never echoed, so it need not be registered).
+    if token.len() <= MAX_TOKEN_BYTES {
+        output.add_secret(&token);
+    }
+    let keep = match moment {
+        Moment::Read => "the read continues with the current token",
+        Moment::Check => "the check continues with the current token",
+    };
+    if let Some(why) = token_shape_problem(&token) {
+        output.log("WARN", &format!("The token Meta returned when asked to {what} is not usable ({why}); {keep}."));
+        return None;
+    }
+    if let Err(why) = works(settings, &limiter, output, &budget, &token).await {
+        output.log("WARN", &format!("The token Meta returned when asked to {what} does not work ({why}); {keep}."));
+        return None;
+    }
     let mut config = settings.config.clone();
     config["access_token"] = Value::String(token);
     config[RENEWED_AT_FIELD] = Value::String(now.format("%Y-%m-%dT%H:%M:%SZ").to_string());
@@ -223,6 +258,34 @@ pub async fn renew(output: &Output, settings: &Settings, env: &RunEnv, moment: M
         ),
     );
     Some(renewed)
+}
+
+/// One cheap call with `token` (`me?fields=id`, signed when the config holds the app secret):
+/// `Ok` when Meta answers it with the token's node.
+async fn works(
+    settings: &Settings,
+    limiter: &crate::network::Limiter,
+    output: &Output,
+    budget: &std::sync::Arc<WaitBudget>,
+    token: &str,
+) -> Result<(), String> {
+    let version = text(&settings.config, "api_version")
+        .or_else(|| settings::spec_default("api_version").and_then(Value::as_str))
+        .unwrap_or("v25.0");
+    let mut uri: http::Uri = format!("{}/{version}/me?fields=id", settings.api_base_url)
+        .parse()
+        .map_err(|_| "the check's URL is not valid".to_string())?;
+    if let Some(secret) = settings.app_secret() {
+        uri = crate::network::signed_for(&uri, secret, token);
+    }
+    let (status, body) = limiter.send_host_get(&settings.origin, uri, Some(token), output, budget).await?;
+    let json: Option<Value> = serde_json::from_slice(&body).ok();
+    let id = json.as_ref().and_then(|j| j.get("id")).is_some_and(|v| v.is_string() || v.is_number());
+    if status == 200 && id {
+        return Ok(());
+    }
+    let message = json.as_ref().and_then(|j| j.pointer("/error/message")).and_then(Value::as_str);
+    Err(format!("Meta answered a call with it with HTTP {status}: {}", message.unwrap_or("no id")))
 }
 
 #[cfg(test)]
@@ -262,6 +325,17 @@ mod tests {
     }
 
     /// Meta's answers: a token, or its error named by code and message.
+    /// Only a printable token of a sensible length passes the shape check.
+    #[test]
+    fn token_shapes() {
+        assert_eq!(token_shape_problem("EAAGm0PX4ZCpsBA-x_y.z"), None);
+        assert!(token_shape_problem("").is_some());
+        assert!(token_shape_problem("EAA\u{7}bad").unwrap().contains("control"));
+        assert!(token_shape_problem("EAA bad").is_some());
+        assert!(token_shape_problem("EAA\nbad").is_some());
+        assert!(token_shape_problem(&"A".repeat(8 << 20)).unwrap().contains("bytes long"));
+    }
+
     #[test]
     fn reading_metas_answer() {
         let ok = br#"{"access_token":"NEW-TOKEN","token_type":"bearer","expires_in":5183944}"#;

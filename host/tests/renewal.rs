@@ -310,3 +310,40 @@ fn run_many_tenants_renew_independently() {
     }
     assert!(!summary.contains(&sb.token));
 }
+
+/// A renewal answer with an unusable token (control characters, 8 MB, or one Meta then
+/// rejects) is not handed to the platform: one WARN naming the problem, no CONTROL message,
+/// the new token nowhere in the output, and the read goes on with the working token.
+#[test]
+fn an_unusable_renewed_token_is_not_handed_over() {
+    use fake_graph::RenewalToken;
+    for (gives, needle) in [
+        (RenewalToken::ControlCharacters, "control characters"),
+        (RenewalToken::Huge, "bytes long"),
+        (RenewalToken::Rejected, "does not work"),
+    ] {
+        let sb = sandbox(TokenOptions { renewal_gives: gives, ..TokenOptions::default() });
+        let r = sb.read(&sb.config(json!({"login": "instagram"})), &sb.catalog(&["users", "media"]), None);
+        assert_eq!(r.code, 0, "{gives:?}: {}", r.stdout);
+        assert!(controls(&r).is_empty(), "{gives:?}: no CONTROL message");
+        let warns: Vec<&str> = r.logs().into_iter().filter(|l| l.contains("returned when asked to")).collect();
+        assert_eq!(warns.len(), 1, "{gives:?}: {:#?}", r.logs());
+        assert!(warns[0].contains(needle) && warns[0].contains("continues with the current token"), "{}", warns[0]);
+        for bad in ["bad\u{7}token", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"] {
+            assert!(!r.stdout.contains(bad) && !r.stderr.contains(bad), "{gives:?}: the new token is not printed");
+        }
+        assert!(r.stdout.len() < 1 << 20, "{gives:?}: {} bytes of output", r.stdout.len());
+        assert_eq!(r.records("media").len(), sb.dataset().accounts()[0].media.len());
+        // The read's own calls use the working token (the check of a rejected token is its
+        // only call with that token).
+        let with_new: Vec<RecordedRequest> = sb
+            .fake
+            .requests()
+            .into_iter()
+            .filter(|q| !is_renewal(q) && q.header("authorization") != Some(format!("Bearer {}", sb.token).as_str()))
+            .collect();
+        let expected_checks = usize::from(gives == RenewalToken::Rejected);
+        assert_eq!(with_new.len(), expected_checks, "{gives:?}: {with_new:#?}");
+        assert!(with_new.iter().all(|q| q.path.ends_with("/me")), "{with_new:#?}");
+    }
+}

@@ -1,9 +1,10 @@
 //! Requests the host makes on its own behalf (token renewal), not for the guest.
 //!
 //! Owns sending one such GET through the limiter, so it gets the same pacing, throttle waits
-//! and (quick) transient retries as the guest's requests. It must not add the access token
-//! (the caller puts what the endpoint needs in the URL) and must not reach any origin but the
-//! run's allowed one (the caller checks; `send_host_get` refuses otherwise).
+//! and (quick) transient retries as the guest's requests. It must not add the run's access
+//! token (the caller puts what the endpoint needs in the URL, or names the token to send as
+//! `Authorization: Bearer`, e.g. a renewed one being checked) and must not reach any origin but
+//! the run's allowed one (the caller checks; `send_host_get` refuses otherwise).
 
 use super::*;
 
@@ -15,13 +16,20 @@ impl Limiter {
         &self,
         allowed: &Origin,
         uri: http::Uri,
+        bearer: Option<&str>,
         output: &Output,
         budget: &WaitBudget,
     ) -> Result<(u16, Bytes), String> {
         if !Origin::of_uri(&uri).is_some_and(|o| o.matches(allowed)) {
             return Err(format!("the request is not for {allowed}"));
         }
-        let call = Call { method: http::Method::GET, uri, headers: http::HeaderMap::new(), account: None };
+        let mut headers = http::HeaderMap::new();
+        if let Some(token) = bearer {
+            let value = http::HeaderValue::from_str(&format!("Bearer {token}"))
+                .map_err(|_| "the token cannot be sent in a header".to_string())?;
+            headers.insert(http::header::AUTHORIZATION, value);
+        }
+        let call = Call { method: http::Method::GET, uri, headers, account: None };
         let limits = self.limits.quick();
         let ctx = RunCtx { output, budget, limits: &limits };
         match self.send(&call, Bytes::new(), &ctx).await {

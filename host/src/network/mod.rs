@@ -10,6 +10,12 @@
 
 mod admission;
 mod appsecret_proof;
+
+/// `uri` signed with the `appsecret_proof` of `token` (for the host's own calls, such as
+/// checking a renewed token before it is handed over).
+pub fn signed_for(uri: &http::Uri, app_secret: &str, token: &str) -> http::Uri {
+    appsecret_proof::with_proof(uri, &appsecret_proof::proof(app_secret, token))
+}
 mod budget;
 mod host_request;
 mod limits;

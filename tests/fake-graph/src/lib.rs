@@ -63,5 +63,6 @@ pub use quirks::{NavigationCase, Quirks};
 pub use request::{LATEST_VERSION, OLDEST_VERSION};
 pub use server::{FakeGraph, FakeOptions, MAX_BATCH_OPERATIONS, RecordedRequest};
 pub use tokens::{
-    EXPIRED_TOKEN, FAKE_APP_ID, FAKE_APP_SECRET, LONG_LIVED_EXPIRES_IN, MIN_REFRESH_AGE_HOURS, TokenOptions,
+    EXPIRED_TOKEN, FAKE_APP_ID, FAKE_APP_SECRET, LONG_LIVED_EXPIRES_IN, MIN_REFRESH_AGE_HOURS, RenewalToken,
+    TokenOptions,
 };

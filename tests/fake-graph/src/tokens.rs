@@ -66,9 +66,25 @@ pub struct TokenOptions {
     /// The app's setting "Require App Secret": API calls without a valid `appsecret_proof`
     /// are refused.
     pub require_appsecret_proof: bool,
+    /// What a renewal hands back (a working token, unless a test asks for an unusable one).
+    pub renewal_gives: RenewalToken,
     /// Instagram's code exchange answers in the shape of Meta's Business Login page,
     /// `{"data": [{"access_token", "user_id", "permissions"}]}`, instead of the flat one.
     pub ig_code_answer_in_data: bool,
+}
+
+/// The token a renewal answers with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RenewalToken {
+    /// A new token that works (issued and known to the fake).
+    #[default]
+    Working,
+    /// A string with control characters in it.
+    ControlCharacters,
+    /// An 8 MB string.
+    Huge,
+    /// A token-shaped string the fake does not know: every call with it is refused (190).
+    Rejected,
 }
 
 impl Default for TokenOptions {
@@ -82,6 +98,7 @@ impl Default for TokenOptions {
             deny_consent: false,
             require_appsecret_proof: false,
             ig_code_answer_in_data: false,
+            renewal_gives: RenewalToken::Working,
         }
     }
 }
@@ -246,7 +263,12 @@ impl Tokens {
 
     /// Issue a new long-lived token for `old`, revoking `old` if so configured.
     fn renew(&self, ds: &Dataset, old: &str, prefix: &str) -> Value {
-        let token = self.issue(ds, old, prefix, false);
+        let token = match self.options.renewal_gives {
+            RenewalToken::Working => self.issue(ds, old, prefix, false),
+            RenewalToken::ControlCharacters => format!("{prefix}bad\u{7}token\r\nX-Injected: 1"),
+            RenewalToken::Huge => format!("{prefix}{}", "A".repeat(8 << 20)),
+            RenewalToken::Rejected => format!("{prefix}{}", encode_chars(hash_parts([old, "unknown"]), 40, BASE62)),
+        };
         if self.options.revoke_on_renewal {
             self.book.lock().unwrap().revoked.insert(old.to_string());
         }
