@@ -24,6 +24,7 @@ pub mod fields;
 mod ids;
 pub mod ops;
 mod packing;
+pub mod shape;
 mod smaller;
 pub mod walk;
 

@@ -12,7 +12,7 @@
 use super::StreamDef;
 use crate::emit;
 use crate::engine::walk::Walk;
-use crate::engine::{Cx, Family, PRIORITY_EDGE, bad_data};
+use crate::engine::{Cx, Family, PRIORITY_EDGE, bad_data, shape};
 use crate::error::Result;
 use crate::graph::{ApiError, Page};
 use crate::state;
@@ -164,8 +164,17 @@ impl Family for Competitors {
             cx.record(COMPETITOR_PROFILES.name, bd);
             cx.checkpoint(COMPETITOR_PROFILES.name, state::no_cursor_state());
         }
-        let Some(media) = media.filter(|_| cx.wants(COMPETITOR_MEDIA.name)) else { return Ok(()) };
-        let data = media.get("data").and_then(Value::as_array).cloned().unwrap_or_default();
+        let Some(media) = media.filter(|_| cx.wants(COMPETITOR_MEDIA.name)) else {
+            if cx.wants(COMPETITOR_MEDIA.name) && self.page_size(cx, self.jobs[t].read).is_some() {
+                emit::warn(&format!(
+                    "Competitor @{username}: Meta's business discovery answer has no `media` (the account may have no posts Meta shows); competitor_media has none of it"
+                ));
+            }
+            return Ok(());
+        };
+        let data =
+            shape::data_array(&media, COMPETITOR_MEDIA.name, &format!("a business discovery `media` of @{username}"))?
+                .to_vec();
         let after = media.pointer("/paging/cursors/after").and_then(Value::as_str).map(str::to_string);
         let left = cx.config.watch.competitor_media_limit.saturating_sub(self.jobs[t].read) as usize;
         let page = Page { data, next: None, after: after.clone() };

@@ -9,7 +9,7 @@
 use super::StreamDef;
 use crate::emit;
 use crate::engine::ops::{self, MAX_INSIGHT_ROUNDS, OpFailure};
-use crate::engine::{Cx, Family};
+use crate::engine::{Cx, Family, shape};
 use crate::error::{ConnectorError, Result};
 use crate::graph::ApiError;
 use crate::refusals;
@@ -97,12 +97,18 @@ impl Family for Demographics {
         let account = cx.accounts[a].ig_id.clone();
         match answer {
             Ok(body) => {
-                for item in body.get("data").and_then(Value::as_array).into_iter().flatten() {
-                    if let Some(mut record) = demographic_record(item, breakdown, cx.table.demographics_timeframe) {
-                        cx.enrich(&mut record, a);
-                        cx.record(STREAM, record);
+                let what = format!("the audience demographics of {account} by `{breakdown}`");
+                let mut skipped = 0;
+                for item in shape::data_array(&body, STREAM, &format!("an answer for {what}"))? {
+                    match demographic_record(item, breakdown, cx.table.demographics_timeframe) {
+                        Some(mut record) => {
+                            cx.enrich(&mut record, a);
+                            cx.record(STREAM, record);
+                        }
+                        None => skipped += 1,
                     }
                 }
+                shape::warn_skipped(STREAM, &what, skipped, "`name` or `total_value.breakdowns`");
             }
             // Meta does not serve this breakdown for (one of) the metrics (code 1 "An unknown
             // error has occurred."): each metric alone, and a metric still refused alone is

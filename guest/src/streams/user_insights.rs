@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::days::{self, day_start};
 use crate::emit;
 use crate::engine::ops::{self, MAX_INSIGHT_ROUNDS, OpFailure};
-use crate::engine::{Cx, Family};
+use crate::engine::{Cx, Family, shape};
 use crate::error::{ConnectorError, Result};
 use crate::graph::ApiError;
 use crate::metrics::{RECENT_ONLY_DAYS, SERIES_WINDOW_DAYS};
@@ -263,9 +263,16 @@ impl Family for UserInsights {
             .ok_or_else(|| ConnectorError::system("an answer for an unknown user_insights operation"))?;
         match (answer, &op) {
             (Ok(body), Op::Series { account, window, suffix, .. }) => {
-                for item in body.get("data").and_then(Value::as_array).into_iter().flatten() {
-                    let Some(name) = item.get("name").and_then(Value::as_str) else { continue };
-                    for v in item.get("values").and_then(Value::as_array).into_iter().flatten() {
+                let what = format!("the account insights of {}", cx.accounts[*account].ig_id);
+                let mut skipped = 0;
+                for item in shape::data_array(&body, STREAM, &format!("an answer for {what}"))? {
+                    let (Some(name), Some(values)) =
+                        (item.get("name").and_then(Value::as_str), item.get("values").and_then(Value::as_array))
+                    else {
+                        skipped += 1;
+                        continue;
+                    };
+                    for v in values {
                         let (Some(end), Some(value)) =
                             (v.get("end_time").and_then(Value::as_str).and_then(parse_timestamp), v.get("value"))
                         else {
@@ -281,10 +288,13 @@ impl Family for UserInsights {
                         }
                     }
                 }
+                shape::warn_skipped(STREAM, &what, skipped, "`name` or `values`");
             }
             (Ok(body), Op::Totals { account, day, .. }) => {
+                let what = format!("the daily totals of {}", cx.accounts[*account].ig_id);
+                let items = shape::data_array(&body, STREAM, &format!("an answer for {what}"))?;
                 let record = self.days[*account].entry(*day).or_default();
-                for item in body.get("data").and_then(Value::as_array).into_iter().flatten() {
+                for item in items {
                     if let (Some(name), Some(value)) = (
                         item.get("name").and_then(Value::as_str),
                         item.pointer("/total_value/value").filter(|v| !v.is_null()),
