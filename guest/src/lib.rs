@@ -23,6 +23,7 @@ pub mod error;
 pub mod graph;
 pub mod http;
 pub mod metrics;
+pub mod parts;
 pub mod refusals;
 pub mod scheduler;
 pub mod state;
@@ -51,27 +52,34 @@ impl Guest for Connector {
     }
 
     fn check(config: String) -> Result<(), wit::ConnectorError> {
-        take_credential(&config);
+        let (config, _) = command_config(&config).map_err(to_wit)?;
         engine::check(&config).map_err(to_wit)
     }
 
     fn discover(config: String) -> Result<String, wit::ConnectorError> {
-        take_credential(&config);
-        config::Config::parse(&config, chrono::Utc::now()).map_err(to_wit)?;
+        command_config(&config).map_err(to_wit)?;
         Ok(streams::catalog_json().to_string())
     }
 
     fn read(config: String, catalog: String, state: Option<String>) -> Result<(), wit::ConnectorError> {
-        take_credential(&config);
-        engine::read(&config, &catalog, state.as_deref()).map_err(to_wit)
+        let (config, now) = command_config(&config).map_err(to_wit)?;
+        engine::read(&config, now, &catalog, state.as_deref(), &streams::Registry).map_err(to_wit)
     }
 }
 
-/// The portable token contract (see `auth`): this call's token, if the host left it in the config.
-fn take_credential(config: &str) {
-    match config::Config::parse(config, chrono::Utc::now()) {
-        Ok(parsed) => auth::set_from_config(config, &parsed.api_base_url),
-        Err(_) => auth::clear(),
+/// The command's config, parsed once (at the command's "now"), and the portable token
+/// contract (see `auth`): this call's token, if the host left it in the config.
+fn command_config(json: &str) -> error::Result<(config::Config, chrono::DateTime<chrono::Utc>)> {
+    let now = chrono::Utc::now();
+    match config::Config::parse(json, now) {
+        Ok(parsed) => {
+            auth::set_from_config(json, &parsed.api_base_url);
+            Ok((parsed, now))
+        }
+        Err(e) => {
+            auth::clear();
+            Err(e)
+        }
     }
 }
 

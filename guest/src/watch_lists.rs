@@ -3,7 +3,7 @@
 //!
 //! Owns parsing and validating those config fields (each error names its field); `config`
 //! calls it. It must not check Meta's hashtag budget (that needs the state, see
-//! `streams::hashtag_budget`) nor do I/O.
+//! `parts::hashtag_budget`) nor do I/O.
 
 use crate::error::{ConnectorError, Result};
 use serde_json::{Map, Value};

@@ -67,8 +67,8 @@ proptest! {
 
     #[test]
     fn catalog_parser(v in json_value(), s in ".{0,64}") {
-        let _ = catalog::Selection::parse(&v.to_string());
-        let _ = catalog::Selection::parse(&s);
+        let _ = catalog::Selection::parse(&v.to_string(), streams::STREAMS);
+        let _ = catalog::Selection::parse(&s, streams::STREAMS);
     }
 
     #[test]

@@ -155,7 +155,7 @@ mod tests {
             "stream": {"name": s, "json_schema": {}, "supported_sync_modes": ["full_refresh"]},
             "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"
         })).collect::<Vec<_>>()});
-        Selection::parse(&catalog.to_string()).unwrap()
+        Selection::parse(&catalog.to_string(), crate::streams::STREAMS).unwrap()
     }
 
     /// A child stream's failure stops only it; the edge's stops the family.

@@ -29,7 +29,7 @@ mod smaller;
 pub mod walk;
 
 use crate::accounts::{self, Account};
-use crate::catalog::Selection;
+use crate::catalog::{Selection, StreamDef};
 use crate::config::Config;
 use crate::emit::{self, Status};
 use crate::error::{ConnectorError, Result};
@@ -38,7 +38,6 @@ use crate::http::WasiHttp;
 use crate::metrics::{self, MetricPolicy, MetricTable};
 use crate::scheduler::Scheduler;
 use crate::state;
-use crate::streams;
 use chrono::{DateTime, Utc};
 use packing::{Op, submit};
 use serde_json::{Map, Value};
@@ -188,11 +187,34 @@ enum Call {
     },
 }
 
-/// `read`: every selected stream of every account.
-pub fn read(config_json: &str, catalog_json: &str, state_json: Option<&str>) -> Result<()> {
-    let now = Utc::now();
-    let config = Config::parse(config_json, now)?;
-    let selection = Selection::parse(catalog_json)?;
+/// What the engine needs of the stream registry. `lib.rs` hands it in, so the engine never
+/// imports the stream modules (imports run one way: streams → engine).
+pub trait Registry {
+    /// Every stream the connector declares (what `discover` advertises).
+    fn declared(&self) -> &'static [&'static StreamDef];
+    /// What the account list brings along for the selected streams (field expansion).
+    fn prefetch(&self, selection: &Selection, config: &Config) -> accounts::Prefetch;
+    /// The families serving the selected streams, in the order their first requests go out.
+    fn families(
+        &self,
+        selection: &Selection,
+        config: &Config,
+        state: &BTreeMap<String, Value>,
+        accounts: &[Account],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Box<dyn Family>>>;
+}
+
+/// `read`: every selected stream of every account (`config` parsed once by the caller, at
+/// `now`).
+pub fn read(
+    config: &Config,
+    now: DateTime<Utc>,
+    catalog_json: &str,
+    state_json: Option<&str>,
+    registry: &dyn Registry,
+) -> Result<()> {
+    let selection = Selection::parse(catalog_json, registry.declared())?;
     let input = state::parse_input(state_json)?;
     for note in &selection.notes {
         emit::info(note);
@@ -200,7 +222,7 @@ pub fn read(config_json: &str, catalog_json: &str, state_json: Option<&str>) -> 
     let names: Vec<&'static str> = selection.names().collect();
     names.iter().for_each(|s| emit::status(s, Status::Started));
     let mut failures = failures::Failures::new(0);
-    let result = run(&config, &selection, &input, now, &mut failures);
+    let result = run(config, &selection, &input, now, registry, &mut failures);
     // What a failed step emitted before its error still goes out, in order.
     emit::release();
     // Failed streams already ended INCOMPLETE; the others end now.
@@ -214,12 +236,13 @@ fn run(
     selection: &Selection,
     input: &BTreeMap<String, Value>,
     now: DateTime<Utc>,
+    registry: &dyn Registry,
     failures: &mut failures::Failures,
 ) -> Result<()> {
     let client = GraphClient::new(config);
-    let accounts = accounts::list(&client, config, streams::prefetch(selection, config))?;
+    let accounts = accounts::list(&client, config, registry.prefetch(selection, config))?;
     emit::info(&format!("Reading {} Instagram account(s)", accounts.len()));
-    let mut families = streams::families(selection, config, input, &accounts, now)?;
+    let mut families = registry.families(selection, config, input, &accounts, now)?;
     *failures = failures::Failures::new(families.len());
     let mut policy = MetricPolicy::default();
     let mut counts = BTreeMap::new();
@@ -366,11 +389,10 @@ fn run(
     Ok(())
 }
 
-/// `check`: the config is valid and the token sees at least one Instagram account.
-pub fn check(config_json: &str) -> Result<()> {
-    let config = Config::parse(config_json, Utc::now())?;
-    let client = GraphClient::new(&config);
-    let accounts = accounts::list(&client, &config, accounts::Prefetch::default())?;
+/// `check`: the token sees at least one Instagram account (`config` parsed by the caller).
+pub fn check(config: &Config) -> Result<()> {
+    let client = GraphClient::new(config);
+    let accounts = accounts::list(&client, config, accounts::Prefetch::default())?;
     emit::info(&format!("Found {} Instagram business account(s)", accounts.len()));
     Ok(())
 }

@@ -9,7 +9,6 @@
 //! account's own media.
 
 use super::StreamDef;
-use super::hashtag_budget::HashtagIds;
 use crate::accounts::Account;
 use crate::config::Config;
 use crate::emit;
@@ -17,6 +16,7 @@ use crate::engine::walk::Walk;
 use crate::engine::{Cx, Family, PRIORITY_EDGE, bad_data};
 use crate::error::{ConnectorError, Result};
 use crate::graph::{self, ApiError};
+use crate::parts::hashtag_budget::HashtagIds;
 use crate::transform;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};

@@ -8,8 +8,6 @@
 //! is done and no walk was cut short by a paging cycle. It must not ask account insights.
 
 use super::StreamDef;
-use super::media_slices::{self, Slice};
-use super::object_insights::{ObjectInsights, Target};
 use crate::accounts::Account;
 use crate::catalog::Selection;
 use crate::config::Config;
@@ -19,6 +17,8 @@ use crate::engine::{Cx, Family, PRIORITY_EDGE, bad_data};
 use crate::error::Result;
 use crate::graph::{self, ApiError, PAGE_LIMIT};
 use crate::metrics::MediaKind;
+use crate::parts::media_slices::{self, Slice};
+use crate::parts::object_insights::{ObjectInsights, Target};
 use crate::state::AccountCursors;
 use crate::transform::{self, parse_timestamp};
 use chrono::{DateTime, Utc};

@@ -10,14 +10,9 @@
 pub mod comments;
 pub mod competitors;
 pub mod demographics;
-pub mod hashtag_budget;
 pub mod hashtags;
 pub mod media;
-pub mod media_slices;
-pub mod object_insights;
-pub mod public_content;
 pub mod stories;
-pub mod story_navigation;
 pub mod tagged;
 pub mod user_insights;
 pub mod users;
@@ -32,19 +27,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
-/// One stream as declared to Airbyte.
-#[derive(Debug)]
-pub struct StreamDef {
-    pub name: &'static str,
-    pub primary_key: &'static [&'static str],
-    /// Source-defined cursor; `Some` means the stream supports incremental sync.
-    pub cursor_field: Option<&'static str>,
-    pub schema: &'static str,
-    /// The stream whose objects this one is about (its parent edge), if any.
-    pub parent: Option<&'static str>,
-    /// Graph fields asked for this stream's objects (for edges), if any.
-    pub fields: Option<&'static str>,
-}
+pub use crate::catalog::StreamDef;
 
 pub const USERS: &str = users::USERS.name;
 pub const MEDIA: &str = media::MEDIA.name;
@@ -71,6 +54,31 @@ pub const STREAMS: &[&StreamDef] = &[
     &competitors::COMPETITOR_MEDIA,
     &hashtags::HASHTAG_MEDIA,
 ];
+
+/// The stream registry as the engine sees it (wired in `lib.rs`: the engine does not import
+/// the stream modules).
+pub struct Registry;
+
+impl crate::engine::Registry for Registry {
+    fn declared(&self) -> &'static [&'static StreamDef] {
+        STREAMS
+    }
+
+    fn prefetch(&self, selection: &Selection, config: &Config) -> Prefetch {
+        prefetch(selection, config)
+    }
+
+    fn families(
+        &self,
+        selection: &Selection,
+        config: &Config,
+        state: &BTreeMap<String, Value>,
+        accounts: &[Account],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Box<dyn Family>>> {
+        families(selection, config, state, accounts, now)
+    }
+}
 
 /// The families serving the selected streams, in the order their first requests go out.
 pub fn families(
@@ -103,7 +111,17 @@ pub fn families(
     if wants(USER_INSIGHTS) {
         out.push(Box::new(user_insights::UserInsights::new(selection, config, state, accounts, now)?));
     }
-    out.extend(public_content::families(selection, config, state, accounts, now)?);
+    let (competitors, hashtags) = crate::parts::public_content::gate(
+        config,
+        wants(competitors::COMPETITOR_PROFILES.name) || wants(competitors::COMPETITOR_MEDIA.name),
+        wants(hashtags::HASHTAG_MEDIA.name),
+    );
+    if competitors {
+        out.push(Box::new(competitors::Competitors::new()));
+    }
+    if hashtags {
+        out.push(Box::new(hashtags::Hashtags::new(config, state, accounts, now)?));
+    }
     Ok(out)
 }
 
@@ -142,36 +160,6 @@ pub const SPEC: &str = include_str!("../../../schemas/spec.json");
 /// Airbyte's `advanced_auth`: the declarative OAuth 2.0 flow the platform runs for both logins
 /// (README, "Authenticate your Instagram account").
 pub const ADVANCED_AUTH: &str = include_str!("../../../schemas/advanced_auth.json");
-
-pub fn find(name: &str) -> Option<&'static StreamDef> {
-    STREAMS.iter().find(|s| s.name == name).copied()
-}
-
-impl StreamDef {
-    pub fn supports_incremental(&self) -> bool {
-        self.cursor_field.is_some()
-    }
-
-    /// This stream's AirbyteStream entry for the CATALOG.
-    pub fn catalog_entry(&self) -> Value {
-        let schema: Value =
-            serde_json::from_str(self.schema).expect("stream schemas are valid JSON (checked by tests)");
-        let modes: Vec<&str> =
-            if self.supports_incremental() { vec!["full_refresh", "incremental"] } else { vec!["full_refresh"] };
-        let mut entry = json!({
-            "name": self.name,
-            "json_schema": schema,
-            "supported_sync_modes": modes,
-            "source_defined_primary_key": self.primary_key.iter().map(|k| vec![*k]).collect::<Vec<_>>(),
-            "is_resumable": self.supports_incremental(),
-        });
-        if let Some(cursor) = self.cursor_field {
-            entry["source_defined_cursor"] = json!(true);
-            entry["default_cursor_field"] = json!([cursor]);
-        }
-        entry
-    }
-}
 
 /// Our own docs (packaging/metadata.yaml says the same; tests/acceptance checks both).
 pub const DOCUMENTATION_URL: &str = "https://github.com/source-instagram/source-instagram/blob/main/README.md";

@@ -7,14 +7,14 @@
 //! story for 24 h). It must not ask media or account insights.
 
 use super::StreamDef;
-use super::object_insights::{ObjectInsights, Target};
-use super::story_navigation::StoryBreakdowns;
 use crate::accounts::Account;
 use crate::engine::walk::Walk;
 use crate::engine::{Cx, Family, PRIORITY_EDGE, bad_data};
 use crate::error::Result;
 use crate::graph::{self, ApiError, PAGE_LIMIT};
 use crate::metrics::MediaKind;
+use crate::parts::object_insights::{ObjectInsights, Target};
+use crate::parts::story_navigation::StoryBreakdowns;
 use crate::state;
 use crate::transform;
 use serde_json::{Map, Value};
