@@ -61,7 +61,7 @@ pub use oauth::{Login, SHORT_LIVED_EXPIRES_IN};
 pub use paging::DEFAULT_PAGE_SIZE;
 pub use quirks::{NavigationCase, Quirks};
 pub use request::{LATEST_VERSION, OLDEST_VERSION};
-pub use server::{FakeGraph, FakeOptions, MAX_BATCH_OPERATIONS, RecordedRequest};
+pub use server::{FakeGraph, FakeOptions, MAX_BATCH_OPERATIONS, META_GRAPH_ORIGIN, RecordedRequest};
 pub use tokens::{
     EXPIRED_TOKEN, FAKE_APP_ID, FAKE_APP_SECRET, LONG_LIVED_EXPIRES_IN, MIN_REFRESH_AGE_HOURS, RenewalToken,
     TokenOptions,

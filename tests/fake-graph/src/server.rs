@@ -23,6 +23,9 @@ use crate::graph_error::{GraphError, fbtrace_id};
 use crate::request::{GraphCall, GraphPath, LATEST_VERSION, Params};
 use crate::tokens::{TokenOptions, Tokens};
 
+/// Meta's public Graph origin, on which the fake writes its paging links by default.
+pub const META_GRAPH_ORIGIN: &str = "https://graph.facebook.com";
+
 /// Maximum number of operations in one batch request.
 pub const MAX_BATCH_OPERATIONS: usize = 50;
 
@@ -60,8 +63,11 @@ pub struct FakeOptions {
     /// code 1 "Please reduce the amount of data…", as Meta answers a page too large to build.
     /// `None` (default): no limit.
     pub max_answer_objects: Option<usize>,
-    /// Base of the absolute `paging.next`/`previous` links (default: this server's URL).
-    /// Tests point it at another origin to model a hostile or misdirected link.
+    /// Base of the absolute `paging.next`/`previous` links. Meta writes them on its public
+    /// origin whatever origin the request reached (a gateway, a proxy); so does the fake, by
+    /// default on [`META_GRAPH_ORIGIN`], so every client must move them onto its own base.
+    /// `None`: this server's own URL. Tests also point it at another origin to model a hostile
+    /// or misdirected link.
     pub paging_base_url: Option<String>,
     /// The app's id and secret, the token's age, and whether renewal revokes the old token.
     pub tokens: TokenOptions,
@@ -87,7 +93,7 @@ impl Default for FakeOptions {
             deleted_comments: Vec::new(),
             max_expanded_media: None,
             max_answer_objects: None,
-            paging_base_url: None,
+            paging_base_url: Some(META_GRAPH_ORIGIN.to_string()),
             tokens: TokenOptions::default(),
             platform_calls_per_hour: crate::public::DEFAULT_PLATFORM_CALLS_PER_HOUR,
             platform_window: Duration::from_secs(3600),
@@ -234,6 +240,16 @@ impl FakeGraph {
     /// `base_url` + `path_and_query` (which should start with `/`).
     pub fn url(&self, path_and_query: &str) -> String {
         format!("{}{}", self.shared.base_url, path_and_query)
+    }
+
+    /// A paging link this server wrote (on its public origin, see
+    /// [`FakeOptions::paging_base_url`]), made to reach this server: for clients that follow
+    /// links themselves, as a connector moves them onto its `api_base_url`.
+    pub fn local(&self, link: &str) -> String {
+        match self.shared.paging_base_url.as_deref().and_then(|base| link.strip_prefix(base)) {
+            Some(rest) => format!("{}{rest}", self.shared.base_url),
+            None => link.to_string(),
+        }
     }
 
     pub fn port(&self) -> u16 {
