@@ -3,9 +3,10 @@
 //! injection, usage headers, added latency (per request, and per new connection) and the
 //! request log. What a call *means* is delegated to [`crate::api`].
 //!
-//! Every response, errors included, carries `X-App-Usage`; responses about an
-//! IG user or its objects also carry `X-Business-Use-Case-Usage` (a batch
-//! envelope carries one entry per IG user its operations touched).
+//! Responses carry Meta's usage headers as [`crate::usage_headers`] decides (by default none
+//! for the first calls, then the one that fits the token): `X-App-Usage`, and for responses
+//! about an IG user or its objects `X-Business-Use-Case-Usage` (a batch envelope carries one
+//! entry per IG user its operations touched).
 
 use std::collections::BTreeMap;
 use std::io;
@@ -21,7 +22,8 @@ use crate::dataset::Dataset;
 use crate::faults::{FaultPlan, FaultState, InjectedFailure, UsageNumbers, UsageSnapshot};
 use crate::graph_error::{GraphError, fbtrace_id};
 use crate::request::{GraphCall, GraphPath, LATEST_VERSION, Params};
-use crate::tokens::{TokenOptions, Tokens};
+use crate::tokens::{TokenKind, TokenOptions, Tokens};
+use crate::usage_headers::{UsageHeaderState, UsageHeaders};
 
 /// Meta's public Graph origin, on which the fake writes its paging links by default.
 pub const META_GRAPH_ORIGIN: &str = "https://graph.facebook.com";
@@ -78,6 +80,9 @@ pub struct FakeOptions {
     pub platform_window: Duration,
     /// Behaviours real captures show (see [`crate::quirks`]); the default is as Meta answers.
     pub quirks: crate::quirks::Quirks,
+    /// Which usage headers are sent, and from which call (default: Meta's, see
+    /// [`crate::usage_headers`]).
+    pub usage_headers: UsageHeaders,
 }
 
 impl Default for FakeOptions {
@@ -98,6 +103,7 @@ impl Default for FakeOptions {
             platform_calls_per_hour: crate::public::DEFAULT_PLATFORM_CALLS_PER_HOUR,
             platform_window: Duration::from_secs(3600),
             quirks: crate::quirks::Quirks::default(),
+            usage_headers: UsageHeaders::default(),
         }
     }
 }
@@ -173,6 +179,7 @@ struct Shared {
     connection_delay: Duration,
     tokens: Tokens,
     oauth: crate::oauth::OAuthState,
+    usage_headers: UsageHeaderState,
 }
 
 /// A running fake Graph API server. Stops when dropped.
@@ -210,6 +217,7 @@ impl FakeGraph {
             connections: AtomicU64::new(0),
             tokens,
             oauth: Default::default(),
+            usage_headers: UsageHeaderState::new(options.usage_headers),
         });
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -496,7 +504,7 @@ fn route(
     };
     let proof = call.params.get("appsecret_proof").map(str::to_string);
     let outcome = answer_call(shared, &call, token.value.as_deref(), proof.as_deref());
-    let mut headers = usage_headers(&outcome.usage);
+    let mut headers = usage_headers(shared, outcome.kind, &outcome.usage);
     headers.push(("facebook-api-version".into(), call.path.version.clone()));
     headers.push(("x-fb-trace-id".into(), fbtrace_id(&call.key())));
     headers.extend(outcome.extra_headers);
@@ -520,6 +528,8 @@ struct CallOutcome {
     extra_headers: Vec<(String, String)>,
     /// The call's API version, when its path parsed.
     version: Option<String>,
+    /// The kind of the caller's token, when it is valid (it decides the usage headers).
+    kind: Option<TokenKind>,
 }
 
 /// Authenticates (the token, and the `appsecret_proof` that covers the call when the app
@@ -537,6 +547,7 @@ fn answer_call(shared: &Shared, call: &GraphCall, token: Option<&str>, proof: Op
         .and_then(|id| ds.owner_account(id))
         .map(|a| a.ig_user_id.clone())
         .filter(|_| !platform);
+    shared.usage_headers.count_call();
 
     if let Err(e) = shared.tokens.check(ds, token).and_then(|_| shared.tokens.check_proof(token, proof)) {
         let (app, accounts) = shared.faults.peek_usage(subject.as_slice());
@@ -554,6 +565,7 @@ fn answer_call(shared: &Shared, call: &GraphCall, token: Option<&str>, proof: Op
             delay: Duration::ZERO,
             extra_headers: vec![("WWW-Authenticate".into(), auth_header)],
             version: Some(call.path.version.clone()),
+            kind: None,
         };
     }
 
@@ -603,6 +615,7 @@ fn answer_call(shared: &Shared, call: &GraphCall, token: Option<&str>, proof: Op
         delay: verdict.delay,
         extra_headers: Vec::new(),
         version: Some(call.path.version.clone()),
+        kind: token.map(|t| shared.tokens.kind_of(ds, t)),
     }
 }
 
@@ -611,7 +624,7 @@ fn token_reply(shared: &Shared, answer: Result<Value, GraphError>, key: &str) ->
     match answer {
         Ok(body) => {
             let (app, _) = shared.faults.peek_usage(&[]);
-            let mut headers = usage_headers(&UsageSnapshot { app, account: None });
+            let mut headers = usage_headers(shared, None, &UsageSnapshot { app, account: None });
             headers.push(("x-fb-trace-id".into(), fbtrace_id(key)));
             HttpReply {
                 status: 200,
@@ -629,7 +642,7 @@ fn token_reply(shared: &Shared, answer: Result<Value, GraphError>, key: &str) ->
 /// The answer of a login dialog or code exchange (see `oauth`).
 fn oauth_reply(shared: &Shared, reply: crate::oauth::OAuthReply, key: &str) -> HttpReply {
     let (app, _) = shared.faults.peek_usage(&[]);
-    let mut headers = usage_headers(&UsageSnapshot { app, account: None });
+    let mut headers = usage_headers(shared, None, &UsageSnapshot { app, account: None });
     headers.push(("x-fb-trace-id".into(), fbtrace_id(key)));
     if let Some(location) = reply.location {
         headers.push(("Location".into(), location));
@@ -646,7 +659,7 @@ fn oauth_reply(shared: &Shared, reply: crate::oauth::OAuthReply, key: &str) -> H
 
 fn error_reply(shared: &Shared, error: &GraphError, key: &str, batch_ops: Option<usize>) -> HttpReply {
     let (app, _) = shared.faults.peek_usage(&[]);
-    let mut headers = usage_headers(&UsageSnapshot { app, account: None });
+    let mut headers = usage_headers(shared, None, &UsageSnapshot { app, account: None });
     headers.push(("x-fb-trace-id".into(), fbtrace_id(key)));
     HttpReply {
         status: error.http_status,
@@ -658,33 +671,9 @@ fn error_reply(shared: &Shared, error: &GraphError, key: &str, batch_ops: Option
     }
 }
 
-fn usage_headers(usage: &UsageSnapshot) -> Vec<(String, String)> {
-    let mut headers = vec![("X-App-Usage".to_string(), app_usage_json(&usage.app))];
-    if let Some((id, numbers)) = &usage.account {
-        headers.push(("X-Business-Use-Case-Usage".into(), buc_usage_json(&[(id.clone(), *numbers)])));
-    }
-    headers
-}
-
-fn app_usage_json(n: &UsageNumbers) -> String {
-    json!({ "call_count": n.call_count, "total_cputime": n.total_cputime, "total_time": n.total_time }).to_string()
-}
-
-fn buc_usage_json(accounts: &[(String, UsageNumbers)]) -> String {
-    let mut map = serde_json::Map::new();
-    for (id, n) in accounts {
-        map.insert(
-            id.clone(),
-            json!([{
-                "type": "instagram",
-                "call_count": n.call_count,
-                "total_cputime": n.total_cputime,
-                "total_time": n.total_time,
-                "estimated_time_to_regain_access": n.estimated_time_to_regain_access,
-            }]),
-        );
-    }
-    Value::Object(map).to_string()
+/// The usage headers of one answer (see [`crate::usage_headers`]).
+fn usage_headers(shared: &Shared, kind: Option<TokenKind>, usage: &UsageSnapshot) -> Vec<(String, String)> {
+    shared.usage_headers.render(kind, &usage.app, usage.account.as_slice())
 }
 
 /// Parses a form-urlencoded body, or a JSON object body (values that are not
@@ -738,7 +727,7 @@ fn serve_batch(
             status,
             content_type,
             body,
-            headers: usage_headers(&UsageSnapshot { app, account: None }),
+            headers: usage_headers(shared, None, &UsageSnapshot { app, account: None }),
             batch_ops: 0,
             delay: Duration::ZERO,
         };
@@ -803,7 +792,7 @@ fn serve_batch(
                 json!({ "name": "Cache-Control", "value": "private, no-cache, no-store, must-revalidate" }),
                 json!({ "name": "facebook-api-version", "value": outcome.version.as_deref().unwrap_or(&version) }),
             ];
-            for (name, value) in usage_headers(&outcome.usage) {
+            for (name, value) in usage_headers(shared, outcome.kind, &outcome.usage) {
                 op_headers.push(json!({ "name": name, "value": value }));
             }
             result.insert("headers".into(), Value::Array(op_headers));
@@ -813,11 +802,9 @@ fn serve_batch(
     }
 
     let app = last_app.unwrap_or_else(|| shared.faults.peek_usage(&[]).0);
-    let mut headers = vec![("X-App-Usage".to_string(), app_usage_json(&app))];
-    if !accounts.is_empty() {
-        let list: Vec<(String, UsageNumbers)> = accounts.into_iter().collect();
-        headers.push(("X-Business-Use-Case-Usage".into(), buc_usage_json(&list)));
-    }
+    let list: Vec<(String, UsageNumbers)> = accounts.into_iter().collect();
+    let kind = batch_token.as_deref().map(|t| shared.tokens.kind_of(&shared.dataset, t));
+    let mut headers = shared.usage_headers.render(kind, &app, &list);
     headers.push(("facebook-api-version".into(), version));
     headers.push(("x-fb-trace-id".into(), fbtrace_id(&envelope_key)));
     HttpReply {
@@ -849,6 +836,7 @@ fn batch_operation(
             delay: Duration::ZERO,
             extra_headers: Vec::new(),
             version: None,
+            kind: None,
         }
     };
     let Some(relative_url) = op.get("relative_url").and_then(Value::as_str) else {
