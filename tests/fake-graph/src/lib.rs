@@ -22,6 +22,7 @@
 //! - [`faults`]: fault plans and the usage/throttling model;
 //! - [`public`]: competitors (business discovery) and hashtags, with Meta's budgets;
 //! - [`quirks`]: behaviours real captures show, each on by default as Meta answers;
+//! - [`recording`]: the format `source-instagram --record` writes;
 //! - [`usage_headers`]: which usage headers an answer carries (Meta's: none at first, then the
 //!   one that fits the token);
 //! - `tokens`: valid tokens and the renewal endpoints (`refresh_access_token`,
@@ -46,6 +47,7 @@ mod graph_error;
 mod ig_user;
 mod oauth;
 mod paging;
+pub mod recording;
 mod request;
 mod server;
 mod stable_hash;
