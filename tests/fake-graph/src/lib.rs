@@ -22,7 +22,8 @@
 //! - [`faults`]: fault plans and the usage/throttling model;
 //! - [`public`]: competitors (business discovery) and hashtags, with Meta's budgets;
 //! - [`quirks`]: behaviours real captures show, each on by default as Meta answers;
-//! - [`recording`]: the format `source-instagram --record` writes;
+//! - [`recording`], [`replay`]: the format `source-instagram --record` writes, and answering
+//!   requests from such a file ([`FakeGraph::replay`]);
 //! - [`usage_headers`]: which usage headers an answer carries (Meta's: none at first, then the
 //!   one that fits the token);
 //! - `tokens`: valid tokens and the renewal endpoints (`refresh_access_token`,
@@ -48,6 +49,7 @@ mod ig_user;
 mod oauth;
 mod paging;
 pub mod recording;
+pub mod replay;
 mod request;
 mod server;
 mod stable_hash;

@@ -180,6 +180,8 @@ struct Shared {
     tokens: Tokens,
     oauth: crate::oauth::OAuthState,
     usage_headers: UsageHeaderState,
+    /// Answers from a recording instead of the dataset.
+    replay: Option<crate::replay::ReplayState>,
 }
 
 /// A running fake Graph API server. Stops when dropped.
@@ -193,6 +195,28 @@ impl FakeGraph {
     /// Binds 127.0.0.1 (ephemeral port unless `options.port` is set) and serves
     /// `dataset` until dropped.
     pub fn start(dataset: Dataset, options: FakeOptions) -> io::Result<FakeGraph> {
+        FakeGraph::start_with(dataset, options, None)
+    }
+
+    /// Serve `recording` instead of a dataset: every request is answered with the recorded
+    /// answer to the same request (see [`crate::replay`]); `options` gives the port and latency.
+    pub fn replay(recording: &crate::replay::Replay, options: FakeOptions) -> io::Result<FakeGraph> {
+        let filler =
+            Dataset::generate(&crate::DatasetSpec { accounts: 1, media_per_account: 1, ..crate::DatasetSpec::small() });
+        FakeGraph::start_with(filler, options, Some(crate::replay::ReplayState::new(recording)))
+    }
+
+    /// Requests a replay had no recorded answer for, as `METHOD /path?query` (empty when not
+    /// replaying).
+    pub fn unmatched(&self) -> Vec<String> {
+        self.shared.replay.as_ref().map(|r| r.unmatched()).unwrap_or_default()
+    }
+
+    fn start_with(
+        dataset: Dataset,
+        options: FakeOptions,
+        replay: Option<crate::replay::ReplayState>,
+    ) -> io::Result<FakeGraph> {
         let listener = std::net::TcpListener::bind(("127.0.0.1", options.port))?;
         listener.set_nonblocking(true)?;
         let port = listener.local_addr()?.port();
@@ -218,6 +242,7 @@ impl FakeGraph {
             tokens,
             oauth: Default::default(),
             usage_headers: UsageHeaderState::new(options.usage_headers),
+            replay,
         });
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -422,13 +447,30 @@ fn serve(shared: &Shared, request: hyper::http::request::Parts, body_bytes: &[u8
     };
 
     let serial = shared.serial.fetch_add(1, Ordering::Relaxed);
-    let reply = route(shared, &method, raw_path, query, &headers, &body, serial);
+    let reply = match &shared.replay {
+        Some(replay) => {
+            let answer = replay.answer(&method, &raw_url, &body);
+            HttpReply {
+                status: answer.status,
+                content_type: "",
+                body: answer.body,
+                headers: answer.headers,
+                batch_ops: 0,
+                delay: Duration::ZERO,
+            }
+        }
+        None => route(shared, &method, raw_path, query, &headers, &body, serial),
+    };
     let wait = shared.latency + reply.delay;
     if !wait.is_zero() {
         thread::sleep(wait);
     }
 
-    let mut response_headers = vec![("Content-Type".to_string(), reply.content_type.to_string())];
+    // A replayed answer brings its own content type among its headers.
+    let mut response_headers = Vec::new();
+    if !reply.content_type.is_empty() {
+        response_headers.push(("Content-Type".to_string(), reply.content_type.to_string()));
+    }
     response_headers.extend(reply.headers);
     // Complete the log entry before answering, so a client that got its
     // response always finds the final status in `requests()`.
