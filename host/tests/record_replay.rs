@@ -82,7 +82,12 @@ fn a_recorded_bench_read_replays_to_the_same_records_and_state() {
     for secret in [token.as_str(), renewed[0].as_str(), FAKE_APP_SECRET, FAKE_APP_ID, proxy_password, "abc123"] {
         assert!(!text.contains(secret), "the recording holds a secret ({})", &secret[..4]);
     }
-    assert!(!text.contains("access_token="), "no credential parameter in any URL");
+    assert!(
+        !text.contains("access_token=") && !text.contains("appsecret_proof="),
+        "no credential parameter in any URL"
+    );
+    let signed = sb.fake.requests().iter().filter(|q| q.query_param("appsecret_proof").is_some()).count();
+    assert!(signed > 5, "the host signed its requests with appsecret_proof ({signed}), and none is recorded");
     assert!(text.contains("Invalid parameter: token **********"), "a secret in a body is masked where it was");
     let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines[0]["now"], sb.now.replace("+00:00", "Z"));
