@@ -154,7 +154,13 @@ impl ApiError {
             .with_internal(format!("from {url}: {detail}")),
             ApiError::Transport { detail, url } => {
                 let detail = crate::error::transport_words(&detail);
-                if detail.contains("TLS certificate of") || detail.starts_with("the proxy ") {
+                if detail.contains(READ_STOPS) {
+                    // The host stopped the whole read (its cap on rate-limit waits, or an
+                    // outage): every stream ends, and a later sync may succeed.
+                    ConnectorError::transient(format!("The read stopped while {doing}: {detail}."))
+                        .with_internal(format!("request to {url}: {detail}"))
+                        .for_whole_read()
+                } else if detail.contains("TLS certificate of") || detail.starts_with("the proxy ") {
                     // The host says retrying cannot help: the user must trust a CA or fix a proxy.
                     ConnectorError::config(format!("Could not reach the Graph API while {doing}: {detail}."))
                         .with_internal(format!("request to {url} failed: {detail}"))
@@ -172,6 +178,10 @@ impl ApiError {
         }
     }
 }
+
+/// The words by which a host says it stopped the whole read (`source-instagram`'s network
+/// policy: `host/src/network/words.rs`).
+pub const READ_STOPS: &str = "so the read stops here";
 
 /// Remove `access_token` from a URL before it is shown anywhere.
 pub fn redact_url(url: &str) -> String {

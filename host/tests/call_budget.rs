@@ -35,7 +35,9 @@ fn limited_read(budget_on: bool) -> (Run, AppBudgetReport, Duration) {
         ..FakeOptions::default()
     };
     let sb = Sandbox::start_with(DatasetSpec::bench(), options);
-    let (config, catalog) = (sb.config(json!({})), sb.catalog(STREAMS));
+    // Several windows of waiting are several hours at this clock: give the read a day, so the
+    // cap on waiting (`rate_limit_max_wait_minutes`, tested in wait_cap.rs) stays out of the way.
+    let (config, catalog) = (sb.config(json!({"rate_limit_max_wait_minutes": 1440})), sb.catalog(STREAMS));
     let started = Instant::now();
     let r = run_env(
         &["read", "--config", &config, "--catalog", &catalog],

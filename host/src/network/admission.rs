@@ -28,9 +28,10 @@ impl Drop for WaitingGuard<'_> {
 }
 
 impl Limiter {
-    /// Wait until the call budget lets `calls` more calls go (None: no budget).
-    pub(super) async fn admit_calls(&self, calls: u32, ctx: &RunCtx<'_>) -> Option<budget::Ticket> {
-        let budget = self.calls.as_ref()?;
+    /// Wait until the call budget lets `calls` more calls go (`None`: no budget). The waits
+    /// count against the run's cap; one past it stops the run (the reason comes back).
+    pub(super) async fn admit_calls(&self, calls: u32, ctx: &RunCtx<'_>) -> Result<Option<budget::Ticket>, String> {
+        let Some(budget) = self.calls.as_ref() else { return Ok(None) };
         // The first request to wait tells it once and heartbeats; others wait quietly.
         let mut waiting: Option<WaitingGuard> = None;
         let mut noted: Option<std::time::Instant> = None;
@@ -40,7 +41,7 @@ impl Limiter {
             changed.as_mut().enable();
             let admission = budget.lock().unwrap().admit(calls, std::time::Instant::now());
             let wait = match admission {
-                budget::Admission::Go(ticket) => return Some(ticket),
+                budget::Admission::Go(ticket) => return Ok(Some(ticket)),
                 budget::Admission::Wait(wait) => wait.min(self.clock.real(ctx.limits.heartbeat)),
                 // Calls in flight before any usage reading: the next answer frees room (brief;
                 // not a rate-limit wait, so neither told nor heartbeated).
@@ -51,6 +52,7 @@ impl Limiter {
             };
             let first = waiting.get_or_insert_with(|| WaitingGuard::new(&self.calls_waiting)).first;
             let nominal = self.clock.nominal(wait);
+            ctx.budget.spend(nominal, "the app's rate limit has no room for more calls yet", ctx.output)?;
             if first && nominal >= ctx.limits.heartbeat && noted.is_none_or(|at| at.elapsed() >= wait) {
                 if noted.is_none() {
                     let (ours, usage) = budget.lock().unwrap().estimate();

@@ -35,7 +35,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 pub use limits::{RetryLimits, Timeouts};
 pub use origin::Origin;
-use retry::{BatchBody, Verdict, backoff, classify, classify_item};
+use retry::{BatchBody, Verdict, backoff, classify_for, classify_item_for};
 pub use sending::ACCOUNT_HINT;
 use sending::Call;
 use serde_json::Value;
@@ -60,15 +60,86 @@ pub struct NetStats {
 }
 
 /// One run's allowance for waiting on rate limits (tenants sharing a token share its usage
-/// board, but each run has its own cap).
+/// board, but each run has its own cap). Every wait counts against it: usage pacing, throttle
+/// pauses, the call budget. A wait that would pass it stops the run: that request and every
+/// later one fail at once with [`words::READ_STOPS`] in their error, which the component takes
+/// as the end of the read (a `transient_error` after the checkpoints already written). Two
+/// requests in a row that fail after all their transient retries (an outage) stop it too.
 pub struct WaitBudget {
-    waited: Mutex<Duration>,
+    /// Nominal time spent waiting so far, and the real instant up to which it is counted:
+    /// requests waiting at the same time wait once (the cap is on the read's time, not the
+    /// sum of every worker's waits).
+    waited: Mutex<(Duration, Option<std::time::Instant>)>,
     max: Duration,
+    clock: Clock,
+    /// Why the run stopped, once it did.
+    stopped: Mutex<Option<String>>,
+    /// Requests that gave up after their transient retries since the last answer delivered.
+    give_ups: std::sync::atomic::AtomicU32,
 }
+
+/// Consecutive requests failing after all their retries that make an outage.
+const OUTAGE_GIVE_UPS: u32 = 2;
 
 impl WaitBudget {
     pub fn new(max: Duration) -> Arc<WaitBudget> {
-        Arc::new(WaitBudget { waited: Mutex::default(), max })
+        Arc::new(WaitBudget {
+            waited: Mutex::default(),
+            max,
+            clock: Clock::from_env(),
+            stopped: Mutex::default(),
+            give_ups: Default::default(),
+        })
+    }
+
+    /// Why the run stopped, if it did.
+    fn stopped(&self) -> Option<String> {
+        self.stopped.lock().unwrap().clone()
+    }
+
+    /// Stop the run (once; the first reason stays) and give the reason every request gets.
+    fn stop(&self, output: &Output, reason: String) -> String {
+        let mut stopped = self.stopped.lock().unwrap();
+        if stopped.is_none() {
+            output.log("ERROR", &reason);
+            *stopped = Some(reason);
+        }
+        stopped.clone().expect("set above")
+    }
+
+    /// Count a wait of `wait` (nominal) from now for `why` against the cap (only the part not
+    /// already counted for another waiting request); when it would pass the cap, the run stops
+    /// and the reason comes back.
+    fn spend(&self, wait: Duration, why: &str, output: &Output) -> Result<(), String> {
+        if let Some(reason) = self.stopped() {
+            return Err(reason);
+        }
+        {
+            let mut waited = self.waited.lock().unwrap();
+            let now = std::time::Instant::now();
+            let end = now + self.clock.real(wait);
+            let from = waited.1.map_or(now, |until| until.max(now));
+            let more = self.clock.nominal(end.saturating_duration_since(from));
+            if waited.0 + more <= self.max {
+                waited.0 += more;
+                waited.1 = Some(end.max(from));
+                return Ok(());
+            }
+        }
+        Err(self.stop(output, words::cap_reached(why, wait, self.max)))
+    }
+
+    /// An answer was delivered: whatever failed before was no outage.
+    fn delivered(&self) {
+        self.give_ups.store(0, Ordering::Relaxed);
+    }
+
+    /// A request failed after all its transient retries; two in a row stop the run.
+    fn gave_up(&self, why: &str, output: &Output) -> Option<String> {
+        if self.give_ups.fetch_add(1, Ordering::Relaxed) + 1 >= OUTAGE_GIVE_UPS {
+            return Some(self.stop(output, words::outage(why)));
+        }
+        None
     }
 }
 

@@ -30,7 +30,10 @@ impl Limiter {
         ctx: &RunCtx<'_>,
     ) -> Result<http::Response<Bytes>, transport::AttemptError> {
         let calls = BatchBody::parse(&body).filter(|_| call.method == http::Method::POST).map_or(1, |b| b.ops.len());
-        let ticket = self.admit_calls(calls as u32, ctx).await;
+        let ticket = self
+            .admit_calls(calls as u32, ctx)
+            .await
+            .map_err(|text| transport::AttemptError { text, is_final: true })?;
         self.stats.sent.fetch_add(1, Ordering::Relaxed);
         let sent = self.transport.send(&call.method, &call.uri, &call.headers, body, &ctx.limits.timeouts).await;
         if let (Some(budget), Some(ticket)) = (&self.calls, ticket) {
@@ -45,16 +48,19 @@ impl Limiter {
         sent
     }
 
-    /// Wait before a request about `subjects` (counted against `limit`) as the usage board says.
-    async fn pace(&self, subjects: &[String], limit: platform::Limit, ctx: &RunCtx<'_>) {
-        // A throttle in force for the app or these accounts: wait it out (the throttled
-        // request itself counts that wait against its run's cap).
+    /// Wait before a request about `subjects` (counted against `limit`) as the usage board says;
+    /// every wait counts against the run's cap, and one past it stops the run (the reason).
+    async fn pace(&self, subjects: &[String], limit: platform::Limit, ctx: &RunCtx<'_>) -> Result<(), String> {
+        // A throttle in force for the app or these accounts: wait it out.
         loop {
             let now = std::time::Instant::now();
             let Some(until) = self.pauses.lock().unwrap().until_for(subjects, limit, now) else { break };
             let remaining = until - now;
+            let slice = remaining.min(self.clock.real(ctx.limits.heartbeat));
+            let why = "a throttle of the requests' scope is in force";
+            ctx.budget.spend(self.clock.nominal(slice), why, ctx.output)?;
             ctx.output.rate_limited(crate::protocol::now_ms() + self.clock.nominal(remaining).as_millis() as i64);
-            tokio::time::sleep(remaining.min(self.clock.real(ctx.limits.heartbeat))).await;
+            tokio::time::sleep(slice).await;
         }
         let (peak, regain) = match limit {
             platform::Limit::Platform => self.board.lock().unwrap().peak_platform(),
@@ -62,36 +68,26 @@ impl Limiter {
         };
         match self.pacing.decide(peak, regain) {
             Pace::Go => {}
-            Pace::Space(d) => self.clock.sleep(d).await,
+            Pace::Space(d) => {
+                let why = format!("Meta reports {peak:.0}% of the rate limit used (calls are spaced out)");
+                ctx.budget.spend(d, &why, ctx.output)?;
+                self.clock.sleep(d).await
+            }
             Pace::Pause(d) => {
                 self.stats.paused.fetch_add(1, Ordering::Relaxed);
                 let why = format!("Meta reports {peak:.0}% of the rate limit used");
-                if self.wait_rate_limit(d, &why, ctx).await {
-                    self.board.lock().unwrap().reset();
-                }
+                self.wait_rate_limit(d, &why, ctx).await?;
+                self.board.lock().unwrap().reset();
             }
         }
+        Ok(())
     }
 
-    /// Wait out a rate limit, heartbeating; false (without waiting) when it would pass the
-    /// cap on total waiting.
-    async fn wait_rate_limit(&self, wait: Duration, why: &str, ctx: &RunCtx<'_>) -> bool {
-        let (output, budget) = (ctx.output, ctx.budget);
-        {
-            let mut waited = budget.waited.lock().unwrap();
-            if *waited + wait > budget.max {
-                output.log(
-                    "ERROR",
-                    &format!(
-                        "{why}; waiting {} more would pass the cap of {} on rate-limit waits, so the read stops here",
-                        human(wait),
-                        human(budget.max)
-                    ),
-                );
-                return false;
-            }
-            *waited += wait;
-        }
+    /// Wait out a rate limit, heartbeating; when the wait would pass the run's cap, the run
+    /// stops instead (without waiting) and the reason comes back.
+    async fn wait_rate_limit(&self, wait: Duration, why: &str, ctx: &RunCtx<'_>) -> Result<(), String> {
+        let output = ctx.output;
+        ctx.budget.spend(wait, why, output)?;
         output.log("WARN", &format!("{why}; pausing requests for {}", human(wait)));
         let mut remaining = wait;
         while !remaining.is_zero() {
@@ -101,7 +97,7 @@ impl Limiter {
             self.clock.sleep(slice).await;
             remaining -= slice;
         }
-        true
+        Ok(())
     }
 
     /// Record a throttle of `scopes` for `wait` (nominal): requests about them hold back until
@@ -150,7 +146,10 @@ impl Limiter {
         let subjects = subjects(call, &body);
         let limit = platform::limit_of(&call.method, &call.uri, &body);
         loop {
-            self.pace(&subjects, limit, ctx).await;
+            if let Some(reason) = ctx.budget.stopped() {
+                return Err(HttpError::InternalError(Some(reason)));
+            }
+            self.pace(&subjects, limit, ctx).await.map_err(|r| HttpError::InternalError(Some(r)))?;
             let attempt_started = std::time::Instant::now();
             let sent = self.send_once(call, body.clone(), limit, ctx).await;
             let attempt_took = attempt_started.elapsed();
@@ -172,12 +171,15 @@ impl Limiter {
                             reading
                         }
                     };
-                    let verdict = classify(response.status().as_u16(), response.body());
+                    let verdict = classify_for(&call.uri.to_string(), response.status().as_u16(), response.body());
                     if verdict != Verdict::Throttled {
                         self.pauses.lock().unwrap().delivered();
                     }
                     match verdict {
-                        Verdict::Deliver => return Ok(response),
+                        Verdict::Deliver => {
+                            ctx.budget.delivered();
+                            return Ok(response);
+                        }
                         Verdict::Throttled => {
                             self.stats.throttled.fetch_add(1, Ordering::Relaxed);
                             let codes: Vec<i64> = pauses::error_code(response.body()).into_iter().collect();
@@ -190,16 +192,27 @@ impl Limiter {
                                 graph_error_text(response.body()),
                                 describe_scopes(&scopes)
                             );
-                            if !self.wait_rate_limit(wait, &why, ctx).await {
-                                return Ok(response);
-                            }
+                            self.wait_rate_limit(wait, &why, ctx)
+                                .await
+                                .map_err(|r| HttpError::InternalError(Some(r)))?;
                             throttles += 1;
                             continue;
                         }
                         Verdict::Transient if may_retry => {
                             format!("HTTP {} ({})", response.status().as_u16(), graph_error_text(response.body()))
                         }
-                        Verdict::Transient => return Ok(response),
+                        Verdict::Transient => {
+                            let why = format!(
+                                "{} answered HTTP {} ({})",
+                                call.uri.path(),
+                                response.status().as_u16(),
+                                graph_error_text(response.body())
+                            );
+                            if let Some(reason) = ctx.budget.gave_up(&why, output) {
+                                return Err(HttpError::InternalError(Some(reason)));
+                            }
+                            return Ok(response);
+                        }
                     }
                 }
                 Err(e) if may_retry => e.text,
@@ -210,6 +223,11 @@ impl Limiter {
                         format!("after {} attempt(s) in {}", transient + 1, human(spent + attempt_took))
                     };
                     output.log("WARN", &format!("Giving up on {} {why}: {}", call.uri.path(), e.text));
+                    if !e.is_final
+                        && let Some(reason) = ctx.budget.gave_up(&e.text, output)
+                    {
+                        return Err(HttpError::InternalError(Some(reason)));
+                    }
                     return Err(HttpError::InternalError(Some(e.text)));
                 }
             };
@@ -264,7 +282,8 @@ impl Limiter {
             let mut throttled = false;
             let mut codes = Vec::new();
             for (index, item) in pending.iter().zip(items) {
-                match classify_item(&item) {
+                let url = batch.ops[*index].get("relative_url").and_then(Value::as_str).unwrap_or("");
+                match classify_item_for(url, &item) {
                     Verdict::Deliver => {}
                     Verdict::Throttled => {
                         throttled = true;
@@ -287,9 +306,7 @@ impl Limiter {
                 let (scopes, wait) = self.on_throttle(&codes, &reading, (&subjects, limit), limits, throttles);
                 let why =
                     format!("Meta throttled {} of {} batched requests ({})", retry.len(), n, describe_scopes(&scopes));
-                if !self.wait_rate_limit(wait, &why, ctx).await {
-                    break;
-                }
+                self.wait_rate_limit(wait, &why, ctx).await.map_err(|r| HttpError::InternalError(Some(r)))?;
                 throttles += 1;
             } else {
                 let wait = backoff(limits.transient_base, transient, limits.transient_cap);

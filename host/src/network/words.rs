@@ -49,3 +49,23 @@ pub fn human(d: Duration) -> String {
         format!("{:.1} h", s / 3600.0)
     }
 }
+
+/// The phrase by which the component knows the host stopped the whole read (its streams end;
+/// the error is a `transient_error`). `guest/src/graph.rs` looks for the same words.
+pub const READ_STOPS: &str = "so the read stops here";
+
+/// Why the run stopped: a wait for `why` would pass the cap on rate-limit waits.
+pub(super) fn cap_reached(why: &str, wait: Duration, max: Duration) -> String {
+    format!(
+        "{why}; waiting {} more on Meta's rate limits would pass the cap, `rate_limit_max_wait_minutes` ({} in all for this read), {READ_STOPS}: the records and checkpoints already written stand, and the next sync goes on from them",
+        human(wait),
+        human(max)
+    )
+}
+
+/// Why the run stopped: requests keep failing after all their retries.
+pub(super) fn outage(why: &str) -> String {
+    format!(
+        "Meta failed requests in a row after all their retries (last: {why}), {READ_STOPS}: the records and checkpoints already written stand, and the next sync goes on from them"
+    )
+}

@@ -64,6 +64,11 @@ pub struct UsageModel {
     /// Meta's app-level limit as it works: a rolling window of real time holding at most
     /// `calls` calls. Replaces `app_percent_per_call` (see [`AppBudget`]).
     pub app_budget: Option<AppBudget>,
+    /// `X-App-Usage` held at this figure whatever we send, as when other users of the same
+    /// app use it (Meta's figure is app-wide). At 100 % or more every call is refused with
+    /// code 4 and a regain time of `regain_minutes`, as Meta does while the app is over.
+    /// Replaces `app_percent_per_call` and `app_budget`.
+    pub app_held_percent: Option<f64>,
 }
 
 /// The app-level rate limit as Meta applies it: every call (each batch operation counts) is
@@ -97,9 +102,13 @@ impl Default for UsageModel {
             regain_minutes: 1,
             recover_after: None,
             app_budget: None,
+            app_held_percent: None,
         }
     }
 }
+
+/// The path a forced error names to match batch envelopes only (no request path has it).
+pub const BATCH_ENVELOPE: &str = "(batch)";
 
 /// A fixed answer for calls whose version-less path starts with a prefix.
 #[derive(Clone, Debug, PartialEq)]
@@ -215,6 +224,15 @@ impl FaultPlan {
         }
     }
 
+    /// `X-App-Usage` held at `percent` by the app's other users (see
+    /// [`UsageModel::app_held_percent`]).
+    pub fn app_usage_held(percent: f64, regain_minutes: u32) -> Self {
+        FaultPlan {
+            usage: UsageModel { app_held_percent: Some(percent), regain_minutes, ..UsageModel::default() },
+            ..FaultPlan::none()
+        }
+    }
+
     /// Usage headers climbing by `account_percent_per_call` per call on each IG
     /// account; at 100 % the next `throttle_calls` calls on that account get
     /// 80002, then the gauge resets.
@@ -279,6 +297,12 @@ impl FaultPlan {
             times: Some(times),
         });
         self
+    }
+
+    /// Answer every batch request (the envelope, `POST /`) with `status` and `body`; plain
+    /// requests are untouched.
+    pub fn force_batch_error(self, status: u16, body: impl Into<String>) -> Self {
+        self.force_error(BATCH_ENVELOPE, status, body)
     }
 
     /// Force a Graph error (rendered with a trace id) under `path_prefix`.
@@ -436,6 +460,10 @@ impl FaultState {
             return verdict;
         }
         // Usage-model throttling (order dependent, see module docs).
+        if self.plan.usage.app_held_percent.is_some_and(|p| p >= 100.0) {
+            verdict.failure = Some(InjectedFailure::Graph(GraphError::throttled(4)));
+            return verdict;
+        }
         if let Some(budget) = self.plan.usage.app_budget
             && counters.app_window.len() > budget.calls as usize
         {
@@ -491,6 +519,7 @@ impl FaultState {
     fn account_usage(&self, counters: &mut Counters, ig_user: Option<&str>) -> UsageSnapshot {
         let model = self.plan.usage;
         let app = match model.app_budget {
+            _ if model.app_held_percent.is_some() => held(model),
             Some(budget) => {
                 let now = std::time::Instant::now();
                 prune_window(&mut counters.app_window, budget.window, now);
@@ -522,6 +551,7 @@ impl FaultState {
             None => UsageNumbers::default(),
         };
         let app = match model.app_budget {
+            _ if model.app_held_percent.is_some() => held(model),
             Some(budget) => UsageNumbers::over_percent(window_percent(&counters.app_window, budget)),
             None => numbers(Some(&counters.app), model.app_percent_per_call),
         };
@@ -537,6 +567,16 @@ impl FaultState {
 impl FaultState {
     pub fn app_budget_report(&self) -> AppBudgetReport {
         self.counters.lock().unwrap().app_report
+    }
+}
+
+/// The app gauge held by other users: the figure, with a regain time once at 100 %.
+fn held(model: UsageModel) -> UsageNumbers {
+    let percent = model.app_held_percent.unwrap_or_default();
+    if percent >= 100.0 {
+        UsageNumbers::exhausted(model.regain_minutes.max(1))
+    } else {
+        UsageNumbers::from_percent(percent)
     }
 }
 

@@ -762,7 +762,9 @@ fn serve_batch(
         .or_else(|| form.get("access_token").map(str::to_string));
     let batch_proof = query.get("appsecret_proof").or_else(|| form.get("appsecret_proof")).map(str::to_string);
 
-    if let Some(InjectedFailure::Raw { status, body }) = shared.faults.forced_for("/") {
+    if let Some(InjectedFailure::Raw { status, body }) =
+        shared.faults.forced_for(crate::faults::BATCH_ENVELOPE).or_else(|| shared.faults.forced_for("/"))
+    {
         let (app, _) = shared.faults.peek_usage(&[]);
         let content_type = if body.trim_start().starts_with('{') { JSON_CONTENT_TYPE } else { HTML_CONTENT_TYPE };
         return HttpReply {
