@@ -165,6 +165,13 @@ impl ApiError {
                     ConnectorError::config(format!("Could not reach the Graph API while {doing}: {detail}."))
                         .with_internal(format!("request to {url} failed: {detail}"))
                         .for_whole_read()
+                } else if detail.contains(TOO_LARGE) {
+                    // The host read no further than its cap on one answer: this request fails
+                    // (and with it only the stream it serves); asking again gets the same answer.
+                    ConnectorError::system(format!(
+                        "The Graph API sent an answer too large to read while {doing}: {detail}."
+                    ))
+                    .with_internal(format!("request to {url} failed: {detail}"))
                 } else if detail.contains("network policy refused") {
                     ConnectorError::system(format!(
                         "The host's network policy refused a request while {doing}: only the configured `api_base_url` may be reached."
@@ -182,6 +189,10 @@ impl ApiError {
 /// The words by which a host says it stopped the whole read (`source-instagram`'s network
 /// policy: `host/src/network/words.rs`).
 pub const READ_STOPS: &str = "so the read stops here";
+
+/// The words by which a host says an answer was longer than its cap on one answer
+/// (`source-instagram`: `SOURCE_INSTAGRAM_MAX_RESPONSE_MB`, `host/src/network/transport.rs`).
+pub const TOO_LARGE: &str = "the cap on one answer";
 
 /// Remove `access_token` from a URL before it is shown anywhere.
 pub fn redact_url(url: &str) -> String {

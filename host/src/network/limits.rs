@@ -1,7 +1,8 @@
 //! The time limits of requests and the retry policy's numbers.
 //!
-//! Owns the defaults (and the one operator override, `SOURCE_INSTAGRAM_REQUEST_TIMEOUT_SECS`)
-//! for timeouts, transient retries and throttle backoff. It does not send, sleep or classify.
+//! Owns the defaults (and the operator overrides `SOURCE_INSTAGRAM_REQUEST_TIMEOUT_SECS` and
+//! `SOURCE_INSTAGRAM_MAX_RESPONSE_MB`) for timeouts, the size of one answer, transient retries
+//! and throttle backoff. It does not send, sleep or classify.
 
 use std::time::Duration;
 
@@ -23,7 +24,14 @@ pub struct RetryLimits {
     /// their own cap, `rate_limit_max_wait_minutes`).
     pub transient_budget: Duration,
     pub timeouts: Timeouts,
+    /// Largest body of one answer, in bytes: a longer one fails its request (not retried).
+    pub max_response_bytes: u64,
 }
+
+/// Default of `SOURCE_INSTAGRAM_MAX_RESPONSE_MB`: far above the largest pages Meta serves.
+pub const DEFAULT_MAX_RESPONSE_MB: u64 = 16;
+/// The setting that caps one answer's body.
+pub const MAX_RESPONSE_SETTING: &str = "SOURCE_INSTAGRAM_MAX_RESPONSE_MB";
 
 impl Default for RetryLimits {
     fn default() -> Self {
@@ -36,15 +44,24 @@ impl Default for RetryLimits {
             heartbeat: Duration::from_secs(60),
             transient_budget: Duration::from_secs(180),
             timeouts: Timeouts::default(),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_MB << 20,
         }
     }
 }
 
 impl RetryLimits {
     /// Defaults, with the per-request time limit from `SOURCE_INSTAGRAM_REQUEST_TIMEOUT_SECS`
-    /// (an operator setting; the other timeouts never exceed it).
+    /// (an operator setting; the other timeouts never exceed it) and the cap on one answer's
+    /// body from `SOURCE_INSTAGRAM_MAX_RESPONSE_MB` (whole or fractional MiB).
     pub fn from_env() -> RetryLimits {
         let mut limits = RetryLimits::default();
+        if let Some(mb) = std::env::var(MAX_RESPONSE_SETTING)
+            .ok()
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|v| v.is_finite() && *v > 0.0)
+        {
+            limits.max_response_bytes = ((mb.min(4096.0) * (1u64 << 20) as f64) as u64).max(1);
+        }
         if let Some(secs) = std::env::var("SOURCE_INSTAGRAM_REQUEST_TIMEOUT_SECS")
             .ok()
             .and_then(|v| v.trim().parse::<f64>().ok())

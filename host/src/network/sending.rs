@@ -35,7 +35,7 @@ impl Limiter {
             .await
             .map_err(|text| transport::AttemptError { text, is_final: true })?;
         self.stats.sent.fetch_add(1, Ordering::Relaxed);
-        let sent = self.transport.send(&call.method, &call.uri, &call.headers, body, &ctx.limits.timeouts).await;
+        let sent = self.transport.send(&call.method, &call.uri, &call.headers, body, ctx.limits).await;
         if let (Some(budget), Some(ticket)) = (&self.calls, ticket) {
             // Platform-counted answers report the platform limit, not the app's.
             let percent = match (&sent, limit) {

@@ -8,7 +8,7 @@
 //! Failures come back in plain words and say whether retrying can help. It must not retry,
 //! pace, or decide which origins are allowed (the policy in `mod.rs` does, before this runs).
 
-use super::limits::Timeouts;
+use super::limits::{MAX_RESPONSE_SETTING, RetryLimits, Timeouts};
 use bytes::Bytes;
 use rustls::pki_types::{CertificateDer, pem::PemObject};
 use std::error::Error as StdError;
@@ -153,15 +153,18 @@ impl Transport {
     }
 
     /// One attempt: send, wait for the head (first-byte limit), read the whole body (silence
-    /// limit between chunks), all within the attempt's total limit.
+    /// limit between chunks, never past `limits.max_response_bytes`: a longer answer is dropped
+    /// as soon as it shows, unread), all within the attempt's total limit.
     pub async fn send(
         &self,
         method: &http::Method,
         uri: &http::Uri,
         headers: &http::HeaderMap,
         body: Bytes,
-        timeouts: &Timeouts,
+        limits: &RetryLimits,
     ) -> Result<http::Response<Bytes>, AttemptError> {
+        let timeouts = &limits.timeouts;
+        let cap = limits.max_response_bytes;
         let attempt = async {
             let request =
                 self.for_uri(uri)?.request(method.clone(), uri.to_string()).headers(headers.clone()).body(body);
@@ -178,9 +181,15 @@ impl Transport {
             let status = response.status();
             let version = response.version();
             let head = std::mem::take(response.headers_mut());
+            if let Some(declared) = response.content_length().filter(|n| *n > cap) {
+                return Err(too_large(uri, cap, &format!("it announces {}", megabytes(declared))));
+            }
             let mut bytes = Vec::new();
             loop {
                 match response.chunk().await {
+                    Ok(Some(chunk)) if (bytes.len() + chunk.len()) as u64 > cap => {
+                        return Err(too_large(uri, cap, "it went on past that"));
+                    }
                     Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
                     Ok(None) => break,
                     Err(e) => return Err(describe(&e, uri)),
@@ -203,6 +212,27 @@ impl Transport {
             }),
         }
     }
+}
+
+/// Words of the failure of an answer longer than the cap (the guest fails the request's stream).
+pub const TOO_LARGE_WORDS: &str = "the cap on one answer";
+
+/// An answer past the cap on one body: final (the same request gets the same answer).
+fn too_large(uri: &http::Uri, cap: u64, how: &str) -> AttemptError {
+    AttemptError {
+        text: format!(
+            "the answer to {} is larger than {}, {TOO_LARGE_WORDS} ({MAX_RESPONSE_SETTING}; {how}), so it was not read",
+            uri.path(),
+            megabytes(cap),
+        ),
+        is_final: true,
+    }
+}
+
+/// A size in MiB, for messages.
+fn megabytes(bytes: u64) -> String {
+    let mb = bytes as f64 / (1u64 << 20) as f64;
+    if mb >= 10.0 || mb.fract() == 0.0 { format!("{mb:.0} MB") } else { format!("{mb:.1} MB") }
 }
 
 /// A reqwest failure in plain words, final when retrying cannot help.

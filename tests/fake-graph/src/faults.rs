@@ -148,6 +148,8 @@ pub struct FaultPlan {
     pub paging_cycle: Option<PagingCycle>,
     /// The media edge refuses time-based paging (`since`/`until`) with code 100.
     pub refuse_time_paging: bool,
+    /// Successful answers under a path replaced by a huge body (see [`crate::huge_body`]).
+    pub huge_answer: Option<crate::HugeAnswer>,
 }
 
 /// Ways a server's `paging.next` can repeat itself, applied to the IG user media edge.
@@ -182,6 +184,7 @@ impl FaultPlan {
             forced: Vec::new(),
             paging_cycle: None,
             refuse_time_paging: false,
+            huge_answer: None,
         }
     }
 
@@ -193,6 +196,13 @@ impl FaultPlan {
     /// The media edge refuses `since`/`until`.
     pub fn refuse_time_paging() -> Self {
         FaultPlan { refuse_time_paging: true, ..FaultPlan::none() }
+    }
+
+    /// Successful answers under `path_prefix` (version-less) become a body of `bytes` bytes,
+    /// streamed lazily; its length is announced (`Content-Length`) when `announce_length`.
+    pub fn huge_answer(path_prefix: &str, bytes: u64, announce_length: bool) -> Self {
+        let huge = crate::HugeAnswer { path_prefix: path_prefix.into(), bytes, announce_length };
+        FaultPlan { huge_answer: Some(huge), ..FaultPlan::none() }
     }
 
     /// Throttle `fraction` of calls (first attempt only by default).
@@ -264,6 +274,7 @@ impl FaultPlan {
         self.forced.extend(other.forced);
         self.paging_cycle = other.paging_cycle.or(self.paging_cycle);
         self.refuse_time_paging |= other.refuse_time_paging;
+        self.huge_answer = other.huge_answer.or(self.huge_answer);
         self
     }
 

@@ -19,7 +19,8 @@
 //! - [`dataset`]: the generated world and its id scheme;
 //! - [`comments`]: comments, replies and tagged posts;
 //! - [`insights`]: metric catalogues, insight values and insights responses;
-//! - [`faults`]: fault plans and the usage/throttling model;
+//! - [`faults`]: fault plans and the usage/throttling model; [`huge_body`]: answers larger
+//!   than any page, streamed lazily;
 //! - [`public`]: competitors (business discovery) and hashtags, with Meta's budgets;
 //! - [`quirks`]: behaviours real captures show, each on by default as Meta answers;
 //! - [`recording`], [`replay`]: the format `source-instagram --record` writes, and answering
@@ -38,6 +39,7 @@
 pub mod comments;
 pub mod dataset;
 pub mod faults;
+pub mod huge_body;
 pub mod insights;
 pub mod public;
 pub mod quirks;
@@ -64,6 +66,7 @@ pub use faults::{
     AppBudget, AppBudgetReport, FaultPlan, ForcedError, FractionFault, PagingCycle, SlowFault, UsageModel,
 };
 pub use graph_error::{ErrorDetails, GraphError};
+pub use huge_body::HugeAnswer;
 pub use oauth::{Login, SHORT_LIVED_EXPIRES_IN};
 pub use paging::DEFAULT_PAGE_SIZE;
 pub use quirks::{NavigationCase, Quirks};

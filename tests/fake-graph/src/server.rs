@@ -146,15 +146,20 @@ impl RecordedRequest {
 
     /// The `relative_url` of each operation of a batch request (empty otherwise).
     pub fn batch_relative_urls(&self) -> Vec<String> {
-        let form = form_or_json(&self.body);
-        let Some(batch) = form.get("batch") else {
-            return Vec::new();
-        };
-        let Ok(Value::Array(ops)) = serde_json::from_str::<Value>(batch) else {
-            return Vec::new();
-        };
-        ops.iter().filter_map(|op| op.get("relative_url")?.as_str().map(str::to_string)).collect()
+        batch_relative_urls(&self.body)
     }
+}
+
+/// The `relative_url` of each operation of a batch request's body (empty otherwise).
+fn batch_relative_urls(body: &str) -> Vec<String> {
+    let form = form_or_json(body);
+    let Some(batch) = form.get("batch") else {
+        return Vec::new();
+    };
+    let Ok(Value::Array(ops)) = serde_json::from_str::<Value>(batch) else {
+        return Vec::new();
+    };
+    ops.iter().filter_map(|op| op.get("relative_url")?.as_str().map(str::to_string)).collect()
 }
 
 struct Shared {
@@ -380,13 +385,27 @@ async fn accept_loop(
 async fn answer(
     shared: Arc<Shared>,
     request: hyper::Request<hyper::body::Incoming>,
-) -> Result<hyper::Response<http_body_util::Full<bytes::Bytes>>, std::convert::Infallible> {
+) -> Result<hyper::Response<AnswerBody>, std::convert::Infallible> {
     use http_body_util::BodyExt;
     let (parts, body) = request.into_parts();
     let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    // A huge answer replaces a successful one under its path, or a batch's carrying an
+    // operation under it (see `huge_body`).
+    let huge = shared.faults.plan().huge_answer.clone().filter(|h| {
+        let under = |path: &str| {
+            let path = format!("/{}", path.trim_start_matches('/').split('?').next().unwrap_or_default());
+            crate::request::GraphPath::parse(&path, crate::request::LATEST_VERSION)
+                .is_ok_and(|p| h.applies_to(&p.versionless()))
+        };
+        under(parts.uri.path()) || batch_relative_urls(&String::from_utf8_lossy(&body)).iter().any(|u| under(u))
+    });
     let reply = tokio::task::spawn_blocking(move || serve(&shared, parts, &body)).await;
     let (status, headers, body) = reply.unwrap_or_else(|_| (500, Vec::new(), b"fake-graph: handler failed".to_vec()));
-    let mut response = hyper::Response::new(http_body_util::Full::new(bytes::Bytes::from(body)));
+    let body = match huge {
+        Some(huge) if status == 200 => http_body_util::Either::Right(crate::huge_body::HugeBody::new(&huge)),
+        _ => http_body_util::Either::Left(http_body_util::Full::new(bytes::Bytes::from(body))),
+    };
+    let mut response = hyper::Response::new(body);
     *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
     for (name, value) in headers {
         if let (Ok(name), Ok(value)) =
@@ -397,6 +416,9 @@ async fn answer(
     }
     Ok(response)
 }
+
+/// The body of an answer: a complete one, or a huge one streamed lazily.
+type AnswerBody = http_body_util::Either<http_body_util::Full<bytes::Bytes>, crate::huge_body::HugeBody>;
 
 /// What to send back for one HTTP request.
 struct HttpReply {
