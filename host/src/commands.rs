@@ -73,6 +73,11 @@ impl LimiterRegistry {
         if let Some(l) = limiters.get(&key) {
             return Ok(l.clone());
         }
+        // A proxy variable the client cannot use would be skipped, and traffic would go around
+        // the proxy the operator set: refuse it.
+        if let Some(problem) = network::proxy_variable_problem() {
+            return Err(Failure::config(format!("Could not set up the connection to the Graph API: {problem}.")));
+        }
         let pacing = network::Pacing { slow_from: settings.usage_slowdown_percent, ..network::Pacing::default() };
         let limiter = Limiter::new(pacing, network::RetryLimits::from_env(), clock)
             .map_err(|e| Failure::system("Could not set up the HTTP client", e))?;

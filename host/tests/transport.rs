@@ -1,7 +1,8 @@
 //! The network as real users have it, end to end through the real host and component: HTTPS
 //! with a CA made in the test, certificate problems as immediate config errors, a CONNECT
 //! proxy from `HTTPS_PROXY` (and `NO_PROXY`), a refusing proxy, reused connections, and a
-//! quick `check` against a host that cannot be reached.
+//! quick `check` against a host that cannot be reached; a proxy asking for credentials (407) and
+//! proxy variables the client cannot use, each a config error naming the proxy or variable.
 
 mod common;
 
@@ -221,4 +222,73 @@ fn check_answers_quickly_when_the_host_is_unreachable() {
     assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
     let m = r.error().expect("a TRACE ERROR")["message"].as_str().unwrap().to_string();
     assert!(m.contains("was refused"), "{m}");
+}
+
+/// A proxy asking for credentials (HTTP 407), whether it refuses a CONNECT tunnel (https) or
+/// answers a forwarded request itself (http), is a `config_error` naming the proxy without its
+/// credentials, never blamed on the Graph API, and not retried.
+#[test]
+fn a_proxy_asking_for_credentials_is_named() {
+    warm_cache();
+    let proxy = ConnectProxy::asking_credentials();
+    let ca = TestCa::new();
+    let https = HttpsSandbox::start(&ca, Leaf::Valid);
+    let ca_file = ca.write_pem(https.sb.dir.path());
+    let config = https.config(json!({}));
+    let tunnel = https.run(
+        &["check", "--config", &config],
+        &[("SSL_CERT_FILE", &ca_file), ("HTTPS_PROXY", &proxy.url("u:wr0ng-pa55@")), ("NO_PROXY", "")],
+    );
+    let status = tunnel.connection_status();
+    assert_eq!(status["status"], "FAILED", "{status}");
+    let m = status["message"].as_str().unwrap();
+    let shown = format!("the proxy {} (from HTTPS_PROXY)", proxy.url(""));
+    assert!(m.contains(&shown) && m.contains("HTTP 407") && !m.contains("wr0ng-pa55"), "{m}");
+
+    let sb = Sandbox::start(DatasetSpec::small());
+    let (config, catalog) = (sb.config(json!({})), sb.catalog(&["users"]));
+    let forwarded = run_env(
+        &["read", "--config", &config, "--catalog", &catalog],
+        Some(&sb.now),
+        &sb.token,
+        &[("SOURCE_INSTAGRAM_TIME_SCALE", "60000"), ("HTTP_PROXY", &proxy.url("u:wr0ng-pa55@")), ("NO_PROXY", "")],
+    );
+    let error = forwarded.error().unwrap_or_else(|| panic!("a TRACE ERROR: {}", forwarded.stdout));
+    assert_eq!(error["failure_type"], "config_error", "{error}");
+    let m = error["message"].as_str().unwrap();
+    let shown = format!("the proxy {} (from HTTP_PROXY)", proxy.url(""));
+    assert!(m.contains(&shown) && m.contains("HTTP 407") && !m.contains("Graph API answered"), "{m}");
+    assert!(!forwarded.stdout.contains("wr0ng-pa55") && !forwarded.stderr.contains("wr0ng-pa55"));
+    assert!(sb.fake.requests().is_empty(), "nothing went around the proxy");
+    let asked = proxy.tunnels.lock().unwrap().clone();
+    assert_eq!(asked.len(), 2, "one request each, not retried: {asked:?}");
+    assert!(asked[1].0.starts_with(&format!("GET {}/", sb.fake.base_url())), "{asked:?}");
+}
+
+/// A proxy variable the HTTP client could not use (an unknown scheme, a malformed URL, no
+/// scheme) is refused as a `config_error` naming the variable, never its value; no request
+/// goes around the proxy.
+#[test]
+fn a_proxy_variable_that_cannot_be_used_is_refused() {
+    let sb = Sandbox::start(DatasetSpec::small());
+    let (config, catalog) = (sb.config(json!({})), sb.catalog(&["users"]));
+    for (name, value, words) in [
+        ("HTTPS_PROXY", "socks4://u:s3cret-pa55@127.0.0.1:1080", "names the scheme `socks4`"),
+        ("http_proxy", "http://u:s3cret-pa55@proxy:notaport", "is not a valid URL (invalid port number)"),
+        ("ALL_PROXY", "u:s3cret-pa55@proxy.corp:3128", "has no scheme"),
+    ] {
+        let r = run_env(
+            &["read", "--config", &config, "--catalog", &catalog],
+            Some(&sb.now),
+            &sb.token,
+            &[("SOURCE_INSTAGRAM_TIME_SCALE", "60000"), (name, value)],
+        );
+        let error = r.error().unwrap_or_else(|| panic!("{name}: a TRACE ERROR: {}", r.stdout));
+        assert_eq!(error["failure_type"], "config_error", "{error}");
+        let m = error["message"].as_str().unwrap();
+        assert!(m.contains(&format!("the proxy variable {name} {words}")), "{m}");
+        assert!(!r.stdout.contains("s3cret-pa55") && !r.stderr.contains("s3cret-pa55"), "{name}");
+        assert_eq!(r.code, 1);
+    }
+    assert!(sb.fake.requests().is_empty(), "no request went around the proxy");
 }

@@ -23,6 +23,7 @@ mod limits;
 mod origin;
 mod pauses;
 mod platform;
+mod proxy;
 mod retry;
 mod sending;
 mod transport;
@@ -35,6 +36,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 pub use limits::{RetryLimits, Timeouts};
 pub use origin::Origin;
+pub use proxy::proxy_variable_problem;
 use retry::{BatchBody, Verdict, backoff, classify_for, classify_item_for};
 pub use sending::ACCOUNT_HINT;
 use sending::Call;
@@ -228,7 +230,7 @@ impl NetworkPolicy {
         limits: Option<RetryLimits>,
     ) -> Self {
         // The trust store is loaded only for runs that may need TLS (an https origin, a proxy).
-        if allowed.scheme != "http" || transport::proxy_configured() {
+        if allowed.scheme != "http" || proxy::proxy_configured() {
             for problem in &roots().2 {
                 output.log("WARN", &format!("A CA certificate file could not be used: {problem}"));
             }

@@ -9,6 +9,7 @@
 //! pace, or decide which origins are allowed (the policy in `mod.rs` does, before this runs).
 
 use super::limits::{MAX_RESPONSE_SETTING, RetryLimits, Timeouts};
+use super::proxy::{PROXY_WORDS, proxy_configured, proxy_shown, proxy_wants_credentials};
 use bytes::Bytes;
 use rustls::pki_types::{CertificateDer, pem::PemObject};
 use std::error::Error as StdError;
@@ -25,9 +26,9 @@ pub struct AttemptError {
     pub is_final: bool,
 }
 
-/// Marker words the guest uses to tell a configuration problem from a network hiccup.
+/// Marker words the guest uses to tell a configuration problem from a network hiccup (and
+/// `proxy::PROXY_WORDS`).
 pub const CERTIFICATE_WORDS: &str = "TLS certificate of";
-pub const PROXY_WORDS: &str = "the proxy";
 
 /// A pooled client for one app token and origin.
 pub struct Transport {
@@ -39,13 +40,6 @@ pub struct Transport {
     roots: fn() -> rustls::RootCertStore,
     timeouts: Timeouts,
     keep_alive: bool,
-}
-
-/// A proxy variable is set: requests may go through a proxy (which may speak TLS).
-pub fn proxy_configured() -> bool {
-    ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
-        .iter()
-        .any(|v| std::env::var_os(v).is_some_and(|v| !v.is_empty()))
 }
 
 /// Where CA certificates came from, for logs.
@@ -179,6 +173,10 @@ impl Transport {
                 }
             };
             let status = response.status();
+            if status == http::StatusCode::PROXY_AUTHENTICATION_REQUIRED {
+                // Meta never answers 407: a proxy (named by a variable, or a transparent one) did.
+                return Err(proxy_wants_credentials(uri));
+            }
             let version = response.version();
             let head = std::mem::take(response.headers_mut());
             if let Some(declared) = response.content_length().filter(|n| *n > cap) {
@@ -265,6 +263,9 @@ fn describe(e: &reqwest::Error, uri: &http::Uri) -> AttemptError {
         };
     }
     let lower = all.to_ascii_lowercase();
+    if lower.contains("proxy authorization required") || lower.contains("proxy authentication required") {
+        return proxy_wants_credentials(uri);
+    }
     if lower.contains("tunnel") || lower.contains("proxy") {
         return AttemptError {
             text: format!(
@@ -345,29 +346,4 @@ fn certificate_reason_from_text(text: &str) -> String {
         .find(|(name, _)| text.starts_with(name))
         .map(|(_, words)| words.to_string())
         .unwrap_or_else(|| format!("it was rejected ({})", text.split([')', ':']).next().unwrap_or(text).trim()))
-}
-
-/// The proxy that applies to `uri`, without credentials, for messages.
-fn proxy_shown(uri: &http::Uri) -> String {
-    let https = uri.scheme_str() == Some("https");
-    let names: &[&str] = if https {
-        &["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
-    } else {
-        &["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
-    };
-    for name in names {
-        if let Ok(v) = std::env::var(name)
-            && !v.trim().is_empty()
-        {
-            return match url::Url::parse(v.trim()) {
-                Ok(mut u) => {
-                    let _ = u.set_username("");
-                    let _ = u.set_password(None);
-                    format!("{} (from {name})", u.as_str().trim_end_matches('/'))
-                }
-                Err(_) => format!("named by {name}"),
-            };
-        }
-    }
-    "in use".to_string()
 }

@@ -159,8 +159,23 @@ pub struct ConnectProxy {
     stop: Arc<AtomicBool>,
 }
 
+/// What a proxy that refuses answers: 403 (an ACL), or 407 asking for credentials.
+const FORBIDDEN: &[u8] = b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n";
+const AUTH_REQUIRED: &[u8] =
+    b"HTTP/1.1 407 Proxy Authentication Required\r\nproxy-authenticate: Basic realm=\"corp\"\r\ncontent-length: 0\r\n\r\n";
+
 impl ConnectProxy {
+    /// A CONNECT proxy; `refuse`: it answers every request 403.
     pub fn start(refuse: bool) -> ConnectProxy {
+        ConnectProxy::start_answering(refuse.then_some(FORBIDDEN))
+    }
+
+    /// A proxy that answers every request (CONNECT or a plain forwarded one) 407.
+    pub fn asking_credentials() -> ConnectProxy {
+        ConnectProxy::start_answering(Some(AUTH_REQUIRED))
+    }
+
+    fn start_answering(refusal: Option<&'static [u8]>) -> ConnectProxy {
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         std_listener.set_nonblocking(true).unwrap();
         let port = std_listener.local_addr().unwrap().port();
@@ -198,8 +213,8 @@ impl ConnectProxy {
                             .map(|(_, v)| v.trim().to_string());
                         let target = first.split_whitespace().nth(1).unwrap_or_default().to_string();
                         t.lock().unwrap().push((first.clone(), auth));
-                        if refuse || !first.starts_with("CONNECT ") {
-                            let _ = client.write_all(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n").await;
+                        if refusal.is_some() || !first.starts_with("CONNECT ") {
+                            let _ = client.write_all(refusal.unwrap_or(FORBIDDEN)).await;
                             return;
                         }
                         let Ok(mut upstream) = tokio::net::TcpStream::connect(&target).await else {
