@@ -53,6 +53,28 @@ fn a_trickling_body_is_cut_off() {
     assert!(r.logs().iter().any(|l| l.contains("Giving up on")), "{:#?}", r.logs());
 }
 
+/// Each retry of a trickled request has only what is left of the request's retry budget: with
+/// attempts limited to 3 s and a budget of 5.5 s (README: 120 s and 3 min by default), `check`
+/// gives up after 2 attempts and 4.5 s (not 6 s), saying the last attempt had what was left.
+#[test]
+fn a_trickling_body_costs_a_request_its_retry_budget_at_most() {
+    let server = HostileServer::start(Behaviour::Trickle { every: Duration::from_millis(20) });
+    let dir = tempfile::tempdir().unwrap();
+    let config = file(&dir, "c.json", &json!({"access_token": SECRET, "api_base_url": server.base_url()}));
+    let (r, took) = run_with(
+        &["check", "--config", &config],
+        &[("SOURCE_INSTAGRAM_REQUEST_TIMEOUT_SECS", "3"), ("SOURCE_INSTAGRAM_RETRY_BUDGET_SECS", "5.5")],
+    );
+    let error = r.error().unwrap_or_else(|| panic!("a TRACE ERROR: {}", r.stdout));
+    assert_eq!(error["failure_type"], "transient_error", "{error}");
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains("what was left of the 5.5 s one request may spend on failed attempts"), "{message}");
+    assert_eq!(server.connections(), 2, "one retry");
+    // 3 s, a backoff of 1 s ± 20 % on the test clock (1/60000 of it in real time), then the
+    // 1.3 to 1.7 s left.
+    assert!(took >= Duration::from_millis(4200) && took < Duration::from_millis(5400), "check took {took:?}");
+}
+
 /// A server that accepts and never answers fails the request after its first-byte limit and
 /// a bounded number of retries, not after half an hour.
 #[test]

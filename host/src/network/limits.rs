@@ -1,8 +1,9 @@
 //! The time limits of requests and the retry policy's numbers.
 //!
-//! Owns the defaults (and the operator overrides `SOURCE_INSTAGRAM_REQUEST_TIMEOUT_SECS` and
-//! `SOURCE_INSTAGRAM_MAX_RESPONSE_MB`) for timeouts, the size of one answer, transient retries
-//! and throttle backoff. It does not send, sleep or classify.
+//! Owns the defaults (and the operator overrides `SOURCE_INSTAGRAM_REQUEST_TIMEOUT_SECS`,
+//! `SOURCE_INSTAGRAM_RETRY_BUDGET_SECS` and `SOURCE_INSTAGRAM_MAX_RESPONSE_MB`) for timeouts, the
+//! size of one answer, transient retries and throttle backoff, and how long each attempt of a
+//! request may take within its retry budget. It does not send, sleep or classify.
 
 use std::time::Duration;
 
@@ -62,6 +63,9 @@ impl RetryLimits {
         {
             limits.max_response_bytes = ((mb.min(4096.0) * (1u64 << 20) as f64) as u64).max(1);
         }
+        if let Some(secs) = seconds_from_env(RETRY_BUDGET_SETTING) {
+            limits.transient_budget = Duration::from_secs_f64(secs.min(24.0 * 3600.0));
+        }
         if let Some(secs) = std::env::var("SOURCE_INSTAGRAM_REQUEST_TIMEOUT_SECS")
             .ok()
             .and_then(|v| v.trim().parse::<f64>().ok())
@@ -70,6 +74,41 @@ impl RetryLimits {
             limits.timeouts = Timeouts::with_total(Duration::from_secs_f64(secs.min(3600.0)));
         }
         limits
+    }
+}
+
+/// The setting that bounds the time one request spends on failed attempts and backoff.
+pub const RETRY_BUDGET_SETTING: &str = "SOURCE_INSTAGRAM_RETRY_BUDGET_SECS";
+
+/// A positive number of seconds from the environment variable `name`.
+fn seconds_from_env(name: &str) -> Option<f64> {
+    std::env::var(name).ok().and_then(|v| v.trim().parse::<f64>().ok()).filter(|v| v.is_finite() && *v > 0.0)
+}
+
+/// Below this much of the retry budget left, a failed request is not tried again.
+const MIN_ATTEMPT: Duration = Duration::from_secs(1);
+
+impl RetryLimits {
+    /// The limits of attempt `n` (0: the first) of a request that has `spent` of its retry
+    /// budget: the first has its full time limit, each later one at most what is left of the
+    /// budget, so a server that trickles every answer costs a request no more than the budget
+    /// (or the first attempt's limit, when that is longer).
+    pub fn attempt(&self, n: u32, spent: Duration) -> Timeouts {
+        if n == 0 {
+            return self.timeouts.clone();
+        }
+        let left = self.transient_budget.saturating_sub(spent);
+        let mut timeouts = self.timeouts.clone();
+        if left < timeouts.total {
+            timeouts = Timeouts { budget_left: Some(self.transient_budget), ..Timeouts::with_total(left) };
+        }
+        timeouts
+    }
+
+    /// Whether a request that has made `retries` retries, `spent` of its budget before this
+    /// attempt, and whose attempt took `took`, may be tried again after `wait`.
+    pub fn may_retry(&self, retries: u32, spent: Duration, took: Duration, wait: Duration) -> bool {
+        retries < self.max_transient_retries && spent + took + wait + MIN_ATTEMPT <= self.transient_budget
     }
 }
 
@@ -97,6 +136,8 @@ pub struct Timeouts {
     /// The whole attempt, connect to last body byte: a server that trickles its answer is
     /// cut off here.
     pub total: Duration,
+    /// `Some(budget)`: `total` is what was left of the request's retry budget (for messages).
+    pub budget_left: Option<Duration>,
 }
 
 impl Default for Timeouts {
@@ -113,6 +154,36 @@ impl Timeouts {
             first_byte: Duration::from_secs(60).min(total),
             between_bytes: Duration::from_secs(30).min(total),
             total,
+            budget_left: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// With the default limits, a server that trickles every answer costs one request at most
+    /// its retry budget (3 min, as README says): each retry has only what is left of it.
+    #[test]
+    fn a_trickling_server_costs_a_request_its_retry_budget_at_most() {
+        let limits = RetryLimits::default();
+        assert_eq!(limits.transient_budget, Duration::from_secs(180));
+        let (mut spent, mut elapsed, mut attempts) = (Duration::ZERO, Duration::ZERO, 0);
+        loop {
+            // The attempt takes all the time it is given.
+            let took = limits.attempt(attempts, spent).total;
+            elapsed += took;
+            let wait = super::super::retry::backoff(limits.transient_base, attempts, limits.transient_cap);
+            if !limits.may_retry(attempts, spent, took, wait) {
+                break;
+            }
+            spent += took + wait;
+            elapsed += wait;
+            attempts += 1;
+        }
+        assert_eq!(attempts, 1, "one retry");
+        assert!(elapsed <= Duration::from_secs(180), "{elapsed:?}");
+        assert!(elapsed >= Duration::from_secs(175), "the budget is used: {elapsed:?}");
     }
 }

@@ -26,7 +26,7 @@ impl Limiter {
         &self,
         call: &Call,
         body: Bytes,
-        limit: platform::Limit,
+        (limit, timeouts): (platform::Limit, &Timeouts),
         ctx: &RunCtx<'_>,
     ) -> Result<http::Response<Bytes>, transport::AttemptError> {
         let calls = BatchBody::parse(&body).filter(|_| call.method == http::Method::POST).map_or(1, |b| b.ops.len());
@@ -35,7 +35,10 @@ impl Limiter {
             .await
             .map_err(|text| transport::AttemptError { text, is_final: true })?;
         self.stats.sent.fetch_add(1, Ordering::Relaxed);
-        let sent = self.transport.send(&call.method, &call.uri, &call.headers, body, ctx.limits).await;
+        let sent = self
+            .transport
+            .send(&call.method, &call.uri, &call.headers, body, timeouts, ctx.limits.max_response_bytes)
+            .await;
         if let (Some(budget), Some(ticket)) = (&self.calls, ticket) {
             // Platform-counted answers report the platform limit, not the app's.
             let percent = match (&sent, limit) {
@@ -151,12 +154,12 @@ impl Limiter {
             }
             self.pace(&subjects, limit, ctx).await.map_err(|r| HttpError::InternalError(Some(r)))?;
             let attempt_started = std::time::Instant::now();
-            let sent = self.send_once(call, body.clone(), limit, ctx).await;
+            let timeouts = limits.attempt(transient, spent);
+            let sent = self.send_once(call, body.clone(), (limit, &timeouts), ctx).await;
             let attempt_took = attempt_started.elapsed();
             let wait = backoff(limits.transient_base, transient, limits.transient_cap);
-            let may_retry = !sent.as_ref().is_err_and(|e| e.is_final)
-                && transient < limits.max_transient_retries
-                && spent + attempt_took + wait <= limits.transient_budget;
+            let may_retry =
+                !sent.as_ref().is_err_and(|e| e.is_final) && limits.may_retry(transient, spent, attempt_took, wait);
             let verdict = match sent {
                 Ok(response) => {
                     let reading = parse_usage(response.headers());

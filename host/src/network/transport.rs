@@ -8,7 +8,7 @@
 //! Failures come back in plain words and say whether retrying can help. It must not retry,
 //! pace, or decide which origins are allowed (the policy in `mod.rs` does, before this runs).
 
-use super::limits::{MAX_RESPONSE_SETTING, RetryLimits, Timeouts};
+use super::limits::{MAX_RESPONSE_SETTING, RETRY_BUDGET_SETTING, Timeouts};
 use super::proxy::{PROXY_WORDS, proxy_configured, proxy_shown, proxy_wants_credentials};
 use bytes::Bytes;
 use rustls::pki_types::{CertificateDer, pem::PemObject};
@@ -147,18 +147,17 @@ impl Transport {
     }
 
     /// One attempt: send, wait for the head (first-byte limit), read the whole body (silence
-    /// limit between chunks, never past `limits.max_response_bytes`: a longer answer is dropped
-    /// as soon as it shows, unread), all within the attempt's total limit.
+    /// limit between chunks, never past `cap` bytes: a longer answer is dropped as soon as it
+    /// shows, unread), all within the attempt's total limit.
     pub async fn send(
         &self,
         method: &http::Method,
         uri: &http::Uri,
         headers: &http::HeaderMap,
         body: Bytes,
-        limits: &RetryLimits,
+        timeouts: &Timeouts,
+        cap: u64,
     ) -> Result<http::Response<Bytes>, AttemptError> {
-        let timeouts = &limits.timeouts;
-        let cap = limits.max_response_bytes;
         let attempt = async {
             let request =
                 self.for_uri(uri)?.request(method.clone(), uri.to_string()).headers(headers.clone()).body(body);
@@ -202,10 +201,17 @@ impl Transport {
         match tokio::time::timeout(timeouts.total, attempt).await {
             Ok(result) => result,
             Err(_) => Err(AttemptError {
-                text: format!(
-                    "no complete answer within {} (the time limit of one request)",
-                    super::human(timeouts.total)
-                ),
+                text: match timeouts.budget_left {
+                    Some(budget) => format!(
+                        "no complete answer within {} (what was left of the {} one request may spend on failed attempts, {RETRY_BUDGET_SETTING})",
+                        super::human(timeouts.total),
+                        super::human(budget)
+                    ),
+                    None => format!(
+                        "no complete answer within {} (the time limit of one request)",
+                        super::human(timeouts.total)
+                    ),
+                },
                 is_final: false,
             }),
         }
