@@ -37,7 +37,9 @@ pub enum OpFailure {
     Fail(ConnectorError),
 }
 
-/// Judge `err` for an operation asking `metrics` in `scope`, asked `rounds` times before;
+/// Judge `err` for an operation asking `metrics` in `scope`, asked `rounds` times before (a
+/// caller whose operation also goes round for other refusals passes the rounds Meta answered
+/// 100/33);
 /// `skip` names the answers that mean "no insights for this object". "Unsupported get request"
 /// (100/33) is asked again up to [`UNSUPPORTED_GET_ATTEMPTS`] times before `skip` judges it. A
 /// refused metric (`refusals::refused_metric`) is dropped
@@ -73,9 +75,16 @@ pub fn on_op_error(
             }
             Reach::Object => {
                 if policy.note_object_refusal(scope, metric) {
-                    crate::emit::warn(&format!(
-                        "Meta refused the metric `{metric}` while {doing} ({message}); that object (and any other {scope} Meta refuses it for) is read without it, the others keep it"
-                    ));
+                    if policy.is_crossposted(metric) {
+                        // Expected: Meta serves it only for media shared to Facebook.
+                        crate::emit::info(&format!(
+                            "Meta refused the metric `{metric}` while {doing} ({message}): Meta serves it only for media shared to Facebook, so such media are read without the crossposted metrics, the others keep them"
+                        ));
+                    } else {
+                        crate::emit::warn(&format!(
+                            "Meta refused the metric `{metric}` while {doing} ({message}); that object (and any other {scope} Meta refuses it for) is read without it, the others keep it"
+                        ));
+                    }
                 }
                 OpFailure::RetryWithout(metric)
             }
