@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Once;
 
+pub mod checks;
 pub mod front;
 pub mod hostile;
 pub mod reverse_proxy;
