@@ -62,6 +62,10 @@ pub struct Quirks {
     pub navigation_case: NavigationCase,
     /// `profile_activity` by `action_type` (`Upper` as the docs, `Lower` as a capture).
     pub profile_activity_case: NavigationCase,
+    /// Refuse `facebook_views`/`crossposted_views` of media not shared to Facebook with Meta's
+    /// bare "(#100) Invalid parameter", naming no metric, instead of the default wording that
+    /// names the metric (Meta documents the refusal, not its wording).
+    pub crossposted_refusal_unnamed: bool,
 }
 
 impl Default for Quirks {
@@ -73,6 +77,7 @@ impl Default for Quirks {
             demographics_timeframe_dimension: true,
             navigation_case: NavigationCase::Mixed,
             profile_activity_case: NavigationCase::Mixed,
+            crossposted_refusal_unnamed: false,
         }
     }
 }
@@ -87,6 +92,7 @@ impl Quirks {
             demographics_timeframe_dimension: false,
             navigation_case: NavigationCase::Lower,
             profile_activity_case: NavigationCase::Upper,
+            crossposted_refusal_unnamed: false,
         }
     }
 

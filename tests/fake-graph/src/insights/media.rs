@@ -232,7 +232,8 @@ fn story_navigation_parts(ds: &Dataset, media: &Media, reach: u64) -> Vec<u64> {
 /// the impressions metric for this media product type` on videos, reels and stories (a
 /// third-party report of live answers); a metric the kind lacks, or one refused for this
 /// object ([`Quirks::refused_for`]), the latter. A [`CROSSPOST_METRICS`] metric of media not
-/// shared to Facebook is refused naming it. As graph.instagram.com, the
+/// shared to Facebook is refused naming it (or, with [`Quirks::crossposted_refusal_unnamed`],
+/// with a bare "(#100) Invalid parameter"). As graph.instagram.com, the
 /// [`FACEBOOK_LOGIN_MEDIA_METRICS`] are names it does not know.
 pub(crate) fn media_insights(
     ds: &Dataset,
@@ -304,6 +305,9 @@ pub(crate) fn media_insights(
     if let Some(metric) =
         metrics.iter().find(|m| CROSSPOST_METRICS.contains(&m.as_str()) && !media.extras.shared_to_facebook)
     {
+        if quirks.crossposted_refusal_unnamed {
+            return Err(GraphError::invalid_parameter("Invalid parameter"));
+        }
         return Err(GraphError::invalid_parameter(format!(
             "The {metric} metric is only available for media shared to Facebook"
         )));
