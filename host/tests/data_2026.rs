@@ -240,3 +240,34 @@ fn competitor_reels_carry_their_views() {
     }
     assert!(reels > 0);
 }
+
+/// Meta documents that it refuses the crossposted metrics of media not shared to Facebook, not
+/// the wording: refused with a bare "(#100) Invalid parameter" naming no metric, those media are
+/// asked again without both and keep every other metric, the media shared to Facebook keep
+/// them, and one INFO line (quoting Meta) says so.
+#[test]
+fn an_unnamed_crossposted_refusal_leaves_the_other_metrics() {
+    let quirks = Quirks { unsupported_get: None, crossposted_refusal_unnamed: true, ..Quirks::default() };
+    let sb = Sandbox::start_with(DatasetSpec::small(), FakeOptions { quirks, ..FakeOptions::default() });
+    let r = sb.read(&sb.config(json!({})), &sb.catalog(&["stories", "story_insights", "media_insights"]), None);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let ds = sb.dataset();
+    let posts = by_id(&r, "media_insights");
+    let stories = by_id(&r, "story_insights");
+    let objects: Vec<&fake_graph::Media> = ds.all_media().chain(ds.all_stories()).filter(|m| !m.flags.any()).collect();
+    assert_eq!(posts.len() + stories.len(), objects.len());
+    let mut unshared = 0;
+    for m in &objects {
+        let rec = if m.kind() == MediaKind::Story { stories[&m.id] } else { posts[&m.id] };
+        unshared += usize::from(!m.extras.shared_to_facebook);
+        for metric in NEW_METRICS.iter().chain(&["reach", "views"]) {
+            assert_eq!(rec.get(*metric).cloned(), media_metric_value(ds, m, metric), "{} {metric}: {rec}", m.id);
+        }
+    }
+    assert!(unshared > 0);
+    let about = |w: &String| w.contains("facebook_views") || w.contains("crossposted_views");
+    assert!(logs(&r, "WARN").iter().all(|w| !about(w)), "{:#?}", logs(&r, "WARN"));
+    let infos: Vec<String> = logs(&r, "INFO").into_iter().filter(about).collect();
+    assert_eq!(infos.len(), 1, "{infos:#?}");
+    assert!(infos[0].contains("(#100) Invalid parameter"), "the fake named no metric: {infos:?}");
+}
