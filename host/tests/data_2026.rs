@@ -102,12 +102,21 @@ fn media_and_story_metrics_of_2026_with_known_answers() {
 
 /// With Instagram Login (the fake answering as graph.instagram.com, which refuses what Meta
 /// reserves for Facebook Login) nothing Facebook-Login-only is asked: every stream completes
-/// without a warning about them, and the records carry what Instagram Login serves.
+/// without a warning about them, and the records carry what Instagram Login serves (the
+/// account breakdowns and dated demographics included).
 #[test]
 fn instagram_login_asks_only_what_it_serves() {
     let sb =
         Sandbox::start_with(DatasetSpec::small(), FakeOptions { login: Login::Instagram, ..FakeOptions::default() });
-    let streams = ["users", "media", "media_insights", "stories", "story_insights"];
+    let streams = [
+        "users",
+        "media",
+        "media_insights",
+        "stories",
+        "story_insights",
+        "user_insights_breakdowns",
+        "user_lifetime_insights",
+    ];
     let r = sb.read(&sb.config(json!({"login": "instagram"})), &sb.catalog(&streams), None);
     assert_eq!(r.code, 0, "{}", r.stdout);
     let facebook_only = [
@@ -138,6 +147,9 @@ fn instagram_login_asks_only_what_it_serves() {
     }
     let warns = logs(&r, "WARN");
     assert!(warns.iter().all(|w| facebook_only.iter().all(|f| !w.contains(f))), "{warns:#?}");
+    // The account data too: the breakdowns and both timeframes of the token's own account.
+    assert!(!r.records("user_insights_breakdowns").is_empty());
+    assert_eq!(r.records("user_lifetime_insights").len(), 5 * 3 * 2);
     let account = &sb.dataset().accounts()[0];
     let media = by_id(&r, "media");
     assert_eq!(media.len(), account.media.len());
