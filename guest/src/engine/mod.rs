@@ -244,9 +244,9 @@ fn run(
     emit::info(&format!("Reading {} Instagram account(s)", accounts.len()));
     let mut families = registry.families(selection, config, input, &accounts, now)?;
     *failures = failures::Failures::new(families.len());
-    let mut policy = MetricPolicy::default();
-    let mut counts = BTreeMap::new();
     let table = metrics::table_for(config.version_major());
+    let mut policy = MetricPolicy::new(table);
+    let mut counts = BTreeMap::new();
     let mut scheduler: Scheduler<Call, WasiHttp> = Scheduler::new(WasiHttp, config.num_workers);
     // What the hooks of one answer (or of the start) asked, submitted together afterwards.
     let mut asked: Vec<(usize, Asked)> = Vec::new();

@@ -37,12 +37,7 @@ pub const COMPETITOR_MEDIA: StreamDef = StreamDef {
     fields: Some(MEDIA_FIELDS),
 };
 
-/// Profile fields business discovery serves.
-pub const PROFILE_FIELDS: &str =
-    "id,ig_id,username,name,biography,website,followers_count,follows_count,media_count,profile_picture_url";
-/// Post fields business discovery serves.
-pub const MEDIA_FIELDS: &str =
-    "id,caption,comments_count,like_count,media_type,media_product_type,media_url,permalink,timestamp,username";
+pub use crate::graph_fields::{COMPETITOR_MEDIA_FIELDS as MEDIA_FIELDS, COMPETITOR_PROFILE_FIELDS as PROFILE_FIELDS};
 /// Posts asked per discovery page.
 const MEDIA_PAGE: u32 = 50;
 

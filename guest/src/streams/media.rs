@@ -2,8 +2,9 @@
 //!
 //! Owns both declarations and the media-edge hooks: the first page of each account by cursor;
 //! for large accounts the older posts in parallel time slices (`media_slices`), falling back to
-//! cursor paging for a slice Meta refuses; the media record (children inlined); each page's
-//! posts handed to `media_insights` as one group of operations; and the per-account cursors,
+//! cursor paging for a slice Meta refuses; the media record (children and collaborators
+//! inlined); each page's posts handed to `media_insights` as one group of operations (with the
+//! breakdown operations of `object_breakdowns`, merged into the same record); and the per-account cursors,
 //! which move only once every walk of the account (and, for `media_insights`, every operation)
 //! is done and no walk was cut short by a paging cycle. It must not ask account insights.
 
@@ -16,8 +17,10 @@ use crate::engine::walk::Walk;
 use crate::engine::{Cx, Family, PRIORITY_EDGE, bad_data};
 use crate::error::Result;
 use crate::graph::{self, ApiError, PAGE_LIMIT};
+use crate::graph_fields;
 use crate::metrics::MediaKind;
 use crate::parts::media_slices::{self, Slice};
+use crate::parts::object_breakdowns::ObjectBreakdowns;
 use crate::parts::object_insights::{ObjectInsights, Target};
 use crate::state::AccountCursors;
 use crate::transform::{self, parse_timestamp};
@@ -43,8 +46,8 @@ pub const MEDIA_INSIGHTS: StreamDef = StreamDef {
     fields: None,
 };
 
-/// Fields of the media edge; carousel children come through field expansion.
-pub const MEDIA_FIELDS: &str = "caption,comments_count,id,ig_id,is_comment_enabled,like_count,media_type,media_product_type,media_url,owner,permalink,shortcode,thumbnail_url,timestamp,username,children{id,ig_id,media_type,media_url,owner,permalink,shortcode,thumbnail_url,timestamp,username}";
+/// Fields of the media edge (Facebook Login; `graph_fields` holds them per login).
+pub use crate::graph_fields::MEDIA_FIELDS;
 
 /// One account's progress.
 struct Progress {
@@ -80,6 +83,7 @@ pub struct Media {
     walks: BTreeMap<u64, EdgeWalk>,
     next_walk: u64,
     insights: ObjectInsights,
+    breakdowns: ObjectBreakdowns,
     /// An account's `media_insights` partition completed since the last checkpoint.
     insights_moved: bool,
 }
@@ -133,6 +137,7 @@ impl Media {
             walks: BTreeMap::new(),
             next_walk: 0,
             insights: ObjectInsights::new(MEDIA_INSIGHTS.name, false),
+            breakdowns: ObjectBreakdowns::new(MEDIA_INSIGHTS.name, false),
             insights_moved: false,
         })
     }
@@ -244,6 +249,7 @@ impl Media {
             }
             transform::clean_object(&mut media);
             transform::inline_children(&mut media);
+            transform::inline_collaborators(&mut media);
             cx.enrich(&mut media, a);
             if cx.wants(MEDIA_INSIGHTS.name) && keep(insights_cutoff, ts) {
                 let kind = MediaKind::of(
@@ -273,21 +279,30 @@ impl Media {
                 self.progress[a].first_next = next.clone();
                 self.go_on(cx, w, None);
                 for slice in slices {
+                    let fields = graph_fields::media_fields(cx.config.login);
                     let mut query: Vec<(&str, String)> =
-                        vec![("fields", MEDIA_FIELDS.to_string()), ("limit", PAGE_LIMIT.to_string())];
+                        vec![("fields", fields.to_string()), ("limit", PAGE_LIMIT.to_string())];
                     query.extend(slice.query());
                     let q: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
                     let url = cx.client.url(&format!("{}/media", cx.accounts[a].ig_id), &q);
                     self.open(cx, a, url, Some(slice), false, false);
                 }
-                self.insights.ask(cx, targets);
+                self.ask_insights(cx, targets);
                 return Ok(());
             }
         }
         w.first = false;
         self.go_on(cx, w, next);
-        self.insights.ask(cx, targets);
+        self.ask_insights(cx, targets);
         Ok(())
+    }
+
+    /// The insights operations of a page's posts, and their breakdown operations.
+    fn ask_insights(&mut self, cx: &mut Cx<'_>, targets: Vec<Target>) {
+        if self.insights.hold {
+            self.breakdowns.ask(cx, targets.iter().map(|t| (t.id.clone(), t.account, t.kind)).collect());
+        }
+        self.insights.ask(cx, targets);
     }
 
     /// Mark accounts whose partition is complete (every walk, and for `media_insights` every
@@ -298,7 +313,7 @@ impl Media {
                 continue;
             }
             p.media_done = true;
-            if !p.insights_done && self.insights.pending(a) == 0 {
+            if !p.insights_done && self.insights.pending(a) == 0 && self.breakdowns.pending(a) == 0 {
                 p.insights_done = true;
                 self.insights_moved = true;
             }
@@ -312,6 +327,7 @@ impl Family for Media {
     }
 
     fn start(&mut self, cx: &mut Cx<'_>) -> Result<()> {
+        self.insights.hold = !cx.table.object_breakdowns.is_empty();
         // A full read of the media edge yields `media_count` posts per account.
         let counts: Option<u64> = cx.accounts.iter().map(|a| a.media_count).sum();
         for stream in [MEDIA.name, MEDIA_INSIGHTS.name] {
@@ -325,8 +341,8 @@ impl Family for Media {
         // (and moves its cursors) before its first page.
         let mut prefetched = Vec::new();
         for (a, account) in cx.accounts.iter().enumerate() {
-            let url =
-                cx.client.url(&format!("{}/media", account.ig_id), &[("fields", MEDIA_FIELDS), ("limit", PAGE_LIMIT)]);
+            let fields = graph_fields::media_fields(cx.config.login);
+            let url = cx.client.url(&format!("{}/media", account.ig_id), &[("fields", fields), ("limit", PAGE_LIMIT)]);
             match account.prefetched.take_media() {
                 // The account list brought the first page (`media.limit(…){MEDIA_FIELDS}`).
                 Some(page) => {
@@ -349,6 +365,9 @@ impl Family for Media {
     }
 
     fn on_answer(&mut self, cx: &mut Cx<'_>, tag: u64, answer: std::result::Result<Value, ApiError>) -> Result<()> {
+        if ObjectBreakdowns::owns(tag) {
+            return self.breakdowns.on_answer(cx, tag, answer);
+        }
         if ObjectInsights::owns(tag) {
             self.insights.on_answer(cx, tag, answer)?;
             return Ok(());
@@ -363,6 +382,10 @@ impl Family for Media {
 
     fn after_answers(&mut self, cx: &mut Cx<'_>) -> Result<()> {
         self.insights.flush_retries(cx);
+        for (id, record) in std::mem::take(&mut self.insights.settled) {
+            self.breakdowns.main_settled(id, record);
+        }
+        self.breakdowns.flush(cx);
         self.settle();
         if cx.wants(MEDIA_INSIGHTS.name) && (self.insights_moved || cx.uncheckpointed(MEDIA_INSIGHTS.name) > 0) {
             self.insights_moved = false;

@@ -18,7 +18,8 @@
 //! Modules:
 //! - [`dataset`]: the generated world and its id scheme;
 //! - [`comments`]: comments, replies and tagged posts;
-//! - [`insights`]: metric catalogues, insight values and insights responses;
+//! - [`insights`]: metric catalogues, insight values and insights responses (by topic);
+//! - [`media_extras`]: what Meta added to media in 2025–2026 (collaborators, AI label, …);
 //! - [`faults`]: fault plans and the usage/throttling model;
 //! - [`public`]: competitors (business discovery) and hashtags, with Meta's budgets;
 //! - [`quirks`]: behaviours real captures show, each on by default as Meta answers;
@@ -39,6 +40,7 @@ pub mod comments;
 pub mod dataset;
 pub mod faults;
 pub mod insights;
+pub mod media_extras;
 pub mod public;
 pub mod quirks;
 
