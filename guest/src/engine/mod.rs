@@ -52,7 +52,7 @@ pub const PRIORITY_INSIGHTS: u8 = 1;
 pub trait Family {
     /// The streams this family serves, the edge it walks first (the stream the others read
     /// the objects of); a failure of the edge stops the others too (see [`failures`]).
-    fn streams(&self) -> &'static [&'static str];
+    fn streams(&self) -> &[&'static str];
     /// Ask the first requests of every account.
     fn start(&mut self, cx: &mut Cx<'_>) -> Result<()>;
     /// One answer (a GET, or one operation of a batch) to a request tagged `tag`.
@@ -154,6 +154,20 @@ impl Cx<'_> {
         let relative = url.strip_prefix(&self.client.absolute("")).map(str::to_string);
         match relative {
             Some(rel) if self.client.batch_supported() => self.asked.push(Asked::Page { tag, url: rel, account }),
+            _ => self.get(tag, url, PRIORITY_EDGE),
+        }
+    }
+
+    /// A small edge page (an absolute URL, e.g. a `paging.next` of a post's comments) about an
+    /// object of account `a`: with the batch API, one edge operation packed with the other
+    /// operations of its step about that account, up to a full batch of such pages (unlike
+    /// [`Cx::page`], whose large pages go one per batch); else, or off the API's origin, a GET.
+    pub fn small_page_of(&mut self, a: usize, tag: u64, url: String) {
+        let relative = url.strip_prefix(&self.client.absolute("")).map(str::to_string);
+        match relative {
+            Some(rel) if self.client.batch_supported() => {
+                self.asked.push(Asked::Ops { ops: vec![(tag, rel)], priority: PRIORITY_EDGE, account: Some(a) })
+            }
             _ => self.get(tag, url, PRIORITY_EDGE),
         }
     }

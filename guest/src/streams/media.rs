@@ -3,9 +3,12 @@
 //! Owns both declarations and the media-edge hooks: the first page of each account by cursor;
 //! for large accounts the older posts in parallel time slices (`media_slices`), falling back to
 //! cursor paging for a slice Meta refuses; the media record (children inlined); each page's
-//! posts handed to `media_insights` as one group of operations; and the per-account cursors,
-//! which move only once every walk of the account (and, for `media_insights`, every operation)
-//! is done and no walk was cut short by a paging cycle. It must not ask account insights.
+//! posts handed to `media_insights` as one group of operations, and to the stream riding on
+//! the walk (`media_riders`, e.g. `media_comments`), whose fields every page asks too; and the
+//! per-account cursors, which move only once every walk of the account (and, for
+//! `media_insights`, every operation) is done and no walk was cut short by a paging cycle. The
+//! walk runs when any of these streams is selected, asking only the fields they need. It must
+//! not ask account insights nor know what a rider reads.
 
 use super::StreamDef;
 use crate::accounts::Account;
@@ -17,6 +20,7 @@ use crate::engine::{Cx, Family, PRIORITY_EDGE, bad_data};
 use crate::error::Result;
 use crate::graph::{self, ApiError, PAGE_LIMIT};
 use crate::metrics::MediaKind;
+use crate::parts::media_riders::{self, MediaRider};
 use crate::parts::media_slices::{self, Slice};
 use crate::parts::object_insights::{ObjectInsights, Target};
 use crate::state::AccountCursors;
@@ -60,6 +64,8 @@ struct Progress {
     first_next: Option<String>,
     media_done: bool,
     insights_done: bool,
+    /// The rider was told that every walk of the account is done.
+    rider_told: bool,
 }
 
 /// One walk down the edge: the first page's cursor walk, a slice, or a slice's fallback.
@@ -70,6 +76,8 @@ struct EdgeWalk {
     slice: Option<Slice>,
     first: bool,
     fallback: bool,
+    /// Asked without the rider's expansions (Meta refused them even at one post a page).
+    bare: bool,
 }
 
 /// The family; walk tags are below `object_insights::TAG_BASE`.
@@ -82,6 +90,18 @@ pub struct Media {
     insights: ObjectInsights,
     /// An account's `media_insights` partition completed since the last checkpoint.
     insights_moved: bool,
+    /// The stream riding on the walk, if selected; its tags are its own.
+    rider: Option<Box<dyn MediaRider>>,
+    /// `media`, `media_insights`, then the rider's stream.
+    streams: Vec<&'static str>,
+    /// `fields=` of every page of the walk.
+    fields: String,
+}
+
+/// `fields=` of the media edge: what `media` and `media_insights` need (when `own`), plus
+/// `extra` (a rider's fields).
+pub fn edge_fields(own: bool, extra: &[String]) -> String {
+    media_riders::merge_fields(if own { MEDIA_FIELDS } else { "id,timestamp" }, extra)
 }
 
 impl Media {
@@ -91,6 +111,7 @@ impl Media {
         state: &BTreeMap<String, Value>,
         accounts: &[Account],
         now: DateTime<Utc>,
+        rider: Option<Box<dyn MediaRider>>,
     ) -> Result<Self> {
         let mut media_cursors = AccountCursors::parse(MEDIA.name, "timestamp", state.get(MEDIA.name))?;
         let mut insights_cursors =
@@ -102,20 +123,25 @@ impl Media {
             insights_cursors.drop_future(MEDIA_INSIGHTS.name, now);
         }
         let wants = |s: &str| selection.is_selected(s);
+        let rider = rider.filter(|r| wants(r.stream()));
         let progress = accounts
             .iter()
-            .map(|a| {
+            .enumerate()
+            .map(|(n, a)| {
                 let m = wants(MEDIA.name)
                     .then(|| super::post_cutoff(selection, config, MEDIA.name, &media_cursors, a))
                     .flatten();
                 let i = wants(MEDIA_INSIGHTS.name)
                     .then(|| super::post_cutoff(selection, config, MEDIA_INSIGHTS.name, &insights_cursors, a))
                     .flatten();
-                let needs_all = (wants(MEDIA.name) && m.is_none()) || (wants(MEDIA_INSIGHTS.name) && i.is_none());
+                let r = rider.as_ref().map(|r| r.cutoff(n));
+                let needs_all = (wants(MEDIA.name) && m.is_none())
+                    || (wants(MEDIA_INSIGHTS.name) && i.is_none())
+                    || r.is_some_and(|r| r.is_none());
                 Progress {
                     media_cutoff: m,
                     insights_cutoff: i,
-                    stop_before: if needs_all { None } else { [m, i].into_iter().flatten().min() },
+                    stop_before: if needs_all { None } else { [m, i, r.flatten()].into_iter().flatten().min() },
                     newest: None,
                     open_walks: 0,
                     truncated: false,
@@ -123,9 +149,14 @@ impl Media {
                     first_next: None,
                     media_done: !wants(MEDIA.name),
                     insights_done: !wants(MEDIA_INSIGHTS.name),
+                    rider_told: false,
                 }
             })
             .collect();
+        let own = wants(MEDIA.name) || wants(MEDIA_INSIGHTS.name);
+        let fields = edge_fields(own, rider.as_ref().map_or(&[][..], |r| r.fields()));
+        let mut streams = vec![MEDIA.name, MEDIA_INSIGHTS.name];
+        streams.extend(rider.as_ref().map(|r| r.stream()));
         Ok(Media {
             media_cursors,
             insights_cursors,
@@ -134,6 +165,9 @@ impl Media {
             next_walk: 0,
             insights: ObjectInsights::new(MEDIA_INSIGHTS.name, false),
             insights_moved: false,
+            rider,
+            streams,
+            fields,
         })
     }
 
@@ -157,7 +191,7 @@ impl Media {
         // A first page (it starts the longest chain) and slices' pages (parallel walks whose
         // answers must not wait in batches) go alone; see `go_on`.
         cx.get(tag, url.clone(), PRIORITY_EDGE);
-        self.walks.insert(tag, EdgeWalk { account, walk, url, slice, first, fallback });
+        self.walks.insert(tag, EdgeWalk { account, walk, url, slice, first, fallback, bare: false });
     }
 
     /// Go on with a walk after its page: the next page, or the end of the walk.
@@ -190,9 +224,27 @@ impl Media {
         answer: std::result::Result<Value, ApiError>,
     ) -> Result<()> {
         let a = w.account;
-        let edge_stream = if cx.wants(MEDIA.name) { MEDIA.name } else { MEDIA_INSIGHTS.name };
+        // The walk's own failures are the edge's: they stop every stream of the family.
+        let edge_stream = MEDIA.name;
         let page = match answer.and_then(|v| graph::parse_page(v, &w.url)) {
             Ok(page) => page,
+            Err(ApiError::Graph { error, .. })
+                if error.is_too_much_data() && !w.bare && self.bare_url(&w).is_some() =>
+            {
+                // Too much even at one post a page (the engine halved it down to one): this
+                // walk goes on without the rider's expansions, which the rider reads itself.
+                emit::info(&format!(
+                    "Meta refused a page of {} as too much data even at one post ({}); reading it without the comments, which are read on their own",
+                    w.walk.edge, error.message
+                ));
+                w.url = self.bare_url(&w).expect("checked");
+                w.bare = true;
+                let tag = self.next_walk;
+                self.next_walk += 1;
+                cx.get(tag, w.url.clone(), PRIORITY_EDGE);
+                self.walks.insert(tag, w);
+                return Ok(());
+            }
             Err(ApiError::Graph { error, .. }) if w.slice.is_some() && !w.fallback && !error.is_throttle() => {
                 // Meta refused time-based paging here: read this slice by cursor instead.
                 emit::info(&format!(
@@ -242,6 +294,9 @@ impl Media {
                 let p = &mut self.progress[a];
                 p.newest = Some(p.newest.map_or(t, |n| n.max(t)));
             }
+            if let Some(rider) = self.rider.as_mut() {
+                rider.on_post(cx, a, &mut media, !w.bare)?;
+            }
             transform::clean_object(&mut media);
             transform::inline_children(&mut media);
             cx.enrich(&mut media, a);
@@ -274,7 +329,7 @@ impl Media {
                 self.go_on(cx, w, None);
                 for slice in slices {
                     let mut query: Vec<(&str, String)> =
-                        vec![("fields", MEDIA_FIELDS.to_string()), ("limit", PAGE_LIMIT.to_string())];
+                        vec![("fields", self.fields.clone()), ("limit", PAGE_LIMIT.to_string())];
                     query.extend(slice.query());
                     let q: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
                     let url = cx.client.url(&format!("{}/media", cx.accounts[a].ig_id), &q);
@@ -307,8 +362,8 @@ impl Media {
 }
 
 impl Family for Media {
-    fn streams(&self) -> &'static [&'static str] {
-        &[MEDIA.name, MEDIA_INSIGHTS.name]
+    fn streams(&self) -> &[&'static str] {
+        &self.streams
     }
 
     fn start(&mut self, cx: &mut Cx<'_>) -> Result<()> {
@@ -325,15 +380,18 @@ impl Family for Media {
         // (and moves its cursors) before its first page.
         let mut prefetched = Vec::new();
         for (a, account) in cx.accounts.iter().enumerate() {
-            let url =
-                cx.client.url(&format!("{}/media", account.ig_id), &[("fields", MEDIA_FIELDS), ("limit", PAGE_LIMIT)]);
+            let url = cx
+                .client
+                .url(&format!("{}/media", account.ig_id), &[("fields", self.fields.as_str()), ("limit", PAGE_LIMIT)]);
             match account.prefetched.take_media() {
                 // The account list brought the first page (`media.limit(…){MEDIA_FIELDS}`).
                 Some(page) => {
                     let walk = Walk::new(format!("the media edge of account {}", account.ig_id), &url);
                     self.progress[a].open_walks += 1;
-                    prefetched
-                        .push((EdgeWalk { account: a, walk, url, slice: None, first: true, fallback: false }, page));
+                    prefetched.push((
+                        EdgeWalk { account: a, walk, url, slice: None, first: true, fallback: false, bare: false },
+                        page,
+                    ));
                 }
                 None => self.open(cx, a, url, None, true, false),
             }
@@ -345,10 +403,14 @@ impl Family for Media {
         if any && cx.wants(MEDIA.name) {
             self.checkpoint(cx, MEDIA.name, true);
         }
+        self.after_rider(cx);
         Ok(())
     }
 
     fn on_answer(&mut self, cx: &mut Cx<'_>, tag: u64, answer: std::result::Result<Value, ApiError>) -> Result<()> {
+        if let Some(rider) = self.rider.as_mut().filter(|r| r.owns(tag)) {
+            return rider.on_answer(cx, tag, answer);
+        }
         if ObjectInsights::owns(tag) {
             self.insights.on_answer(cx, tag, answer)?;
             return Ok(());
@@ -368,11 +430,29 @@ impl Family for Media {
             self.insights_moved = false;
             self.checkpoint(cx, MEDIA_INSIGHTS.name, false);
         }
+        self.after_rider(cx);
         Ok(())
     }
 }
 
 impl Media {
+    /// `w`'s URL without the rider's expansions, if it has a rider whose expansions it asks.
+    fn bare_url(&self, w: &EdgeWalk) -> Option<String> {
+        media_riders::without_expansions(&w.url, self.rider.as_ref()?.fields())
+    }
+
+    /// Tell the rider which accounts' walks are done, and let it settle and checkpoint.
+    fn after_rider(&mut self, cx: &mut Cx<'_>) {
+        let Some(rider) = self.rider.as_mut() else { return };
+        for (a, p) in self.progress.iter_mut().enumerate() {
+            if p.open_walks == 0 && !p.rider_told {
+                p.rider_told = true;
+                rider.edge_done(a, p.truncated);
+            }
+        }
+        rider.after_answers(cx);
+    }
+
     /// Advance the cursors of done accounts (not of truncated ones) and emit the state.
     fn checkpoint(&mut self, cx: &mut Cx<'_>, stream: &'static str, media: bool) {
         self.settle();
