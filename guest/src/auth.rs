@@ -4,8 +4,8 @@
 //! sees it and adds the `Authorization` header to allowed requests itself, so under our host
 //! this module holds nothing and adds nothing. A host that passes the config unchanged (a stock
 //! runtime, wasmtime-py, jco) leaves `access_token` in it; then the component sends it itself as
-//! `Authorization: Bearer …`, and only to the origin of `api_base_url` (Graph's absolute paging
-//! links point there too), never to any other origin.
+//! `Authorization: Bearer …`, and only to the origin of `api_base_url` (Meta's absolute paging
+//! links are moved there first, see `links`), never to any other origin.
 //!
 //! This module owns the token for the duration of one call (set at the start of every export)
 //! and the header. It must not log, format or return the token anywhere else: the token never

@@ -190,7 +190,9 @@ fn valid_version(v: &str) -> bool {
         && b.chars().all(|c| c.is_ascii_digit())
 }
 
-/// Accept `scheme://host[:port][/]`, reject paths, queries and non-HTTP schemes.
+/// Accept `scheme://host[:port][/prefix][/]` (a gateway may serve the Graph API under a path
+/// prefix); reject queries, fragments, non-HTTP schemes and a path naming an API version (that
+/// belongs in `api_version`).
 fn normalize_base_url(raw: &str) -> Result<String> {
     let url = url::Url::parse(raw).map_err(|e| field_error("api_base_url", format!("is not a URL ({e}): {raw:?}")))?;
     if url.scheme() != "https" && url.scheme() != "http" {
@@ -199,8 +201,19 @@ fn normalize_base_url(raw: &str) -> Result<String> {
     if url.host_str().is_none() {
         return Err(field_error("api_base_url", "must name a host"));
     }
-    if url.path() != "/" && !url.path().is_empty() || url.query().is_some() {
-        return Err(field_error("api_base_url", format!("must be only scheme and host (no path), got {raw:?}")));
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(field_error("api_base_url", format!("must not have a query or fragment, got {raw:?}")));
+    }
+    let is_version = |s: &str| {
+        s.strip_prefix('v').is_some_and(|n| {
+            !n.is_empty() && n.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+        })
+    };
+    if url.path_segments().into_iter().flatten().any(is_version) {
+        return Err(field_error(
+            "api_base_url",
+            format!("must not name an API version (set `api_version` instead), got {raw:?}"),
+        ));
     }
     Ok(url.as_str().trim_end_matches('/').to_string())
 }
@@ -225,6 +238,9 @@ mod tests {
         assert_eq!(c.login, Login::Facebook);
         let ig = Config::parse(r#"{"login":"instagram"}"#, now()).unwrap();
         assert_eq!(ig.api_base_url, INSTAGRAM_API_BASE_URL);
+        // A gateway's path prefix is kept (without the trailing slash).
+        let gw = Config::parse(r#"{"api_base_url":"https://gw.example.com/meta/graph/"}"#, now()).unwrap();
+        assert_eq!(gw.api_base_url, "https://gw.example.com/meta/graph");
     }
 
     /// Each bad field is named in the error.
@@ -236,6 +252,8 @@ mod tests {
             (r#"{"api_version":"25"}"#, "api_version"),
             (r#"{"api_base_url":"ftp://x"}"#, "api_base_url"),
             (r#"{"api_base_url":"https://x/v1"}"#, "api_base_url"),
+            (r#"{"api_base_url":"https://x/meta/v25.0/"}"#, "api_base_url"),
+            (r#"{"api_base_url":"https://x/?a=1"}"#, "api_base_url"),
             (r#"{"account_ids":["abc"]}"#, "account_ids"),
             (r#"{"insights_lookback_days":99}"#, "insights_lookback_days"),
             (r#"{"media_lookback_days":"7"}"#, "media_lookback_days"),

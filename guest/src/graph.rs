@@ -1,12 +1,14 @@
 //! The Graph API client: URLs, GET, cursor paging, batch requests and Meta's error shapes.
 //!
 //! Owns how a Graph response is turned into JSON or a typed error, and how that error is
-//! classified for Airbyte. It does not retry, sleep or add credentials: the host's network
+//! classified for Airbyte. Every answer it parses has its paging links moved onto
+//! `api_base_url` (see `links`). It does not retry, sleep or add credentials: the host's network
 //! policy does all three for every request, including the pages this client follows.
 
 use crate::config::Config;
 use crate::error::ConnectorError;
 use crate::http;
+use crate::links::Links;
 use serde::Deserialize;
 use serde_json::Value;
 use std::time::Duration;
@@ -261,6 +263,8 @@ pub struct GraphClient {
     base: String,
     version: String,
     client: waki::Client,
+    /// Where paging links are followed.
+    links: Links,
     /// Graph batch requests are a graph.facebook.com feature; with Instagram Login the
     /// operations are sent as concurrent GETs instead.
     batch_supported: bool,
@@ -272,6 +276,7 @@ impl GraphClient {
             base: config.api_base_url.clone(),
             version: config.api_version.clone(),
             client: waki::Client::new(),
+            links: Links::new(&config.api_base_url),
             batch_supported: config.login == crate::config::Login::Facebook,
         }
     }
@@ -305,7 +310,15 @@ impl GraphClient {
         let body = response
             .body()
             .map_err(|e| ApiError::Transport { detail: format!("reading the body: {e:#}"), url: redact_url(url) })?;
-        parse_response(status, &body, url)
+        self.moved(parse_response(status, &body, url))
+    }
+
+    /// An answer with its paging links moved onto `api_base_url`.
+    fn moved(&self, answer: Result<Value, ApiError>) -> Result<Value, ApiError> {
+        answer.map(|mut v| {
+            self.links.rewrite(&mut v);
+            v
+        })
     }
 
     /// GET `path` under the API version.
@@ -387,13 +400,17 @@ impl GraphClient {
                 url,
             });
         }
-        Ok(items.into_iter().zip(relative_urls).map(|(item, op)| parse_batch_item(item, &self.absolute(op))).collect())
+        Ok(items
+            .into_iter()
+            .zip(relative_urls)
+            .map(|(item, op)| self.moved(parse_batch_item(item, &self.absolute(op))))
+            .collect())
     }
 
     /// One GET answer as JSON (or its typed error).
-    pub fn parse_get(answer: Result<http::Response, String>, url: &str) -> Result<Value, ApiError> {
+    pub fn parse_get(&self, answer: Result<http::Response, String>, url: &str) -> Result<Value, ApiError> {
         match answer {
-            Ok(r) => parse_response(r.status, &r.body, url),
+            Ok(r) => self.moved(parse_response(r.status, &r.body, url)),
             Err(detail) => Err(ApiError::Transport { detail, url: redact_url(url) }),
         }
     }

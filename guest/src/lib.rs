@@ -22,6 +22,7 @@ pub mod engine;
 pub mod error;
 pub mod graph;
 pub mod http;
+pub mod links;
 pub mod metrics;
 pub mod parts;
 pub mod refusals;

@@ -22,12 +22,20 @@ pub struct RunEnv {
     pub now: Option<chrono::DateTime<chrono::Utc>>,
     pub limiters: Arc<LimiterRegistry>,
     pub clock: Clock,
+    /// Record every exchange of the command (`--record`; its `now` is then fixed).
+    pub recording: Option<Arc<crate::recording::Recording>>,
 }
 
 impl RunEnv {
     /// Limits and clock from the environment (`SOURCE_INSTAGRAM_*`), fixed now if set.
     pub fn from_env() -> RunEnv {
-        RunEnv { limits: Limits::from_env(), now: fixed_now(), limiters: Arc::default(), clock: Clock::from_env() }
+        RunEnv {
+            limits: Limits::from_env(),
+            now: fixed_now(),
+            limiters: Arc::default(),
+            clock: Clock::from_env(),
+            recording: None,
+        }
     }
 }
 
@@ -161,6 +169,7 @@ async fn instance(
                 limits,
             )
             .with_appsecret_proof(s.app_secret())
+            .with_recording(env.recording.clone())
         }
         // No config (spec): no network at all.
         None => NetworkPolicy::new(

@@ -14,7 +14,8 @@
 //! `tenants::run_many` runs a file of jobs with per-tenant limits, outputs and a summary.
 //! Module map: `runtime` (Engine, component, Store limits), `network` (the `wasi:http` policy),
 //! `protocol` (Airbyte messages on an output), `failure` (failure types and messages), `settings` (the user's config as the host sees
-//! it), `renewal` (renewing the token at the start of a read), `commands` (one command on one
+//! it), `renewal` (renewing the token at the start of a read), `recording` (`--record`: every
+//! exchange as JSON lines, for replay), `commands` (one command on one
 //! instance), `tenants` (many), `clock`, `demo`.
 
 pub mod artifact;
@@ -25,6 +26,7 @@ pub mod failure;
 pub mod login;
 pub mod network;
 pub mod protocol;
+pub mod recording;
 pub mod renewal;
 pub mod runtime;
 pub mod settings;

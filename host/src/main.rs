@@ -3,7 +3,8 @@
 //! Owns the command line: exactly Airbyte's `spec`, `check`, `discover`, `read`, plus `demo`
 //! (the built-in sandbox), `run-many` (many tenants in one process), `login` (Meta's OAuth in a
 //! browser, see `login`) and `component` (writes the component, bare or as a `wasi:cli/run`
-//! command, see `artifact`). What each command
+//! command, see `artifact`); `check` and `read` take `--record FILE` (see `recording`). What
+//! each command
 //! does and means lives in `commands`; only AirbyteMessages go to stdout (see `protocol`).
 
 use clap::{Parser, Subcommand};
@@ -11,7 +12,7 @@ use source_instagram::commands::{self, RunEnv};
 use source_instagram::protocol::{Failure, Output};
 use source_instagram::runtime::Runtime;
 use source_instagram::settings::{self, Settings};
-use source_instagram::{artifact, demo, runtime, tenants};
+use source_instagram::{artifact, demo, recording, runtime, tenants};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -37,6 +38,8 @@ enum Command {
     Check {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
+        #[command(flatten)]
+        record: RecordArgs,
     },
     /// Print the catalog of streams.
     Discover {
@@ -51,6 +54,8 @@ enum Command {
         catalog: PathBuf,
         #[arg(long, value_name = "FILE")]
         state: Option<PathBuf>,
+        #[command(flatten)]
+        record: RecordArgs,
     },
     /// Run a full read against a built-in sandbox (a fake Graph API with deterministic data);
     /// needs no credentials.
@@ -118,6 +123,34 @@ enum Command {
     },
 }
 
+/// `--record FILE` and its option.
+#[derive(clap::Args)]
+struct RecordArgs {
+    /// Record every exchange with the Graph API to FILE (JSON lines; tokens, the app secret and
+    /// proxy credentials removed), for replay by the fake Graph API (`fake-graph --replay FILE`).
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
+    /// With --record: also replace free text (captions, comments, usernames, names, media
+    /// links) by placeholders, so the file can be shared.
+    #[arg(long, requires = "record")]
+    record_redact_text: bool,
+}
+
+impl RecordArgs {
+    /// `env`, recording when asked to (the guest's clock then fixed, see `recording`).
+    fn env(
+        &self,
+        env: &RunEnv,
+        command: &str,
+        settings: &Settings,
+        inputs: (Option<&serde_json::Value>, Option<&serde_json::Value>),
+        output: &Output,
+    ) -> Result<RunEnv, Failure> {
+        let Some(path) = &self.record else { return Ok(env.clone()) };
+        recording::recording_env(env, path, self.record_redact_text, command, settings, inputs, output)
+    }
+}
+
 pub fn main() -> ExitCode {
     fixed_mmap_threshold();
     let cli = Cli::parse();
@@ -183,8 +216,19 @@ async fn run(cli: Cli, output: Output) -> ExitCode {
     let env = RunEnv::from_env();
     let outcome = match cli.command {
         Command::Spec => commands::spec(&runtime, &output, &env).await,
-        Command::Check { config } => {
-            let outcome = commands::check(&runtime, &output, Settings::load(&config, &output), &env).await;
+        Command::Check { config, record } => {
+            let settings = Settings::load(&config, &output);
+            let env = match &settings {
+                Ok(s) => match record.env(&env, "check", s, (None, None), &output) {
+                    Ok(env) => env,
+                    Err(failure) => {
+                        output.error(&failure);
+                        return ExitCode::FAILURE;
+                    }
+                },
+                Err(_) => env,
+            };
+            let outcome = commands::check(&runtime, &output, settings, &env).await;
             return ExitCode::from(outcome.code as u8);
         }
         Command::Discover { config } => {
@@ -195,14 +239,16 @@ async fn run(cli: Cli, output: Output) -> ExitCode {
             }
             .await
         }
-        Command::Read { config, catalog, state } => {
+        Command::Read { config, catalog, state, record } => {
             async {
                 let settings = Settings::load(&config, &output)?;
-                let catalog = settings::read_json_file(&catalog, "catalog")?.to_string();
+                let catalog = settings::read_json_file(&catalog, "catalog")?;
                 let state = match state {
-                    Some(p) => Some(settings::read_json_file(&p, "state")?.to_string()),
+                    Some(p) => Some(settings::read_json_file(&p, "state")?),
                     None => None,
                 };
+                let env = record.env(&env, "read", &settings, (Some(&catalog), state.as_ref()), &output)?;
+                let (catalog, state) = (catalog.to_string(), state.map(|s| s.to_string()));
                 commands::read(&runtime, &output, &settings, &catalog, state.as_deref(), &env).await.0
             }
             .await

@@ -95,6 +95,17 @@ fn secret_fields() -> &'static [String] {
     })
 }
 
+/// The config without anything secret or bound to the user's network: without the token, the
+/// app's id and secret, every other `airbyte_secret` field, the renewal fields and
+/// `api_base_url` (what a recording keeps, see `recording`).
+pub fn shareable(config: &Value) -> Value {
+    let mut out = config.clone();
+    if let Value::Object(o) = &mut out {
+        o.retain(|k, _| !HOST_ONLY_FIELDS.contains(&k.as_str()) && !secret_fields().contains(k) && k != "api_base_url");
+    }
+    out
+}
+
 /// Shorter values are not treated as secrets (no Meta credential is this short).
 const MIN_SECRET_CHARS: usize = 6;
 

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use fake_graph::{DatasetSpec, FakeOptions, FaultPlan, GraphError, UsageModel};
+use fake_graph::{DatasetSpec, FakeOptions, FaultPlan, GraphError, UsageHeaders, UsageModel};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -58,7 +58,12 @@ fn usage_near_the_limit_pauses_before_throttling() {
     };
     let sb = Sandbox::start_with(
         DatasetSpec::small(),
-        FakeOptions { page_size_cap: 1, faults: FaultPlan::none().with_usage(usage), ..FakeOptions::default() },
+        FakeOptions {
+            page_size_cap: 1,
+            faults: FaultPlan::none().with_usage(usage),
+            usage_headers: UsageHeaders::both(),
+            ..FakeOptions::default()
+        },
     );
     let args_cfg = sb.config(json!({}));
     let cat = sb.catalog(&["media"]);

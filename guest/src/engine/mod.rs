@@ -342,7 +342,7 @@ fn run(
         emit::hold();
         match call {
             Call::Get { family, tag, url } => {
-                let value = GraphClient::parse_get(answer, &url);
+                let value = client.parse_get(answer, &url);
                 let again =
                     field_policy.borrow_mut().retry_url(&url, &value).or_else(|| smaller::retry_url(&url, &value));
                 if let Some(again) = again {

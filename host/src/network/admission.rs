@@ -1,7 +1,8 @@
 //! Waiting for room in the call budget ([`super::budget`]) before a request is sent.
 //!
 //! Owns the wait: asking the budget again on every answer (or when the oldest calls leave the
-//! window), and telling a long wait once, then heartbeating it like any rate-limit wait. It does
+//! window), and telling a long wait once, then heartbeating it like any rate-limit wait (a
+//! hold for calls in flight before any usage reading is brief and not told). It does
 //! not decide what fits (the budget does) nor send.
 
 use super::*;
@@ -41,6 +42,12 @@ impl Limiter {
             let wait = match admission {
                 budget::Admission::Go(ticket) => return Some(ticket),
                 budget::Admission::Wait(wait) => wait.min(self.clock.real(ctx.limits.heartbeat)),
+                // Calls in flight before any usage reading: the next answer frees room (brief;
+                // not a rate-limit wait, so neither told nor heartbeated).
+                budget::Admission::Hold => {
+                    changed.await;
+                    continue;
+                }
             };
             let first = waiting.get_or_insert_with(|| WaitingGuard::new(&self.calls_waiting)).first;
             let nominal = self.clock.nominal(wait);

@@ -17,8 +17,12 @@
 //!   every call of this process Meta may have counted by then. That is a low estimate when
 //!   others share the app, and their calls then still meet Meta's throttles and the usage
 //!   pacing.
-//! - The budget applies only once a response has carried `X-App-Usage`, so a server that never
-//!   reports usage is not slowed down.
+//! - Meta sends `X-App-Usage` only once enough calls have been made (and not at all to some
+//!   tokens). Until a response has carried it, the budget keeps only the calls *in flight*
+//!   within the prior's allowance (180 calls, 3.6 batches of 50), so a read's first burst cannot
+//!   pass the smallest app limit before any reading could tell; each answer frees its calls'
+//!   room, so a server that never reports usage is held back no further. From the first
+//!   reading on, every call of the window counts.
 //!
 //! Why not a token bucket such as `governor`: a GCRA bucket knows only its own consumption and
 //! a fixed rate, and it cannot be re-synchronised to a level the server reports. Here the level
@@ -61,6 +65,9 @@ pub enum Admission {
     Go(Ticket),
     /// Ask again after this long at most (or sooner, when an answer arrives).
     Wait(Duration),
+    /// No reading yet and the calls in flight fill the prior's allowance: ask again when an
+    /// answer arrives (one is outstanding).
+    Hold,
 }
 
 /// The app's budget of calls for one limiter (app token and origin).
@@ -72,7 +79,7 @@ pub struct CallBudget {
     per_call: f64,
     /// Usage the latest reading showed beyond this process's calls.
     others: f64,
-    /// A reading has been seen; until then every request goes.
+    /// A reading has been seen; until then only the calls in flight count.
     active: bool,
     /// When the request behind the reading that set `others` was sent (newer readings win).
     reading_sent_at: Option<Instant>,
@@ -112,11 +119,18 @@ impl CallBudget {
 
     /// May a request of `calls` Graph calls be sent now?
     ///
-    /// It may when no reading was seen yet, when none of this process's calls are in the window
-    /// (a request is never held back by others' usage alone: the usage pacing handles that), or
-    /// when the usage stays under the target.
+    /// Before any reading, it may when the calls in flight (with it) stay under the target at
+    /// the prior's cost, or none are in flight. After one, it may when none of this process's
+    /// calls are in the window (a request is never held back by others' usage alone: the usage
+    /// pacing handles that), or when the usage stays under the target.
     pub fn admit(&mut self, calls: u32, now: Instant) -> Admission {
         self.prune(now);
+        if !self.active {
+            let in_flight: u32 = self.sent.iter().filter(|s| s.answered_at.is_none()).map(|s| s.calls).sum();
+            if in_flight > 0 && self.per_call * (in_flight + calls) as f64 > TARGET_PERCENT {
+                return Admission::Hold;
+            }
+        }
         let ours = self.ours();
         if !self.active || ours == 0 || self.usage_with(ours + calls) <= TARGET_PERCENT {
             let id = self.next_id;
@@ -185,8 +199,33 @@ mod tests {
     fn go(b: &mut CallBudget, calls: u32, now: Instant) -> Ticket {
         match b.admit(calls, now) {
             Admission::Go(t) => t,
-            Admission::Wait(d) => panic!("held back {d:?}"),
+            other => panic!("held back: {other:?}"),
         }
+    }
+
+    /// Before the first reading (Meta sends none for a server's first calls, or never), only
+    /// the calls in flight count: up to the prior's 180 go at once, and every answer frees its
+    /// room, so a server that never reports usage is held back no further.
+    #[test]
+    fn before_any_reading_only_calls_in_flight_count() {
+        let t0 = Instant::now();
+        let mut b = CallBudget::new(Duration::from_secs(10));
+        let first: Vec<Ticket> = (0..3).map(|_| go(&mut b, 50, t0)).collect();
+        assert!(matches!(b.admit(50, t0), Admission::Hold), "a fourth batch of 50 would pass 90 % at 0.5 % a call");
+        let small = go(&mut b, 29, t0);
+        for t in first {
+            b.answered(t, None, t0);
+        }
+        b.answered(small, None, t0);
+        for _ in 0..20 {
+            let batch: Vec<Ticket> = (0..3).map(|_| go(&mut b, 50, t0)).collect();
+            batch.into_iter().for_each(|t| b.answered(t, None, t0));
+        }
+        assert_eq!(b.estimate().0, 3179, "every call is remembered for when readings come");
+        // The first reading: from then on, the window counts.
+        let t = go(&mut b, 1, t0);
+        b.answered(t, Some(12.0), t0);
+        assert!(b.active);
     }
 
     /// A server allowing 200 calls a window (0.5 % a call): the budget keeps the calls in flight
@@ -213,7 +252,7 @@ mod tests {
             Admission::Wait(d) => {
                 assert!(d <= window && d >= Duration::from_secs(8), "waits for the first calls to leave: {d:?}")
             }
-            Admission::Go(_) => panic!("the window is full"),
+            other => panic!("the window is full: {other:?}"),
         }
         // Once the window has passed, all of it is free again.
         let later = t0 + window + Duration::from_millis(1);

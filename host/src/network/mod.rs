@@ -4,7 +4,8 @@
 //! the scheme, host and port of `api_base_url`, checked on the final request URI, never on
 //! guest-supplied headers), credentials (the host adds the access token, so the guest never
 //! holds it, and the `appsecret_proof` when the config holds the app secret), timeouts, pacing by Meta's usage headers and a budget of Graph calls in flight, waiting out throttles and retrying
-//! transient failures (also per operation inside batch requests). It must not interpret
+//! transient failures (also per operation inside batch requests), and recording each exchange
+//! when asked (`--record`, see `recording`). It must not interpret
 //! successful bodies for the guest: what the guest receives is what Meta answered, or the
 //! last answer when retrying gave up.
 
@@ -141,6 +142,8 @@ pub struct NetworkPolicy {
     limiter: Arc<Limiter>,
     budget: Arc<WaitBudget>,
     limits: Arc<RetryLimits>,
+    /// Where each exchange is recorded (`--record`).
+    recording: Option<Arc<crate::recording::Recording>>,
 }
 
 impl NetworkPolicy {
@@ -160,7 +163,7 @@ impl NetworkPolicy {
             }
         }
         let limits = Arc::new(limits.unwrap_or_else(|| limiter.limits.clone()));
-        Self { allowed, token: token.map(Arc::from), proof: None, output, limiter, budget, limits }
+        Self { allowed, token: token.map(Arc::from), proof: None, output, limiter, budget, limits, recording: None }
     }
 
     /// Sign every request with `appsecret_proof` (computed here, from this policy's token, so a
@@ -171,6 +174,12 @@ impl NetworkPolicy {
             self.output.add_secret(&proof);
             self.proof = Some(Arc::from(proof));
         }
+        self
+    }
+
+    /// Record every exchange (the final answer the guest receives) to `recording`.
+    pub fn with_recording(mut self, recording: Option<Arc<crate::recording::Recording>>) -> Self {
+        self.recording = recording;
         self
     }
 }
@@ -226,6 +235,7 @@ impl WasiHttpHooks for NetworkPolicy {
         let output = self.output.clone();
         let budget = self.budget.clone();
         let limits = self.limits.clone();
+        let recording = self.recording.clone();
         Box::new(async move {
             let (mut parts, body) = request.into_parts();
             let body = body.collect().await?.to_bytes();
@@ -238,10 +248,17 @@ impl WasiHttpHooks for NetworkPolicy {
                 .filter(|a| !a.is_empty() && a.len() <= 64 && a.chars().all(|c| c.is_ascii_alphanumeric()));
             let call = Call { method: parts.method, uri: parts.uri, headers: parts.headers, account };
             let ctx = RunCtx { output: &output, budget: &budget, limits: &limits };
-            let response = match BatchBody::parse(&body).filter(|_| call.method == http::Method::POST) {
-                Some(batch) => limiter.send_batch(&call, batch, &ctx).await?,
-                None => limiter.send(&call, body, &ctx).await?,
+            let sent = match BatchBody::parse(&body).filter(|_| call.method == http::Method::POST) {
+                Some(batch) => limiter.send_batch(&call, batch, &ctx).await,
+                None => limiter.send(&call, body.clone(), &ctx).await,
             };
+            if let Some(recording) = &recording {
+                match &sent {
+                    Ok(response) => recording.exchange(&call.method, &call.uri, &body, response),
+                    Err(e) => recording.failed(&call.method, &call.uri, &body, &e.to_string()),
+                }
+            }
+            let response = sent?;
             let response = response.map(|b| Full::new(b).map_err(|never| match never {}).boxed_unsync());
             Ok((response, Box::new(async { Ok(()) }) as Box<dyn Future<Output = _> + Send>))
         })

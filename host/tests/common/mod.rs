@@ -10,6 +10,7 @@ use std::sync::Once;
 
 pub mod front;
 pub mod hostile;
+pub mod reverse_proxy;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_source-instagram");
 

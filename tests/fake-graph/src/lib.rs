@@ -22,6 +22,10 @@
 //! - [`faults`]: fault plans and the usage/throttling model;
 //! - [`public`]: competitors (business discovery) and hashtags, with Meta's budgets;
 //! - [`quirks`]: behaviours real captures show, each on by default as Meta answers;
+//! - [`recording`], [`replay`]: the format `source-instagram --record` writes, and answering
+//!   requests from such a file ([`FakeGraph::replay`]);
+//! - [`usage_headers`]: which usage headers an answer carries (Meta's: none at first, then the
+//!   one that fits the token);
 //! - `tokens`: valid tokens and the renewal endpoints (`refresh_access_token`,
 //!   `oauth/access_token` with `fb_exchange_token`, `access_token` with `ig_exchange_token`);
 //! - `oauth`: both logins' dialogs and code exchanges (Facebook Login, Business Login for
@@ -44,10 +48,13 @@ mod graph_error;
 mod ig_user;
 mod oauth;
 mod paging;
+pub mod recording;
+pub mod replay;
 mod request;
 mod server;
 mod stable_hash;
 mod tokens;
+pub mod usage_headers;
 
 pub use dataset::{
     Account, Dataset, DatasetCounts, DatasetSpec, GRAPH_TIME_FORMAT, INSIGHTS_TIME_ZONE, Media, MediaFlags, MediaKind,
@@ -61,8 +68,9 @@ pub use oauth::{Login, SHORT_LIVED_EXPIRES_IN};
 pub use paging::DEFAULT_PAGE_SIZE;
 pub use quirks::{NavigationCase, Quirks};
 pub use request::{LATEST_VERSION, OLDEST_VERSION};
-pub use server::{FakeGraph, FakeOptions, MAX_BATCH_OPERATIONS, RecordedRequest};
+pub use server::{FakeGraph, FakeOptions, MAX_BATCH_OPERATIONS, META_GRAPH_ORIGIN, RecordedRequest};
 pub use tokens::{
-    EXPIRED_TOKEN, FAKE_APP_ID, FAKE_APP_SECRET, LONG_LIVED_EXPIRES_IN, MIN_REFRESH_AGE_HOURS, RenewalToken,
+    EXPIRED_TOKEN, FAKE_APP_ID, FAKE_APP_SECRET, LONG_LIVED_EXPIRES_IN, MIN_REFRESH_AGE_HOURS, RenewalToken, TokenKind,
     TokenOptions,
 };
+pub use usage_headers::{UsageHeaderSet, UsageHeaders};

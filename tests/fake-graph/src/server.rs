@@ -3,9 +3,10 @@
 //! injection, usage headers, added latency (per request, and per new connection) and the
 //! request log. What a call *means* is delegated to [`crate::api`].
 //!
-//! Every response, errors included, carries `X-App-Usage`; responses about an
-//! IG user or its objects also carry `X-Business-Use-Case-Usage` (a batch
-//! envelope carries one entry per IG user its operations touched).
+//! Responses carry Meta's usage headers as [`crate::usage_headers`] decides (by default none
+//! for the first calls, then the one that fits the token): `X-App-Usage`, and for responses
+//! about an IG user or its objects `X-Business-Use-Case-Usage` (a batch envelope carries one
+//! entry per IG user its operations touched).
 
 use std::collections::BTreeMap;
 use std::io;
@@ -21,7 +22,11 @@ use crate::dataset::Dataset;
 use crate::faults::{FaultPlan, FaultState, InjectedFailure, UsageNumbers, UsageSnapshot};
 use crate::graph_error::{GraphError, fbtrace_id};
 use crate::request::{GraphCall, GraphPath, LATEST_VERSION, Params};
-use crate::tokens::{TokenOptions, Tokens};
+use crate::tokens::{TokenKind, TokenOptions, Tokens};
+use crate::usage_headers::{UsageHeaderState, UsageHeaders};
+
+/// Meta's public Graph origin, on which the fake writes its paging links by default.
+pub const META_GRAPH_ORIGIN: &str = "https://graph.facebook.com";
 
 /// Maximum number of operations in one batch request.
 pub const MAX_BATCH_OPERATIONS: usize = 50;
@@ -60,8 +65,11 @@ pub struct FakeOptions {
     /// code 1 "Please reduce the amount of data…", as Meta answers a page too large to build.
     /// `None` (default): no limit.
     pub max_answer_objects: Option<usize>,
-    /// Base of the absolute `paging.next`/`previous` links (default: this server's URL).
-    /// Tests point it at another origin to model a hostile or misdirected link.
+    /// Base of the absolute `paging.next`/`previous` links. Meta writes them on its public
+    /// origin whatever origin the request reached (a gateway, a proxy); so does the fake, by
+    /// default on [`META_GRAPH_ORIGIN`], so every client must move them onto its own base.
+    /// `None`: this server's own URL. Tests also point it at another origin to model a hostile
+    /// or misdirected link.
     pub paging_base_url: Option<String>,
     /// The app's id and secret, the token's age, and whether renewal revokes the old token.
     pub tokens: TokenOptions,
@@ -72,6 +80,9 @@ pub struct FakeOptions {
     pub platform_window: Duration,
     /// Behaviours real captures show (see [`crate::quirks`]); the default is as Meta answers.
     pub quirks: crate::quirks::Quirks,
+    /// Which usage headers are sent, and from which call (default: Meta's, see
+    /// [`crate::usage_headers`]).
+    pub usage_headers: UsageHeaders,
 }
 
 impl Default for FakeOptions {
@@ -87,11 +98,12 @@ impl Default for FakeOptions {
             deleted_comments: Vec::new(),
             max_expanded_media: None,
             max_answer_objects: None,
-            paging_base_url: None,
+            paging_base_url: Some(META_GRAPH_ORIGIN.to_string()),
             tokens: TokenOptions::default(),
             platform_calls_per_hour: crate::public::DEFAULT_PLATFORM_CALLS_PER_HOUR,
             platform_window: Duration::from_secs(3600),
             quirks: crate::quirks::Quirks::default(),
+            usage_headers: UsageHeaders::default(),
         }
     }
 }
@@ -167,6 +179,9 @@ struct Shared {
     connection_delay: Duration,
     tokens: Tokens,
     oauth: crate::oauth::OAuthState,
+    usage_headers: UsageHeaderState,
+    /// Answers from a recording instead of the dataset.
+    replay: Option<crate::replay::ReplayState>,
 }
 
 /// A running fake Graph API server. Stops when dropped.
@@ -180,6 +195,28 @@ impl FakeGraph {
     /// Binds 127.0.0.1 (ephemeral port unless `options.port` is set) and serves
     /// `dataset` until dropped.
     pub fn start(dataset: Dataset, options: FakeOptions) -> io::Result<FakeGraph> {
+        FakeGraph::start_with(dataset, options, None)
+    }
+
+    /// Serve `recording` instead of a dataset: every request is answered with the recorded
+    /// answer to the same request (see [`crate::replay`]); `options` gives the port and latency.
+    pub fn replay(recording: &crate::replay::Replay, options: FakeOptions) -> io::Result<FakeGraph> {
+        let filler =
+            Dataset::generate(&crate::DatasetSpec { accounts: 1, media_per_account: 1, ..crate::DatasetSpec::small() });
+        FakeGraph::start_with(filler, options, Some(crate::replay::ReplayState::new(recording)))
+    }
+
+    /// Requests a replay had no recorded answer for, as `METHOD /path?query` (empty when not
+    /// replaying).
+    pub fn unmatched(&self) -> Vec<String> {
+        self.shared.replay.as_ref().map(|r| r.unmatched()).unwrap_or_default()
+    }
+
+    fn start_with(
+        dataset: Dataset,
+        options: FakeOptions,
+        replay: Option<crate::replay::ReplayState>,
+    ) -> io::Result<FakeGraph> {
         let listener = std::net::TcpListener::bind(("127.0.0.1", options.port))?;
         listener.set_nonblocking(true)?;
         let port = listener.local_addr()?.port();
@@ -204,6 +241,8 @@ impl FakeGraph {
             connections: AtomicU64::new(0),
             tokens,
             oauth: Default::default(),
+            usage_headers: UsageHeaderState::new(options.usage_headers),
+            replay,
         });
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -234,6 +273,16 @@ impl FakeGraph {
     /// `base_url` + `path_and_query` (which should start with `/`).
     pub fn url(&self, path_and_query: &str) -> String {
         format!("{}{}", self.shared.base_url, path_and_query)
+    }
+
+    /// A paging link this server wrote (on its public origin, see
+    /// [`FakeOptions::paging_base_url`]), made to reach this server: for clients that follow
+    /// links themselves, as a connector moves them onto its `api_base_url`.
+    pub fn local(&self, link: &str) -> String {
+        match self.shared.paging_base_url.as_deref().and_then(|base| link.strip_prefix(base)) {
+            Some(rest) => format!("{}{rest}", self.shared.base_url),
+            None => link.to_string(),
+        }
     }
 
     pub fn port(&self) -> u16 {
@@ -398,13 +447,30 @@ fn serve(shared: &Shared, request: hyper::http::request::Parts, body_bytes: &[u8
     };
 
     let serial = shared.serial.fetch_add(1, Ordering::Relaxed);
-    let reply = route(shared, &method, raw_path, query, &headers, &body, serial);
+    let reply = match &shared.replay {
+        Some(replay) => {
+            let answer = replay.answer(&method, &raw_url, &body);
+            HttpReply {
+                status: answer.status,
+                content_type: "",
+                body: answer.body,
+                headers: answer.headers,
+                batch_ops: 0,
+                delay: Duration::ZERO,
+            }
+        }
+        None => route(shared, &method, raw_path, query, &headers, &body, serial),
+    };
     let wait = shared.latency + reply.delay;
     if !wait.is_zero() {
         thread::sleep(wait);
     }
 
-    let mut response_headers = vec![("Content-Type".to_string(), reply.content_type.to_string())];
+    // A replayed answer brings its own content type among its headers.
+    let mut response_headers = Vec::new();
+    if !reply.content_type.is_empty() {
+        response_headers.push(("Content-Type".to_string(), reply.content_type.to_string()));
+    }
     response_headers.extend(reply.headers);
     // Complete the log entry before answering, so a client that got its
     // response always finds the final status in `requests()`.
@@ -480,7 +546,7 @@ fn route(
     };
     let proof = call.params.get("appsecret_proof").map(str::to_string);
     let outcome = answer_call(shared, &call, token.value.as_deref(), proof.as_deref());
-    let mut headers = usage_headers(&outcome.usage);
+    let mut headers = usage_headers(shared, outcome.kind, &outcome.usage);
     headers.push(("facebook-api-version".into(), call.path.version.clone()));
     headers.push(("x-fb-trace-id".into(), fbtrace_id(&call.key())));
     headers.extend(outcome.extra_headers);
@@ -504,6 +570,8 @@ struct CallOutcome {
     extra_headers: Vec<(String, String)>,
     /// The call's API version, when its path parsed.
     version: Option<String>,
+    /// The kind of the caller's token, when it is valid (it decides the usage headers).
+    kind: Option<TokenKind>,
 }
 
 /// Authenticates (the token, and the `appsecret_proof` that covers the call when the app
@@ -521,6 +589,7 @@ fn answer_call(shared: &Shared, call: &GraphCall, token: Option<&str>, proof: Op
         .and_then(|id| ds.owner_account(id))
         .map(|a| a.ig_user_id.clone())
         .filter(|_| !platform);
+    shared.usage_headers.count_call();
 
     if let Err(e) = shared.tokens.check(ds, token).and_then(|_| shared.tokens.check_proof(token, proof)) {
         let (app, accounts) = shared.faults.peek_usage(subject.as_slice());
@@ -538,6 +607,7 @@ fn answer_call(shared: &Shared, call: &GraphCall, token: Option<&str>, proof: Op
             delay: Duration::ZERO,
             extra_headers: vec![("WWW-Authenticate".into(), auth_header)],
             version: Some(call.path.version.clone()),
+            kind: None,
         };
     }
 
@@ -587,6 +657,7 @@ fn answer_call(shared: &Shared, call: &GraphCall, token: Option<&str>, proof: Op
         delay: verdict.delay,
         extra_headers: Vec::new(),
         version: Some(call.path.version.clone()),
+        kind: token.map(|t| shared.tokens.kind_of(ds, t)),
     }
 }
 
@@ -595,7 +666,7 @@ fn token_reply(shared: &Shared, answer: Result<Value, GraphError>, key: &str) ->
     match answer {
         Ok(body) => {
             let (app, _) = shared.faults.peek_usage(&[]);
-            let mut headers = usage_headers(&UsageSnapshot { app, account: None });
+            let mut headers = usage_headers(shared, None, &UsageSnapshot { app, account: None });
             headers.push(("x-fb-trace-id".into(), fbtrace_id(key)));
             HttpReply {
                 status: 200,
@@ -613,7 +684,7 @@ fn token_reply(shared: &Shared, answer: Result<Value, GraphError>, key: &str) ->
 /// The answer of a login dialog or code exchange (see `oauth`).
 fn oauth_reply(shared: &Shared, reply: crate::oauth::OAuthReply, key: &str) -> HttpReply {
     let (app, _) = shared.faults.peek_usage(&[]);
-    let mut headers = usage_headers(&UsageSnapshot { app, account: None });
+    let mut headers = usage_headers(shared, None, &UsageSnapshot { app, account: None });
     headers.push(("x-fb-trace-id".into(), fbtrace_id(key)));
     if let Some(location) = reply.location {
         headers.push(("Location".into(), location));
@@ -630,7 +701,7 @@ fn oauth_reply(shared: &Shared, reply: crate::oauth::OAuthReply, key: &str) -> H
 
 fn error_reply(shared: &Shared, error: &GraphError, key: &str, batch_ops: Option<usize>) -> HttpReply {
     let (app, _) = shared.faults.peek_usage(&[]);
-    let mut headers = usage_headers(&UsageSnapshot { app, account: None });
+    let mut headers = usage_headers(shared, None, &UsageSnapshot { app, account: None });
     headers.push(("x-fb-trace-id".into(), fbtrace_id(key)));
     HttpReply {
         status: error.http_status,
@@ -642,33 +713,9 @@ fn error_reply(shared: &Shared, error: &GraphError, key: &str, batch_ops: Option
     }
 }
 
-fn usage_headers(usage: &UsageSnapshot) -> Vec<(String, String)> {
-    let mut headers = vec![("X-App-Usage".to_string(), app_usage_json(&usage.app))];
-    if let Some((id, numbers)) = &usage.account {
-        headers.push(("X-Business-Use-Case-Usage".into(), buc_usage_json(&[(id.clone(), *numbers)])));
-    }
-    headers
-}
-
-fn app_usage_json(n: &UsageNumbers) -> String {
-    json!({ "call_count": n.call_count, "total_cputime": n.total_cputime, "total_time": n.total_time }).to_string()
-}
-
-fn buc_usage_json(accounts: &[(String, UsageNumbers)]) -> String {
-    let mut map = serde_json::Map::new();
-    for (id, n) in accounts {
-        map.insert(
-            id.clone(),
-            json!([{
-                "type": "instagram",
-                "call_count": n.call_count,
-                "total_cputime": n.total_cputime,
-                "total_time": n.total_time,
-                "estimated_time_to_regain_access": n.estimated_time_to_regain_access,
-            }]),
-        );
-    }
-    Value::Object(map).to_string()
+/// The usage headers of one answer (see [`crate::usage_headers`]).
+fn usage_headers(shared: &Shared, kind: Option<TokenKind>, usage: &UsageSnapshot) -> Vec<(String, String)> {
+    shared.usage_headers.render(kind, &usage.app, usage.account.as_slice())
 }
 
 /// Parses a form-urlencoded body, or a JSON object body (values that are not
@@ -722,7 +769,7 @@ fn serve_batch(
             status,
             content_type,
             body,
-            headers: usage_headers(&UsageSnapshot { app, account: None }),
+            headers: usage_headers(shared, None, &UsageSnapshot { app, account: None }),
             batch_ops: 0,
             delay: Duration::ZERO,
         };
@@ -787,7 +834,7 @@ fn serve_batch(
                 json!({ "name": "Cache-Control", "value": "private, no-cache, no-store, must-revalidate" }),
                 json!({ "name": "facebook-api-version", "value": outcome.version.as_deref().unwrap_or(&version) }),
             ];
-            for (name, value) in usage_headers(&outcome.usage) {
+            for (name, value) in usage_headers(shared, outcome.kind, &outcome.usage) {
                 op_headers.push(json!({ "name": name, "value": value }));
             }
             result.insert("headers".into(), Value::Array(op_headers));
@@ -797,11 +844,9 @@ fn serve_batch(
     }
 
     let app = last_app.unwrap_or_else(|| shared.faults.peek_usage(&[]).0);
-    let mut headers = vec![("X-App-Usage".to_string(), app_usage_json(&app))];
-    if !accounts.is_empty() {
-        let list: Vec<(String, UsageNumbers)> = accounts.into_iter().collect();
-        headers.push(("X-Business-Use-Case-Usage".into(), buc_usage_json(&list)));
-    }
+    let list: Vec<(String, UsageNumbers)> = accounts.into_iter().collect();
+    let kind = batch_token.as_deref().map(|t| shared.tokens.kind_of(&shared.dataset, t));
+    let mut headers = shared.usage_headers.render(kind, &app, &list);
     headers.push(("facebook-api-version".into(), version));
     headers.push(("x-fb-trace-id".into(), fbtrace_id(&envelope_key)));
     HttpReply {
@@ -833,6 +878,7 @@ fn batch_operation(
             delay: Duration::ZERO,
             extra_headers: Vec::new(),
             version: None,
+            kind: None,
         }
     };
     let Some(relative_url) = op.get("relative_url").and_then(Value::as_str) else {

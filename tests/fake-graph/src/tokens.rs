@@ -48,6 +48,18 @@ pub const LONG_LIVED_EXPIRES_IN: i64 = 5_183_944;
 /// How old a long-lived Instagram token must be before it can be refreshed.
 pub const MIN_REFRESH_AGE_HOURS: i64 = 24;
 
+/// What a token stands for, as Meta issues them (it decides which usage headers Meta sends,
+/// see [`crate::usage_headers`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenKind {
+    /// A Facebook user (or system-user) token: `me` is a user, `me/accounts` lists Pages.
+    User,
+    /// A Facebook Page token.
+    Page,
+    /// An Instagram user token (Instagram Login, `IGAA…`).
+    Instagram,
+}
+
 /// The tokens side of [`crate::FakeOptions`].
 #[derive(Clone, Debug)]
 pub struct TokenOptions {
@@ -71,6 +83,8 @@ pub struct TokenOptions {
     /// Instagram's code exchange answers in the shape of Meta's Business Login page,
     /// `{"data": [{"access_token", "user_id", "permissions"}]}`, instead of the flat one.
     pub ig_code_answer_in_data: bool,
+    /// What the dataset's token is (default: a user token).
+    pub kind: TokenKind,
 }
 
 /// The token a renewal answers with.
@@ -99,6 +113,7 @@ impl Default for TokenOptions {
             require_appsecret_proof: false,
             ig_code_answer_in_data: false,
             renewal_gives: RenewalToken::Working,
+            kind: TokenKind::User,
         }
     }
 }
@@ -180,6 +195,18 @@ impl Tokens {
                 "GraphMethodException",
                 "Invalid appsecret_proof provided in the API argument",
             )),
+        }
+    }
+
+    /// What `token` is: the dataset's token is of the configured kind; a renewed token is an
+    /// Instagram token when Instagram's refresh issued it (`IGAA…`), else a user token.
+    pub(crate) fn kind_of(&self, ds: &Dataset, token: &str) -> TokenKind {
+        if token == ds.token() {
+            self.options.kind
+        } else if token.starts_with("IGAA") {
+            TokenKind::Instagram
+        } else {
+            TokenKind::User
         }
     }
 

@@ -7,7 +7,12 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::*;
-use fake_graph::{DatasetSpec, FakeGraph, FakeOptions, FaultPlan, GraphError, MediaKind};
+use fake_graph::{DatasetSpec, FakeGraph, FakeOptions, FaultPlan, GraphError, MediaKind, UsageHeaders};
+
+/// A fake that sends both usage headers from the first call (these tests read them).
+fn start_with_both_headers(faults: FaultPlan) -> FakeGraph {
+    start(DatasetSpec::small(), FakeOptions { faults, usage_headers: UsageHeaders::both(), ..FakeOptions::default() })
+}
 use serde_json::{Value, json};
 
 fn batch_json(urls: &[String]) -> String {
@@ -17,7 +22,7 @@ fn batch_json(urls: &[String]) -> String {
 
 #[test]
 fn batch_with_mixed_success_and_errors() {
-    let graph = start_small();
+    let graph = start_with_both_headers(FaultPlan::none());
     let account = &graph.dataset().accounts()[0];
     let image = account.media.iter().find(|m| m.kind() == MediaKind::Image && !m.flags.any()).unwrap();
     let before = account.media.iter().find(|m| m.flags.posted_before_business).unwrap();
@@ -101,7 +106,7 @@ fn batch_limit_is_fifty() {
 
 #[test]
 fn auth_errors_carry_usage_headers() {
-    let graph = start_small();
+    let graph = start_with_both_headers(FaultPlan::none());
     let url = graph.url("/v24.0/17841400000000001?fields=id");
 
     let missing = get_with_token(&url, None);
@@ -211,10 +216,7 @@ fn workload_len() -> usize {
 
 #[test]
 fn throttle_and_transient_bodies() {
-    let graph = start(
-        DatasetSpec::small(),
-        FakeOptions { faults: FaultPlan::throttle(1.0, 1).with_failing_attempts(u32::MAX), ..FakeOptions::default() },
-    );
+    let graph = start_with_both_headers(FaultPlan::throttle(1.0, 1).with_failing_attempts(u32::MAX));
     let mut codes = BTreeSet::new();
     for media in &graph.dataset().accounts()[0].media {
         let reply = get(&graph.url(&format!("/v24.0/{}/insights?metric=reach", media.id)));
@@ -240,10 +242,7 @@ fn throttle_and_transient_bodies() {
     }
     assert!(codes.len() >= 2, "a mix of throttling codes: {codes:?}");
 
-    let graph = start(
-        DatasetSpec::small(),
-        FakeOptions { faults: FaultPlan::transient(1.0, 3).with_failing_attempts(u32::MAX), ..FakeOptions::default() },
-    );
+    let graph = start_with_both_headers(FaultPlan::transient(1.0, 3).with_failing_attempts(u32::MAX));
     let mut statuses = BTreeSet::new();
     for media in &graph.dataset().accounts()[0].media {
         let reply = get(&graph.url(&format!("/v24.0/{}?fields=id", media.id)));
@@ -274,8 +273,7 @@ fn faults_apply_to_batch_operations() {
 
 #[test]
 fn usage_climbs_then_throttles_with_80002() {
-    let graph =
-        start(DatasetSpec::small(), FakeOptions { faults: FaultPlan::usage_climb(20.0, 2), ..FakeOptions::default() });
+    let graph = start_with_both_headers(FaultPlan::usage_climb(20.0, 2));
     let ig = graph.dataset().accounts()[0].ig_user_id.clone();
     let url = graph.url(&format!("/v24.0/{ig}?fields=id"));
     let mut seen = Vec::new();
@@ -354,4 +352,36 @@ fn request_log_records_everything() {
     assert_eq!(log[1].status, 400);
     graph.clear_requests();
     assert!(graph.requests().is_empty());
+}
+
+/// Meta's usage headers by default: none for the first calls ("once enough calls have been
+/// made"), then only the one that fits the token: `X-App-Usage` for a user token,
+/// `X-Business-Use-Case-Usage` for a Page (or Instagram) token. Every call counts, each batch
+/// operation included.
+#[test]
+fn usage_headers_come_late_and_fit_the_token() {
+    use fake_graph::usage_headers::DEFAULT_QUIET_CALLS;
+    use fake_graph::{TokenKind, TokenOptions};
+    let graph = start_small();
+    let ig = graph.dataset().accounts()[0].ig_user_id.clone();
+    let url = graph.url(&format!("/v24.0/{ig}?fields=id"));
+    for _ in 0..DEFAULT_QUIET_CALLS {
+        let reply = get(&url);
+        assert_eq!(reply.status, 200);
+        assert!(reply.header("X-App-Usage").is_none() && reply.header("X-Business-Use-Case-Usage").is_none());
+    }
+    let user = get(&url);
+    assert!(user.header_json("X-App-Usage")["call_count"].is_u64());
+    assert!(user.header("X-Business-Use-Case-Usage").is_none(), "a user token gets X-App-Usage only");
+
+    let page_token = start(
+        DatasetSpec::small(),
+        FakeOptions { tokens: TokenOptions { kind: TokenKind::Page, ..TokenOptions::default() }, ..Default::default() },
+    );
+    let ops: Vec<String> = (0..DEFAULT_QUIET_CALLS).map(|_| format!("{ig}?fields=id")).collect();
+    let quiet = post_form(&page_token.url("/v24.0/"), &[("batch", &batch_json(&ops))]);
+    assert!(quiet.header("X-App-Usage").is_none() && quiet.header("X-Business-Use-Case-Usage").is_none());
+    let page = get(&page_token.url(&format!("/v24.0/{ig}?fields=id")));
+    assert!(page.header("X-App-Usage").is_none(), "a Page token gets X-Business-Use-Case-Usage only");
+    assert_eq!(page.header_json("X-Business-Use-Case-Usage")[&ig][0]["type"], "instagram");
 }

@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use fake_graph::{DatasetSpec, FakeOptions};
+use fake_graph::{DatasetSpec, FakeOptions, UsageHeaders};
 use serde_json::Value;
 
 const IG: &str = "17841400000000001";
@@ -77,7 +77,9 @@ fn hashtag_search_edges_and_budget() {
 
 #[test]
 fn platform_rate_limit() {
-    let graph = start(DatasetSpec::small(), FakeOptions { platform_calls_per_hour: 2, ..FakeOptions::default() });
+    let options =
+        FakeOptions { platform_calls_per_hour: 2, usage_headers: UsageHeaders::both(), ..FakeOptions::default() };
+    let graph = start(DatasetSpec::small(), options);
     let url = graph.url(&format!("/v24.0/ig_hashtag_search?user_id={IG}&q=coffee"));
     let first = get(&url);
     assert_eq!(first.header_json("x-app-usage")["call_count"], 50);

@@ -3,18 +3,25 @@
 //! ```text
 //! fake-graph [--dataset small|demo|bench] [--port N] [--latency-ms N]
 //!            [--throttle FRACTION] [--transient FRACTION] [--seed N]
-//!            [--accounts N] [--posts N] [--require-appsecret-proof]
+//!            [--accounts N] [--posts N] [--page-size N] [--require-appsecret-proof]
+//! fake-graph --replay FILE [--write-inputs DIR] [--port N] [--latency-ms N]
 //! ```
-//! `--accounts` and `--posts` resize the dataset (e.g. one account with 10,000 posts).
+//! `--accounts` and `--posts` resize the dataset (e.g. one account with 10,000 posts);
+//! `--page-size` caps every edge's pages (small pages make paging show in a recording).
 //! Prints the base URL, the token, the dataset's "now" and the app's id and secret (for the
 //! OAuth endpoints), then serves until killed.
+//! `--replay` answers from a recording (`source-instagram read --record FILE`) instead of a
+//! dataset; `--write-inputs DIR` also writes the recorded read's `config.json` (pointing at this
+//! server), `catalog.json` and `state.json` there. It prints the base URL, a token and the
+//! "now" to run the connector at, then serves until killed.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
+use fake_graph::replay::Replay;
 use fake_graph::{Dataset, DatasetSpec, FakeGraph, FakeOptions, FaultPlan};
 
-const USAGE: &str = "usage: fake-graph [--dataset small|demo|bench] [--port N] [--latency-ms N] [--throttle FRACTION] [--transient FRACTION] [--seed N] [--accounts N] [--posts N] [--require-appsecret-proof]";
+const USAGE: &str = "usage: fake-graph [--dataset small|demo|bench] [--port N] [--latency-ms N] [--throttle FRACTION] [--transient FRACTION] [--seed N] [--accounts N] [--posts N] [--page-size N] [--require-appsecret-proof]\n       fake-graph --replay FILE [--write-inputs DIR] [--port N] [--latency-ms N]";
 
 fn main() -> ExitCode {
     match run() {
@@ -32,6 +39,8 @@ fn run() -> Result<(), String> {
     let mut throttle = None;
     let mut transient = None;
     let mut seed = 0u64;
+    let mut replay = None;
+    let mut inputs = None;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         if flag == "--help" || flag == "-h" {
@@ -54,8 +63,14 @@ fn run() -> Result<(), String> {
             "--seed" => seed = value.parse().map_err(|_| bad("not a number"))?,
             "--accounts" => spec.accounts = value.parse().map_err(|_| bad("not a number"))?,
             "--posts" => spec.media_per_account = value.parse().map_err(|_| bad("not a number"))?,
+            "--page-size" => options.page_size_cap = value.parse().map_err(|_| bad("not a number"))?,
+            "--replay" => replay = Some(value),
+            "--write-inputs" => inputs = Some(value),
             _ => return Err(format!("unknown option {flag}")),
         }
+    }
+    if let Some(path) = replay {
+        return serve_replay(&path, inputs.as_deref(), options);
     }
     if let Some(fraction) = throttle {
         options.faults = options.faults.combine(FaultPlan::throttle(fraction, seed));
@@ -80,6 +95,41 @@ fn run() -> Result<(), String> {
         graph.token(),
         graph.base_url()
     );
+    loop {
+        std::thread::park();
+    }
+}
+
+/// `--replay FILE`: answer from a recording until killed.
+fn serve_replay(path: &str, inputs: Option<&str>, options: FakeOptions) -> Result<(), String> {
+    let recording = Replay::load(std::path::Path::new(path))?;
+    let graph = FakeGraph::replay(&recording, options).map_err(|e| format!("cannot start: {e}"))?;
+    let now = recording.now().map(|t| t.to_rfc3339()).ok_or("the recording's first line has no `now`")?;
+    println!("FAKE_GRAPH_URL={}", graph.base_url());
+    println!("FAKE_GRAPH_TOKEN=replay-token");
+    println!("FAKE_GRAPH_NOW={now}");
+    println!("replaying {} exchanges of a `{}` recorded at {now}", recording.exchanges().len(), recording.command());
+    if let Some(dir) = inputs {
+        let dir = std::path::Path::new(dir);
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let write = |name: &str, value: &serde_json::Value| {
+            let file = dir.join(name);
+            std::fs::write(&file, format!("{value:#}\n")).map_err(|e| format!("cannot write {}: {e}", file.display()))
+        };
+        write("config.json", &recording.config(&graph.base_url(), "replay-token"))?;
+        write("catalog.json", &recording.catalog())?;
+        let mut args = format!("--config {0}/config.json --catalog {0}/catalog.json", dir.display());
+        if let Some(state) = recording.state() {
+            write("state.json", &state)?;
+            args.push_str(&format!(" --state {}/state.json", dir.display()));
+        }
+        let command = if recording.command() == "check" {
+            format!("check --config {}/config.json", dir.display())
+        } else {
+            format!("read {args}")
+        };
+        println!("try: SOURCE_INSTAGRAM_FAKE_NOW={now} source-instagram {command}");
+    }
     loop {
         std::thread::park();
     }
