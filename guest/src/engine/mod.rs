@@ -46,6 +46,11 @@ use std::collections::BTreeMap;
 /// Send priority: edge pages (whose answers lead to more requests) before insights.
 pub const PRIORITY_EDGE: u8 = 0;
 pub const PRIORITY_INSIGHTS: u8 = 1;
+/// Walks off the read's longest chain (tags, public content: a few short walks whose answers
+/// lead to no batch): sent with the insights, in the slots the edge pages leave, without
+/// counting as an insights backlog; so at the start of a read they do not go before the
+/// first edge pages (the media walk, whose answers lead to most of the read).
+pub const PRIORITY_SIDE: u8 = 2;
 
 /// A stream family's hooks. A family serves one or more streams (a parent edge and the child
 /// streams it feeds) and keeps its own per-account progress.
@@ -169,6 +174,20 @@ impl Cx<'_> {
                 self.asked.push(Asked::Ops { ops: vec![(tag, rel)], priority: PRIORITY_EDGE, account: Some(a) })
             }
             _ => self.get(tag, url, PRIORITY_EDGE),
+        }
+    }
+
+    /// A request of a side walk (an absolute URL: tags, public content; see [`PRIORITY_SIDE`]):
+    /// with the batch API, an edge operation packed with the other operations of its step
+    /// (the account insights of the start, the side walks' other pages), so the side walks
+    /// cost few round trips of their own; else, or off the API's origin, a GET.
+    pub fn side(&mut self, tag: u64, url: String) {
+        let relative = url.strip_prefix(&self.client.absolute("")).map(str::to_string);
+        match relative {
+            Some(rel) if self.client.batch_supported() => {
+                self.asked.push(Asked::Ops { ops: vec![(tag, rel)], priority: PRIORITY_EDGE, account: None })
+            }
+            _ => self.get(tag, url, PRIORITY_SIDE),
         }
     }
 
