@@ -155,7 +155,7 @@ fn round_trips_are_few() {
     assert!(probes >= 24 * accounts, "every window is probed ({probes})");
     assert!((1..=2 * accounts).contains(&weekly), "other periods only for windows with data ({weekly})");
     let listing: Vec<String> = reqs.iter().map(|q| format!("{} {} ops={}", q.method, q.path, q.batch_ops)).collect();
-    // Plus, per account, one media page with the comments expanded and one page of tags.
+    // Plus, per account, one page of tags (the comments come with the media pages).
     assert!(reqs.len() <= 1 + accounts * 11, "{} requests: {listing:#?}", reqs.len());
 }
 

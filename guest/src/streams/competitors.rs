@@ -12,7 +12,7 @@
 use super::StreamDef;
 use crate::emit;
 use crate::engine::walk::Walk;
-use crate::engine::{Cx, Family, PRIORITY_EDGE, bad_data, shape};
+use crate::engine::{Cx, Family, bad_data, shape};
 use crate::error::Result;
 use crate::graph::{ApiError, Page};
 use crate::state;
@@ -95,7 +95,7 @@ impl Competitors {
         }
         let fields = discovery_fields(&job.username, first && cx.wants(COMPETITOR_PROFILES.name), media);
         let url = cx.client.url(&cx.accounts[0].ig_id, &[("fields", fields.as_str())]);
-        cx.get(tag as u64, url.clone(), PRIORITY_EDGE);
+        cx.side(tag as u64, url.clone());
         Some(url)
     }
 }

@@ -96,17 +96,20 @@ pub fn families(
     if wants(USERS) {
         out.push(Box::new(users::Users));
     }
-    if wants(MEDIA) || wants(MEDIA_INSIGHTS) {
-        out.push(Box::new(media::Media::new(selection, config, state, accounts, now)?));
+    if wants(MEDIA) || wants(MEDIA_INSIGHTS) || wants(MEDIA_COMMENTS) {
+        // `media_comments` rides on the media walk: its posts come with the media pages.
+        let rider: Option<Box<dyn crate::parts::media_riders::MediaRider>> = if wants(MEDIA_COMMENTS) {
+            Some(Box::new(comments::Comments::new(selection, config, state, accounts, now)?))
+        } else {
+            None
+        };
+        out.push(Box::new(media::Media::new(selection, config, state, accounts, now, rider)?));
     }
     if wants(STORIES) || wants(STORY_INSIGHTS) {
         out.push(Box::new(stories::Stories::new(accounts)));
     }
     if wants(USER_LIFETIME_INSIGHTS) {
         out.push(Box::new(demographics::Demographics::default()));
-    }
-    if wants(MEDIA_COMMENTS) {
-        out.push(Box::new(comments::Comments::new(selection, config, state, accounts, now)?));
     }
     if wants(TAGGED_MEDIA) {
         out.push(Box::new(tagged::Tagged::new(selection, config, state, accounts, now)?));
@@ -129,13 +132,16 @@ pub fn families(
 }
 
 /// What the account list brings along for the selected streams (field expansion): the IG user
-/// node for `users`, the first media page for `media` and `media_insights`.
+/// node for `users`, the first media page for `media`, `media_insights` and `media_comments`
+/// (with the fields the media walk asks on every page).
 pub fn prefetch(selection: &Selection, config: &Config) -> Prefetch {
     let wants = |s: &str| selection.is_selected(s);
+    let own = wants(MEDIA) || wants(MEDIA_INSIGHTS);
+    let extra = if wants(MEDIA_COMMENTS) { comments::post_fields() } else { Vec::new() };
     Prefetch {
         user_fields: wants(USERS).then(|| crate::graph_fields::user_fields(config.login)),
-        media: (wants(MEDIA) || wants(MEDIA_INSIGHTS))
-            .then_some((crate::graph_fields::media_fields(config.login), crate::graph::PAGE_LIMIT)),
+        media: (own || wants(MEDIA_COMMENTS))
+            .then(|| (media::edge_fields(config.login, own, &extra), crate::graph::PAGE_LIMIT)),
     }
 }
 
