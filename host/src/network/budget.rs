@@ -96,6 +96,9 @@ pub struct CallBudget {
     reading_sent_at: Option<Instant>,
     /// That reading's usage (percent).
     latest: Option<f64>,
+    /// The lowest bound on a call's cost learned from the difference of two readings: below
+    /// the prior, it shows that this process's calls barely move the figure.
+    difference_bound: f64,
     /// The latest readings, to learn from their differences.
     readings: VecDeque<Reading>,
     /// The newest answer time among calls that left the window.
@@ -114,6 +117,7 @@ impl CallBudget {
             active: false,
             reading_sent_at: None,
             latest: None,
+            difference_bound: f64::INFINITY,
             readings: VecDeque::new(),
             newest_left: None,
             sent: VecDeque::new(),
@@ -184,7 +188,9 @@ impl CallBudget {
         let cost = self.per_call * calls as f64;
         // Others' usage alone leaves no room for this request: waiting for this process's calls
         // to leave the window cannot make room, so the usage pacing and Meta's throttles decide.
-        let no_room = TARGET_PERCENT - self.others < cost;
+        // Only once the readings showed that this process's calls cost less than the prior: a
+        // high figure is then others' usage, not this process's calls at a cost above the prior.
+        let no_room = TARGET_PERCENT - self.others < cost && self.difference_bound < PRIOR_PERCENT_PER_CALL;
         // it arrives); those sent after it are added at the learned cost.
         let after: u32 =
             self.sent.iter().filter(|s| self.reading_sent_at.is_some_and(|r| s.at > r)).map(|s| s.calls).sum();
@@ -259,6 +265,7 @@ impl CallBudget {
                 ((reading.floor - before.floor).max(0.0) + 1.0) / landed as f64
             })
             .fold(f64::INFINITY, f64::min);
+        self.difference_bound = self.difference_bound.min(bound);
         self.per_call = self.per_call.min(bound);
         if self.readings.len() == READINGS_KEPT {
             self.readings.pop_front();
@@ -388,8 +395,10 @@ mod tests {
         let t0 = Instant::now();
         let ms = |n| t0 + Duration::from_millis(n);
         let mut b = CallBudget::new(Duration::from_secs(3600));
-        let t = go(&mut b, 1, t0);
-        b.answered(t, Some(85.0), t0);
+        for i in 0..5u64 {
+            let t = go(&mut b, 1, t0 + Duration::from_micros(i));
+            b.answered(t, Some(85.0), t0 + Duration::from_micros(i));
+        }
         for i in 1..=20u64 {
             let t = go(&mut b, 50, ms(2 * i));
             b.answered(t, Some(85.0), ms(2 * i + 1));

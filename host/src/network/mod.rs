@@ -35,7 +35,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 pub use limits::{RetryLimits, Timeouts};
 pub use origin::Origin;
-use retry::{BatchBody, Verdict, backoff, classify_for, classify_item_for};
+use retry::{BatchBody, Verdict, backoff, classify, classify_item};
 pub use sending::ACCOUNT_HINT;
 use sending::Call;
 use serde_json::Value;
