@@ -83,13 +83,12 @@ impl AccountBreakdowns {
         let mut cursors = AccountCursors::parse(STREAM, "date", state.get(STREAM))?;
         cursors.drop_future(STREAM, now);
         let earliest = config.insights_start(now);
-        let starts = accounts
-            .iter()
-            .map(|a| match (selection.is_incremental(STREAM), cursors.get(&a.ig_id)) {
-                (true, Some(cursor)) => (cursor - Duration::days(config.insights_lookback_days)).max(earliest),
-                _ => earliest,
-            })
-            .collect();
+        let starts = cursors.starts(
+            accounts.iter().map(|a| a.ig_id.as_str()),
+            selection.is_incremental(STREAM),
+            Duration::days(config.insights_lookback_days),
+            earliest,
+        );
         Ok(AccountBreakdowns {
             cursors,
             starts,
