@@ -96,8 +96,8 @@ pub struct CallBudget {
     reading_sent_at: Option<Instant>,
     /// That reading's usage (percent).
     latest: Option<f64>,
-    /// The lowest bound on a call's cost learned from the difference of two readings: below
-    /// the prior, it shows that this process's calls barely move the figure.
+    /// The lowest bound on a call's cost learned from the difference of two readings (infinite
+    /// before any): below the prior, this process's calls barely move the figure.
     difference_bound: f64,
     /// The latest readings, to learn from their differences.
     readings: VecDeque<Reading>,
@@ -188,8 +188,9 @@ impl CallBudget {
         let cost = self.per_call * calls as f64;
         // Others' usage alone leaves no room for this request: waiting for this process's calls
         // to leave the window cannot make room, so the usage pacing and Meta's throttles decide.
-        // Only once the readings showed that this process's calls cost less than the prior: a
-        // high figure is then others' usage, not this process's calls at a cost above the prior.
+        // Only once the difference of two readings showed that this process's calls cost less
+        // than the prior: a high figure is then others' usage, not this process's calls at a
+        // cost above the prior (a limit of a few calls an hour shows a far higher cost).
         let no_room = TARGET_PERCENT - self.others < cost && self.difference_bound < PRIOR_PERCENT_PER_CALL;
         // it arrives); those sent after it are added at the learned cost.
         let after: u32 =
