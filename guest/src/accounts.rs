@@ -18,12 +18,12 @@ use serde_json::{Map, Value};
 use std::cell::RefCell;
 
 /// What the account list should bring along for the streams (Facebook Login only).
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Prefetch {
     /// Fields of the IG user node (`users`).
     pub user_fields: Option<&'static str>,
     /// The first page of the media edge: its fields and `limit`.
-    pub media: Option<(&'static str, &'static str)>,
+    pub media: Option<(String, &'static str)>,
 }
 
 impl Prefetch {
@@ -40,7 +40,7 @@ impl Prefetch {
             }
         }
         let mut out = fields.join(",");
-        if let Some((media_fields, limit)) = self.media {
+        if let Some((media_fields, limit)) = &self.media {
             out.push_str(&format!(",media.limit({limit}){{{media_fields}}}"));
         }
         out

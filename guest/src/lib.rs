@@ -21,6 +21,7 @@ pub mod emit;
 pub mod engine;
 pub mod error;
 pub mod graph;
+pub mod graph_fields;
 pub mod http;
 pub mod links;
 pub mod metrics;

@@ -1,8 +1,10 @@
 //! Which metrics the connector asks Meta for, as data, per Graph API version.
 //!
 //! This module is the one place to edit when Meta retires or adds a metric: the API version
-//! default, the metric sets per media kind, the account insight requests and the
-//! demographic breakdowns (Meta's refusal wordings are the sibling table in `refusals`). It also
+//! default, the metric sets per media kind (and what only Facebook Login gets), the metrics
+//! asked with a breakdown of their own, the account insight requests and breakdowns, and the
+//! demographic breakdowns and timeframes (Meta's refusal wordings are the sibling table in
+//! `refusals`; the Graph fields asked of each node, `graph_fields`). It also
 //! owns the run-time policy that drops a metric the API refuses for one media kind (or, for a
 //! refusal of one object, says so once), so a retired metric never fails a stream.
 
@@ -69,26 +71,45 @@ pub struct SeriesRequest {
     pub column_suffix: &'static str,
 }
 
+/// A metric of single objects Meta serves with a breakdown only when the request names that
+/// one metric: it is asked on its own, and the record carries the total under the metric's
+/// name and the parts under `{metric}_breakdown` (see `parts::object_breakdowns`).
+#[derive(Debug)]
+pub struct ObjectBreakdown {
+    pub metric: &'static str,
+    pub breakdown: &'static str,
+    /// The media kinds it is asked for.
+    pub kinds: &'static [MediaKind],
+}
+
 /// Everything that depends on the Graph API version.
 #[derive(Debug)]
 pub struct MetricTable {
     /// The first major version this table applies to.
     pub since_major: u32,
     pub media: &'static [(MediaKind, &'static [&'static str])],
+    /// Media metrics Meta serves with Facebook Login only: not asked with Instagram Login.
+    pub facebook_login_only: &'static [&'static str],
+    /// Metrics Meta serves only for media shared to Facebook and refuses for any other: Meta's
+    /// refusal of one of them for an object leaves them all out of that object's record (one
+    /// INFO line per read says so; every other object keeps them).
+    pub crossposted: &'static [&'static str],
+    /// Media metrics asked on their own with a breakdown.
+    pub object_breakdowns: &'static [ObjectBreakdown],
     /// Account time series, requested in windows of `SERIES_WINDOW_DAYS`.
     pub user_series: &'static [SeriesRequest],
     /// Metrics Meta only serves for the last 30 days.
     pub recent_only: &'static [&'static str],
     /// Account metrics served only as `metric_type=total_value`; asked per day.
     pub user_totals: &'static [&'static str],
+    /// Account metrics by breakdown (`user_insights_breakdowns`), as (breakdown, metrics):
+    /// asked per day with `metric_type=total_value`, one request per breakdown.
+    pub user_breakdowns: &'static [(&'static str, &'static [&'static str])],
     /// Audience demographics (`period=lifetime&metric_type=total_value`).
     pub demographics: &'static [&'static str],
     pub breakdowns: &'static [&'static str],
-    pub demographics_timeframe: &'static str,
-    /// Story metrics asked on their own with a breakdown, as (metric, breakdown): Meta serves
-    /// a breakdown only when the request names that one metric. `story_insights` carries the
-    /// total under the metric's name and the parts under `{metric}_breakdown`.
-    pub story_breakdowns: &'static [(&'static str, &'static str)],
+    /// The timeframes Meta keeps demographics for; each is asked (one record per timeframe).
+    pub demographics_timeframes: &'static [&'static str],
 }
 
 /// Widest `since`..`until` span Meta accepts for account time series.
@@ -106,8 +127,13 @@ const USER_SERIES: &[SeriesRequest] = &[
 const DEMOGRAPHICS: &[&str] =
     &["follower_demographics", "engaged_audience_demographics", "reached_audience_demographics"];
 const BREAKDOWNS: &[&str] = &["age", "gender", "city", "country", "age,gender"];
+/// `last_14_days`, `last_30_days`, `last_90_days` and `prev_month` went on 19 Aug 2024.
+const TIMEFRAMES: &[&str] = &["this_week", "this_month"];
 
-/// v22 and later: `views` replaces `impressions`/`plays`; reels skip rate and reposts exist.
+/// v22 and later: `views` replaces `impressions`/`plays`; Meta's additions of Dec 2025 –
+/// Jun 2026 (applying to every version): `reposts`, `profile_activity` by `action_type`,
+/// `facebook_views` and `crossposted_views` of crossposted media, the ads-inclusive
+/// `total_likes`/`total_comments`/`total_views` and story `link_clicks` (Facebook Login only).
 const V22: MetricTable = MetricTable {
     since_major: 22,
     media: &[
@@ -124,42 +150,63 @@ const V22: MetricTable = MetricTable {
                 "ig_reels_avg_watch_time",
                 "ig_reels_video_view_total_time",
                 "reels_skip_rate",
+                "reposts",
+                "facebook_views",
+                "crossposted_views",
+                "total_likes",
+                "total_comments",
+                "total_views",
             ],
         ),
-        (MediaKind::FeedVideo, &["reach", "saved", "likes", "comments", "shares", "total_interactions", "views"]),
+        (
+            MediaKind::FeedVideo,
+            &[
+                "reach",
+                "saved",
+                "likes",
+                "comments",
+                "shares",
+                "total_interactions",
+                "views",
+                "reposts",
+                "profile_activity",
+                "facebook_views",
+                "total_likes",
+                "total_comments",
+                "total_views",
+            ],
+        ),
         (MediaKind::Video, &["reach", "saved", "likes", "comments", "shares", "follows", "profile_visits", "views"]),
-        (
-            MediaKind::Carousel,
-            &[
-                "reach",
-                "saved",
-                "likes",
-                "comments",
-                "shares",
-                "follows",
-                "profile_visits",
-                "total_interactions",
-                "views",
-            ],
-        ),
-        (
-            MediaKind::Image,
-            &[
-                "reach",
-                "saved",
-                "likes",
-                "comments",
-                "shares",
-                "follows",
-                "profile_visits",
-                "total_interactions",
-                "views",
-            ],
-        ),
+        (MediaKind::Carousel, FEED_POST_METRICS),
+        (MediaKind::Image, FEED_POST_METRICS),
         (
             MediaKind::Story,
-            &["reach", "replies", "follows", "profile_visits", "shares", "total_interactions", "views", "navigation"],
+            &[
+                "reach",
+                "replies",
+                "follows",
+                "profile_visits",
+                "shares",
+                "total_interactions",
+                "views",
+                "navigation",
+                "reposts",
+                "profile_activity",
+                "facebook_views",
+                "total_views",
+                "link_clicks",
+            ],
         ),
+    ],
+    facebook_login_only: &["total_likes", "total_comments", "total_views", "link_clicks"],
+    crossposted: &["facebook_views", "crossposted_views"],
+    object_breakdowns: &[
+        ObjectBreakdown { metric: "navigation", breakdown: "story_navigation_action_type", kinds: &[MediaKind::Story] },
+        ObjectBreakdown {
+            metric: "profile_activity",
+            breakdown: "action_type",
+            kinds: &[MediaKind::Image, MediaKind::Carousel, MediaKind::FeedVideo, MediaKind::Story],
+        },
     ],
     user_series: USER_SERIES,
     recent_only: &["follower_count", "online_followers"],
@@ -176,11 +223,35 @@ const V22: MetricTable = MetricTable {
         "follows_and_unfollows",
         "reposts",
     ],
+    user_breakdowns: &[
+        ("follower_type", &["views"]),
+        ("media_product_type", &["views", "total_interactions", "likes", "comments", "shares", "saves", "reposts"]),
+        ("follow_type", &["follows_and_unfollows"]),
+        ("contact_button_type", &["profile_links_taps"]),
+    ],
     demographics: DEMOGRAPHICS,
     breakdowns: BREAKDOWNS,
-    demographics_timeframe: "this_month",
-    story_breakdowns: &[("navigation", "story_navigation_action_type")],
+    demographics_timeframes: TIMEFRAMES,
 };
+
+/// Images and carousels (FEED).
+const FEED_POST_METRICS: &[&str] = &[
+    "reach",
+    "saved",
+    "likes",
+    "comments",
+    "shares",
+    "follows",
+    "profile_visits",
+    "total_interactions",
+    "views",
+    "reposts",
+    "profile_activity",
+    "facebook_views",
+    "total_likes",
+    "total_comments",
+    "total_views",
+];
 
 /// v21: before `views`; the sets Airbyte's connector used.
 const V21: MetricTable = MetricTable {
@@ -204,6 +275,9 @@ const V21: MetricTable = MetricTable {
         (MediaKind::Image, &["reach", "saved", "likes", "comments", "shares", "follows", "profile_visits"]),
         (MediaKind::Story, &["reach", "replies", "follows", "profile_visits", "shares", "total_interactions"]),
     ],
+    facebook_login_only: &[],
+    crossposted: &[],
+    object_breakdowns: &[],
     user_series: USER_SERIES,
     recent_only: &["follower_count", "online_followers"],
     user_totals: &[
@@ -217,10 +291,14 @@ const V21: MetricTable = MetricTable {
         "profile_links_taps",
         "follows_and_unfollows",
     ],
+    user_breakdowns: &[
+        ("media_product_type", &["total_interactions", "likes", "comments", "shares", "saves"]),
+        ("follow_type", &["follows_and_unfollows"]),
+        ("contact_button_type", &["profile_links_taps"]),
+    ],
     demographics: DEMOGRAPHICS,
     breakdowns: BREAKDOWNS,
-    demographics_timeframe: "this_month",
-    story_breakdowns: &[],
+    demographics_timeframes: TIMEFRAMES,
 };
 
 /// Newest first.
@@ -232,8 +310,28 @@ pub fn table_for(major: u32) -> &'static MetricTable {
 }
 
 impl MetricTable {
-    pub fn media_metrics(&self, kind: MediaKind) -> &'static [&'static str] {
-        self.media.iter().find(|(k, _)| *k == kind).map(|(_, m)| *m).unwrap_or(&[])
+    /// The metrics of `kind` (all of them with Facebook Login; with Instagram Login, those
+    /// Meta serves there).
+    pub fn media_metrics(&self, kind: MediaKind, facebook_login: bool) -> Vec<&'static str> {
+        let all = self.media.iter().find(|(k, _)| *k == kind).map(|(_, m)| *m).unwrap_or(&[]);
+        all.iter().copied().filter(|m| facebook_login || !self.facebook_login_only.contains(m)).collect()
+    }
+
+    /// The object breakdowns asked for `kind`.
+    pub fn object_breakdowns_of(&self, kind: MediaKind) -> impl Iterator<Item = &'static ObjectBreakdown> + use<> {
+        let all: &'static [ObjectBreakdown] = self.object_breakdowns;
+        all.iter().filter(move |b| b.kinds.contains(&kind))
+    }
+
+    /// Whether `metric` of `kind` is asked on its own with a breakdown.
+    pub fn breaks_down(&self, kind: MediaKind, metric: &str) -> bool {
+        self.object_breakdowns_of(kind).any(|b| b.metric == metric)
+    }
+
+    /// The metrics Meta's refusal of `metric` for one object leaves out of that object's
+    /// record: the whole crossposted group for one of them, else the metric alone.
+    pub fn refused_with(&self, metric: &'static str) -> Vec<&'static str> {
+        if self.crossposted.contains(&metric) { self.crossposted.to_vec() } else { vec![metric] }
     }
 }
 
@@ -243,9 +341,22 @@ impl MetricTable {
 pub struct MetricPolicy {
     dropped: BTreeSet<(String, String)>,
     refused_for_objects: BTreeSet<(String, String)>,
+    /// The table's crossposted metrics: their refusal for an object is expected.
+    crossposted: &'static [&'static str],
 }
 
 impl MetricPolicy {
+    /// The policy of a read with `table`.
+    pub fn new(table: &'static MetricTable) -> Self {
+        MetricPolicy { crossposted: table.crossposted, ..MetricPolicy::default() }
+    }
+
+    /// Whether Meta refuses `metric` for objects not shared to Facebook (an expected refusal,
+    /// reported as information, once per read whatever the scope).
+    pub fn is_crossposted(&self, metric: &str) -> bool {
+        self.crossposted.contains(&metric)
+    }
+
     /// `metrics` minus the ones dropped for `scope`.
     pub fn active<'a>(&self, scope: &str, metrics: &[&'a str]) -> Vec<&'a str> {
         metrics.iter().copied().filter(|m| !self.dropped.contains(&(scope.to_string(), m.to_string()))).collect()
@@ -259,6 +370,7 @@ impl MetricPolicy {
     /// Record that `metric` was refused for an object of `scope` (only that object loses it);
     /// true the first time, so it is reported once.
     pub fn note_object_refusal(&mut self, scope: &str, metric: &str) -> bool {
+        let scope = if self.is_crossposted(metric) { "" } else { scope };
         self.refused_for_objects.insert((scope.to_string(), metric.to_string()))
     }
 }
@@ -285,7 +397,32 @@ mod tests {
         assert_eq!(table_for(25).since_major, 22);
         assert_eq!(table_for(22).since_major, 22);
         assert_eq!(table_for(21).since_major, 21);
-        assert!(!table_for(25).media_metrics(MediaKind::Image).contains(&"impressions"));
+        assert!(!table_for(25).media_metrics(MediaKind::Image, true).contains(&"impressions"));
+    }
+
+    /// Instagram Login leaves out what Meta serves to Facebook Login only; a breakdown metric
+    /// is known per kind; a crossposted metric's refusal takes its group along.
+    #[test]
+    fn logins_breakdowns_and_groups() {
+        let t = table_for(27);
+        let story_fb = t.media_metrics(MediaKind::Story, true);
+        let story_ig = t.media_metrics(MediaKind::Story, false);
+        assert!(story_fb.contains(&"link_clicks") && story_fb.contains(&"total_views"));
+        assert!(!story_ig.contains(&"link_clicks") && !story_ig.contains(&"total_views"));
+        assert!(story_ig.contains(&"reposts") && story_ig.contains(&"facebook_views"));
+        assert!(t.breaks_down(MediaKind::Story, "navigation") && t.breaks_down(MediaKind::Image, "profile_activity"));
+        assert!(!t.breaks_down(MediaKind::Reel, "profile_activity"));
+        assert!(!t.media_metrics(MediaKind::Reel, true).contains(&"profile_activity"));
+        assert_eq!(t.refused_with("crossposted_views"), vec!["facebook_views", "crossposted_views"]);
+        assert_eq!(t.refused_with("views"), vec!["views"]);
+        // Every object breakdown's metric is in the sets of the kinds it is asked for.
+        for b in t.object_breakdowns {
+            assert!(b.kinds.iter().all(|k| t.media_metrics(*k, true).contains(&b.metric)), "{}", b.metric);
+        }
+        let mut p = MetricPolicy::new(t);
+        assert!(p.note_object_refusal("REELS", "facebook_views"));
+        assert!(!p.note_object_refusal("IMAGE", "facebook_views"), "one note per read");
+        assert!(p.note_object_refusal("REELS", "views") && p.note_object_refusal("IMAGE", "views"));
     }
 
     /// A dropped metric disappears only for its own scope.

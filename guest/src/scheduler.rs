@@ -4,7 +4,10 @@
 //! answers lead to more requests; 1: insights). Answers are *handed out* by a rule that looks
 //! only at the set of requests submitted and not yet handed out, never at which answers have
 //! arrived: the lowest key of priority 0, unless [`BACKLOG`] or more priority-1 requests are
-//! waiting, then the lowest key of priority 1. Callers submit new requests only while handling
+//! waiting, then the lowest key of priority 1. Priority 2 (side walks: a few short walks off
+//! the read's longest chain) is ordered with priority 1 but does not count towards
+//! [`BACKLOG`], so a read's first side requests do not flip the preference ahead of its
+//! first edge pages. Callers submit new requests only while handling
 //! answers, so that set, and with it the sequence of requests and of answers handed out, is
 //! the same on every run and for every window size; only the timing differs. That is what
 //! makes the read's output deterministic, while an edge page is never held back behind
@@ -19,7 +22,7 @@
 //! Lanes (the account a request is about, [`Request::account`]) keep one partition from
 //! stalling the others. The host pauses a throttled account's requests inside its hook, so to
 //! this window they look in flight for as long as the pause lasts. Two rules cover that:
-//! - While other lanes have requests queued, one lane holds at most `window - 1` slots.
+//! - While other lanes have requests outstanding, one lane holds at most `window - 1` slots.
 //! - A lane with a request in flight for longer than [`STUCK`] gives way when the next answer
 //!   to hand out is its own. The other lanes' answers are then handed out in their own order,
 //!   edges first. Output is then ordered by lane rather than by the global rule. That happens
@@ -45,8 +48,9 @@ pub const BACKLOG: usize = 8;
 /// are handed out) before sending stalls.
 pub const LOOKAHEAD: usize = 64;
 /// Bytes of answers that may wait to be handed out before sending stops (except the next one
-/// needed): a media page is ~100 KiB, so this holds a few pages while insights go first.
-pub const LOOKAHEAD_BYTES: usize = 512 << 10;
+/// needed): a media page of 100 posts is ~140 KiB, ~260 KiB with its comments expanded, so
+/// this holds a window's worth of pages (four) and more while insights go first.
+pub const LOOKAHEAD_BYTES: usize = 1536 << 10;
 /// A request in flight this long marks its lane as held up (by a throttle, in practice): the
 /// other lanes' answers are handed out past it. Far above any answer time of a normal read.
 pub const STUCK: Duration = Duration::from_secs(2);
@@ -62,8 +66,10 @@ pub struct Scheduler<T, X: Transport> {
     lanes: BTreeMap<u64, Option<String>>,
     /// Tags of every request not yet handed out.
     tags: BTreeMap<u64, T>,
-    /// Keys not yet handed out, per priority (0 and 1).
+    /// Keys not yet handed out, per priority (0 and 1; 2 is in 1).
     waiting: [BTreeSet<u64>; 2],
+    /// Keys of priority 2 not yet handed out (also in `waiting[1]`).
+    side: BTreeSet<u64>,
     /// Answers that arrived but are not yet handed out, and their bytes.
     arrived: BTreeMap<u64, Result<Response, String>>,
     arrived_bytes: usize,
@@ -84,6 +90,7 @@ impl<T, X: Transport> Scheduler<T, X> {
             lanes: BTreeMap::new(),
             tags: BTreeMap::new(),
             waiting: [BTreeSet::new(), BTreeSet::new()],
+            side: BTreeSet::new(),
             arrived: BTreeMap::new(),
             arrived_bytes: 0,
             next_key: 0,
@@ -93,10 +100,14 @@ impl<T, X: Transport> Scheduler<T, X> {
         }
     }
 
-    /// Queue a request; `priority` 0 goes before 1 (e.g. edge pages before insights).
+    /// Queue a request; `priority` 0 goes before 1 (e.g. edge pages before insights); 2 goes
+    /// with 1 without counting towards [`BACKLOG`].
     pub fn submit(&mut self, tag: T, request: Request, priority: u8) {
         let key = self.next_key;
         self.next_key += 1;
+        if priority >= 2 {
+            self.side.insert(key);
+        }
         let priority = priority.min(1);
         self.tags.insert(key, tag);
         self.lanes.insert(key, request.account.clone());
@@ -126,7 +137,7 @@ impl<T, X: Transport> Scheduler<T, X> {
 
     /// The priorities in the order they are served now.
     fn preference(&self) -> [usize; 2] {
-        if self.waiting[1].len() >= BACKLOG { [1, 0] } else { [0, 1] }
+        if self.waiting[1].len() - self.side.len() >= BACKLOG { [1, 0] } else { [0, 1] }
     }
 
     /// The key handed out next: a function of the waiting sets only.
@@ -135,7 +146,9 @@ impl<T, X: Transport> Scheduler<T, X> {
     }
 
     /// Whether `key` may take a slot now: its lane holds fewer than `window - 1` slots, or no
-    /// other lane has anything queued (or nothing is in flight at all).
+    /// other lane has anything outstanding (queued, in flight or waiting to be handed out: an
+    /// answer waiting behind this lane's leads to requests that need the slot), or nothing is
+    /// in flight at all.
     fn lane_may_send(&self, key: u64) -> bool {
         let Some(Some(lane)) = self.lanes.get(&key) else { return true };
         if self.window < 2 || self.in_flight.is_empty() {
@@ -143,8 +156,7 @@ impl<T, X: Transport> Scheduler<T, X> {
         }
         let held =
             self.in_flight.iter().filter(|(k, ..)| self.lanes.get(k).is_some_and(|l| l.as_ref() == Some(lane))).count();
-        held < self.window - 1
-            || !self.queue.keys().any(|k| self.lanes.get(k).is_some_and(|l| l.as_ref() != Some(lane)))
+        held < self.window - 1 || !self.lanes.values().any(|l| l.as_ref() != Some(lane))
     }
 
     /// The next queued request to send, in preference order.
@@ -223,6 +235,7 @@ impl<T, X: Transport> Scheduler<T, X> {
         self.arrived_bytes -= size(&answer);
         self.lanes.remove(&key);
         let tag = self.tags.remove(&key).expect("every key has a tag");
+        self.side.remove(&key);
         self.waiting.iter_mut().for_each(|w| {
             w.remove(&key);
         });

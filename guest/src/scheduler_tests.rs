@@ -116,3 +116,26 @@ fn start_errors_are_answers() {
     assert_eq!(s.next_answer().unwrap().0, "b");
     assert!(s.next_answer().is_none());
 }
+
+/// Side requests (priority 2) go with insights but are no backlog: eight of them asked before
+/// an edge page do not put it behind them, where eight insights requests would.
+#[test]
+fn side_requests_are_no_backlog() {
+    let order = |side: u8| {
+        let mut s = Scheduler::new(SimNet { now: 0, seed: 1, sent: vec![] }, 1);
+        for i in 0..8u64 {
+            s.submit(i, get(format!("s{i}")), side);
+        }
+        s.submit(8, get("edge".into()), 0);
+        let mut out = Vec::new();
+        while let Some((tag, _)) = s.next_answer() {
+            out.push(tag);
+        }
+        (out, s.transport.sent)
+    };
+    let (out, sent) = order(2);
+    assert_eq!(out, [8, 0, 1, 2, 3, 4, 5, 6, 7]);
+    assert_eq!(sent[0], "edge");
+    // Eight insights requests are a backlog: the first goes before the edge page.
+    assert_eq!(order(1).0, [0, 8, 1, 2, 3, 4, 5, 6, 7]);
+}

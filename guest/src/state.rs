@@ -140,6 +140,24 @@ impl AccountCursors {
         self.cursors.get(account).copied()
     }
 
+    /// Where each of `accounts` (IG user ids) starts: on an incremental read with a cursor,
+    /// `lookback` before it (not before `earliest`); otherwise `earliest`.
+    pub fn starts<'a>(
+        &self,
+        accounts: impl IntoIterator<Item = &'a str>,
+        incremental: bool,
+        lookback: chrono::Duration,
+        earliest: DateTime<Utc>,
+    ) -> Vec<DateTime<Utc>> {
+        accounts
+            .into_iter()
+            .map(|a| match (incremental, self.get(a)) {
+                (true, Some(cursor)) => (cursor - lookback).max(earliest),
+                _ => earliest,
+            })
+            .collect()
+    }
+
     /// Cursors after `now` cannot come from a real read (a clock or state mix-up): each is
     /// reported with a WARN naming the stream and account, and dropped, so that account is
     /// read as on a first sync (from `start_date` or the default history).

@@ -1,6 +1,6 @@
 //! Record clean-up shared by every stream: RFC 3339 timestamps with `+00:00` and removal of
-//! volatile URL parameters so that records are stable between syncs; carousel children from
-//! field expansion inlined as a plain array.
+//! volatile URL parameters so that records are stable between syncs; carousel children and
+//! collaborators from field expansion inlined as plain arrays.
 //!
 //! Pure functions only; no I/O.
 
@@ -83,6 +83,15 @@ pub fn inline_children(media: &mut serde_json::Map<String, Value>) {
     }
 }
 
+/// A post's `collaborators: {data: [...]}` (from field expansion) → a plain array of
+/// `{id, username, invite_status}`.
+pub fn inline_collaborators(media: &mut serde_json::Map<String, Value>) {
+    if let Some(Value::Object(mut edge)) = media.remove("collaborators") {
+        let list = edge.remove("data").filter(Value::is_array).unwrap_or(Value::Array(vec![]));
+        media.insert("collaborators".into(), list);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,6 +114,13 @@ mod tests {
             .clone();
         inline_children(&mut m);
         assert_eq!(m["children"], serde_json::json!([{"id": "1", "timestamp": "2024-01-01T00:00:00+00:00"}]));
+        let mut m =
+            serde_json::json!({"collaborators": {"data": [{"id": "9", "username": "u", "invite_status": "Pending"}]}})
+                .as_object()
+                .unwrap()
+                .clone();
+        inline_collaborators(&mut m);
+        assert_eq!(m["collaborators"], serde_json::json!([{"id": "9", "username": "u", "invite_status": "Pending"}]));
     }
 
     /// Only the volatile parameter goes; the others stay in order.

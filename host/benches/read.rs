@@ -5,7 +5,13 @@
 //! Reports wall time, CPU time and peak RSS of the connector process, HTTP round trips and
 //! rate-limit-counted calls per stream, records per second, and `spec` start-up. The baseline
 //! in the same run is the same connector limited to one request in flight (`num_workers: 1`).
+//! A read of every stream against the seven original ones, in the same run, is in `every`.
 //! Run: `cargo bench -p source-instagram --bench read` (results: BENCHMARKS.md).
+
+#[path = "common/mod.rs"]
+mod common;
+#[path = "read/every.rs"]
+mod every;
 
 use fake_graph::{Dataset, DatasetSpec, FakeGraph, FakeOptions, RecordedRequest};
 use serde_json::{Value, json};
@@ -14,8 +20,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_source-instagram");
-const STREAMS: &[&str] =
-    &["users", "media", "media_insights", "stories", "story_insights", "user_insights", "user_lifetime_insights"];
+const STREAMS: &[&str] = common::SEVEN;
 
 struct Measured {
     wall: Duration,
@@ -68,7 +73,11 @@ fn stream_of(path: &str, query: &str) -> &'static str {
         path.trim_matches('/').split('/').filter(|p| !p.starts_with('v') || !p.contains('.')).collect();
     match parts.as_slice() {
         ["me", "accounts"] => "(accounts)",
+        [_] if query.contains("business_discovery") => "competitor_profiles, competitor_media",
+        ["ig_hashtag_search"] | [_, "top_media" | "recent_media"] => "hashtag_media",
         [_] => "users",
+        [_, "tags"] => "tagged_media",
+        [_, "comments" | "replies"] => "media_comments",
         [_, "media"] => "media",
         [_, "stories"] => "stories",
         [id, "insights"] if id.starts_with("179") => "media_insights",
@@ -185,11 +194,12 @@ fn main() {
         println!("| {s} | {rt} | {calls} |");
     }
     large_account(dir.path(), &env_base);
+    every::every_stream(dir.path(), &env_base);
     tenants(dir.path(), &env_base);
 }
 
-/// Full read of `streams` of `spec` at `latency` with `workers` in flight: the measurement,
-/// the fake's request log and the most requests the fake served at once.
+/// Full read of `streams` of `spec` at `latency` with `workers` in flight (`extra`: more config
+/// keys): the measurement, the fake's request log and the most requests the fake served at once.
 fn read_once(
     dir: &std::path::Path,
     env_base: &[(&str, &str)],
@@ -197,14 +207,13 @@ fn read_once(
     latency: Duration,
     workers: usize,
     streams: &[&str],
+    extra: &Value,
 ) -> (Measured, Vec<RecordedRequest>, usize) {
     let fake = FakeGraph::start(Dataset::generate(spec), FakeOptions { latency, ..FakeOptions::default() }).unwrap();
     let cfg = dir.join("large-config.json");
-    std::fs::write(
-        &cfg,
-        json!({"access_token": spec.token, "api_base_url": fake.base_url(), "num_workers": workers}).to_string(),
-    )
-    .unwrap();
+    let mut config = json!({"access_token": spec.token, "api_base_url": fake.base_url(), "num_workers": workers});
+    config.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
+    std::fs::write(&cfg, config.to_string()).unwrap();
     let catalog: Vec<Value> = streams
         .iter()
         .map(|s| json!({"stream": {"name": s, "json_schema": {}, "supported_sync_modes": ["full_refresh"]}, "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}))
@@ -241,7 +250,8 @@ fn large_account(dir: &std::path::Path, env_base: &[(&str, &str)]) {
     println!("|---|---|---|---|---|---|---|---|");
     let mut walls = BTreeMap::new();
     for (mode, workers) in [("baseline: num_workers 1", 1), ("default (num_workers 4)", 4), ("num_workers 16", 16)] {
-        let (m, reqs, peak) = read_once(dir, env_base, &one(3_000), Duration::from_millis(100), workers, &streams);
+        let (m, reqs, peak) =
+            read_once(dir, env_base, &one(3_000), Duration::from_millis(100), workers, &streams, &json!({}));
         let calls: usize = reqs.iter().map(|r| r.batch_ops.max(1)).sum();
         println!(
             "| {mode} | {:.2} s | {:.2} s | {:.1} MiB | {} | {calls} | {peak} | {} |",
@@ -258,7 +268,7 @@ fn large_account(dir: &std::path::Path, env_base: &[(&str, &str)]) {
     println!("\n## Peak RSS against account size (one account, users + media + media_insights, 0 ms)\n");
     println!("| posts | wall | peak RSS | round trips | counted calls | records |\n|---|---|---|---|---|---|");
     for posts in [600usize, 3_000, 10_000] {
-        let (m, reqs, _) = read_once(dir, env_base, &one(posts), Duration::ZERO, 4, &streams);
+        let (m, reqs, _) = read_once(dir, env_base, &one(posts), Duration::ZERO, 4, &streams, &json!({}));
         let calls: usize = reqs.iter().map(|r| r.batch_ops.max(1)).sum();
         println!(
             "| {posts} | {:.2} s | {:.1} MiB | {} | {calls} | {} |",

@@ -4,7 +4,13 @@
 //!
 //! Usage: `timeline BINARY [LATENCY_MS] [NUM_WORKERS] [COMPONENT]` (BINARY: a built
 //! `source-instagram`; COMPONENT: another build of the component, passed as `--component`).
+//! `TIMELINE_ALL=1`: every stream the connector declares, with the public-content lists of
+//! `benches/read.rs` set, instead of the seven.
 
+#[path = "../benches/common/mod.rs"]
+mod common;
+
+use common::{EVERY_STREAM, SEVEN, public_lists};
 use fake_graph::{Dataset, DatasetSpec, FakeGraph, FakeOptions};
 use serde_json::{Value, json};
 use std::process::{Command, Stdio};
@@ -28,14 +34,18 @@ fn main() {
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("config.json");
-    std::fs::write(
-        &cfg,
-        json!({"access_token": spec.token, "api_base_url": fake.base_url(), "num_workers": workers}).to_string(),
-    )
-    .unwrap();
-    let all =
-        ["users", "media", "media_insights", "stories", "story_insights", "user_insights", "user_lifetime_insights"];
-    let streams = if posts.is_some() { &all[..3] } else { &all[..] };
+    let all = SEVEN;
+    let every = std::env::var_os("TIMELINE_ALL").is_some();
+    let streams: Vec<&str> = match (every, posts.is_some()) {
+        (true, _) => EVERY_STREAM.to_vec(),
+        (false, true) => all[..3].to_vec(),
+        (false, false) => all.to_vec(),
+    };
+    let mut config = json!({"access_token": spec.token, "api_base_url": fake.base_url(), "num_workers": workers});
+    if every {
+        config.as_object_mut().unwrap().extend(public_lists().as_object().unwrap().clone());
+    }
+    std::fs::write(&cfg, config.to_string()).unwrap();
     let catalog: Vec<Value> = streams
         .iter()
         .map(|s| json!({"stream": {"name": s, "json_schema": {}, "supported_sync_modes": ["full_refresh"]}, "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}))

@@ -40,6 +40,7 @@ const STREAMS: &[&str] = &[
     "stories",
     "story_insights",
     "user_insights",
+    "user_insights_breakdowns",
     "user_lifetime_insights",
     "media_comments",
     "tagged_media",

@@ -1,6 +1,6 @@
 //! The read engine end to end (real binary and component against the fake Graph API):
 //! deterministic output for every `num_workers`, parallel time slices of large media edges
-//! with no gap and no duplicate, paging cycles that end the walk without moving the cursor,
+//! with no gap and no duplicate (comments riding on them), paging cycles that end the walk without moving the cursor,
 //! state cursors from the future, and the first pages that come with the account list.
 
 mod common;
@@ -56,6 +56,13 @@ fn output_is_identical_for_every_num_workers() {
         })
         .collect();
     assert!(runs[0].len() > 100);
+    // Comments ride on the media walk; with pages of 2 they are also paged beyond it.
+    assert!(
+        runs[0]
+            .iter()
+            .any(|m| m["record"]["stream"] == "media_comments" && m["record"]["data"]["parent_id"].is_string())
+    );
+    assert!(sb.calls().iter().any(|c| c.split('?').next().unwrap().ends_with("/comments")));
     assert_eq!(runs[0], runs[1], "num_workers 1 vs 4");
     assert_eq!(runs[0], runs[2], "num_workers 1 vs 16");
 }
@@ -87,6 +94,37 @@ fn time_slices_have_no_gap_and_no_duplicate() {
         .count();
     assert!(sliced >= 2, "time slices were asked ({sliced})");
     assert!(peak_in_flight(&sb) >= 4, "several pages in flight");
+    let one = sb.read(&sb.config(json!({"num_workers": 1})), &cat, None);
+    assert_eq!(without_time(&one), without_time(&r), "same output with one request in flight");
+}
+
+/// `media_comments` rides on the media walk, time slices included: on a large account every
+/// comment and reply arrives once with no request of its own (the expansions come with the
+/// media pages, sliced), and the output equals a read with one request in flight.
+#[test]
+fn comments_ride_on_the_time_slices() {
+    let sb = Sandbox::start(dense(3_000));
+    let cat = sb.catalog(&["media", "media_comments"]);
+    let r = sb.read(&sb.config(json!({"num_workers": 8})), &cat, None);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let ids: Vec<&str> = r.records("media_comments").iter().map(|c| c["id"].as_str().unwrap()).collect();
+    let unique: BTreeSet<&str> = ids.iter().copied().collect();
+    assert_eq!(unique.len(), ids.len(), "no duplicate");
+    let want: BTreeSet<String> = sb
+        .dataset()
+        .all_media()
+        .flat_map(|m| fake_graph::comments::comments_of(sb.dataset(), m))
+        .flat_map(|c| std::iter::once(c.id).chain(c.replies.into_iter().map(|r| r.id)))
+        .collect();
+    assert!(want.len() > 5_000);
+    assert_eq!(unique.into_iter().map(str::to_string).collect::<BTreeSet<_>>(), want, "no gap");
+    let calls = sb.calls();
+    let sliced = calls.iter().filter(|u| u.contains("until=") && u.contains("comments.limit")).count();
+    assert!(sliced >= 2, "the slices carry the comments ({sliced})");
+    assert!(
+        calls.iter().all(|u| u.contains("/me/accounts?") || u.split('?').next().unwrap().ends_with("/media")),
+        "no request of their own: {calls:?}"
+    );
     let one = sb.read(&sb.config(json!({"num_workers": 1})), &cat, None);
     assert_eq!(without_time(&one), without_time(&r), "same output with one request in flight");
 }

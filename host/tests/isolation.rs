@@ -111,6 +111,48 @@ fn a_failing_child_stream_leaves_its_edge_reading() {
     assert!(got.iter().all(|rec| baseline.records("media_insights").contains(rec)));
 }
 
+/// `media_comments` rides on the media walk. With `media` not selected, a post whose insights
+/// fail for good stops `media_insights` only: the comments read to the end (records and final
+/// state of a clean read). A failure of the walk itself (a later media page) stops both.
+#[test]
+fn comments_and_insights_fail_apart_without_media() {
+    let streams = ["users", "media_insights", "media_comments"];
+    let options = || FakeOptions { page_size_cap: 5, ..FakeOptions::default() };
+    let clean = Sandbox::start_with(DatasetSpec::small(), options());
+    let baseline = clean.read(&clean.config(json!({})), &clean.catalog(&streams), None);
+    assert_eq!(baseline.code, 0, "{}", baseline.stdout);
+
+    let account = clean.dataset().accounts().last().unwrap();
+    let with_insights = |id: &str| baseline.records("media_insights").iter().any(|r| r["id"] == id);
+    let post = account.media.iter().filter(|m| with_insights(&m.id)).min_by_key(|m| m.timestamp).unwrap();
+    let faults = FaultPlan::none().force_error(&format!("/{}/insights", post.id), 400, REFUSAL);
+    let sb = Sandbox::start_with(DatasetSpec::small(), FakeOptions { faults, ..options() });
+    let r = sb.read(&sb.config(json!({})), &sb.catalog(&streams), None);
+    assert_ne!(r.code, 0);
+    let status = statuses(&r);
+    assert_eq!(status["media_insights"], "INCOMPLETE");
+    for stream in ["users", "media_comments"] {
+        assert_eq!(status[stream], "COMPLETE", "{stream}: {}", r.stdout);
+        assert_eq!(r.records(stream), baseline.records(stream), "{stream}");
+        assert_eq!(state_of(&r, stream), state_of(&baseline, stream), "{stream}");
+    }
+    let per_stream: Vec<&str> =
+        trace_errors(&r).iter().filter_map(|e| e["stream_descriptor"]["name"].as_str()).collect();
+    assert_eq!(per_stream, ["media_insights"]);
+
+    // The second media page of the first account fails for good: the walk is the edge of both.
+    let first = &clean.dataset().accounts()[0].ig_user_id;
+    let faults = FaultPlan::none().force_error(&format!("/{first}/media"), 400, REFUSAL);
+    let sb = Sandbox::start_with(DatasetSpec::small(), FakeOptions { faults, ..options() });
+    let r = sb.read(&sb.config(json!({})), &sb.catalog(&streams), None);
+    assert_ne!(r.code, 0);
+    let status = statuses(&r);
+    assert_eq!((status["media_insights"].as_str(), status["media_comments"].as_str()), ("INCOMPLETE", "INCOMPLETE"));
+    assert_eq!(status["users"], "COMPLETE");
+    let errors = trace_errors(&r);
+    assert!(errors[1]["message"].as_str().unwrap().contains("stopped because `media`"), "{errors:#?}");
+}
+
 /// A rejected token on a stream's request concerns every stream: the read ends at once with
 /// one config_error, every stream INCOMPLETE.
 #[test]

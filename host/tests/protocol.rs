@@ -45,8 +45,14 @@ fn discover_describes_every_stream() {
     assert_eq!(by_name("users")["supported_sync_modes"], json!(["full_refresh"]));
     assert_eq!(
         by_name("user_lifetime_insights")["source_defined_primary_key"],
-        json!([["business_account_id"], ["breakdown"], ["metric"]])
+        json!([["business_account_id"], ["breakdown"], ["metric"], ["timeframe"], ["date"]])
     );
+    assert_eq!(
+        by_name("user_insights_breakdowns")["source_defined_primary_key"],
+        json!([["business_account_id"], ["date"], ["metric"], ["breakdown"], ["dimension_value"]])
+    );
+    assert_eq!(by_name("user_insights_breakdowns")["default_cursor_field"], json!(["date"]));
+    assert_eq!(streams.len(), 13);
 }
 
 /// `check` succeeds with a good token and fails (exit 0, FAILED) with a bad one, naming the

@@ -33,11 +33,12 @@ fn demographics_with_and_without_the_timeframe_dimension_give_the_same_records()
     let (_, without, _) = read(Quirks { demographics_timeframe_dimension: false, ..Quirks::default() });
     assert_eq!(sorted(&with, "user_lifetime_insights"), sorted(&without, "user_lifetime_insights"));
     let records = with.records("user_lifetime_insights");
-    assert_eq!(records.len(), sb.dataset().accounts().len() * 5 * 3);
+    assert_eq!(records.len(), sb.dataset().accounts().len() * 5 * 3 * 2);
     for rec in &records {
-        assert_eq!(rec["timeframe"], "this_month", "{rec}");
+        assert!(rec["timeframe"] == "this_month" || rec["timeframe"] == "this_week", "{rec}");
         assert!(!rec["dimension_keys"].as_array().unwrap().contains(&json!("timeframe")), "{rec}");
     }
+    assert_eq!(records.iter().filter(|r| r["timeframe"] == "this_week").count(), records.len() / 2);
     let account = &sb.dataset().accounts()[0];
     let rec = records
         .iter()
@@ -45,6 +46,7 @@ fn demographics_with_and_without_the_timeframe_dimension_give_the_same_records()
             r["business_account_id"] == account.ig_user_id.as_str()
                 && r["metric"] == "engaged_audience_demographics"
                 && r["breakdown"] == "country"
+                && r["timeframe"] == "this_month"
         })
         .unwrap();
     for (dims, v) in

@@ -63,6 +63,10 @@ fn answers_too_large_are_asked_again_smaller() {
     assert!(refused.iter().any(|p| p.ends_with("/media")), "{refused:?}");
     assert!(refused.iter().any(|p| p.ends_with(account.as_str())), "{refused:?}");
     assert!(r.logs().iter().any(|l| l.contains("asking again with smaller pages")), "{:?}", r.logs());
+    // A carousel of ten with its first comment and reply is too much even at one post a page:
+    // the media walk goes on without the comments, which are read on their own edges.
+    assert!(r.logs().iter().any(|l| l.contains("reading it without the comments")), "{:?}", r.logs());
+    assert!(sb.calls().iter().any(|c| c.split('?').next().unwrap().ends_with("/comments")));
 }
 
 /// With code 1 among the injected faults (a share of the calls asking several items, inside

@@ -27,7 +27,8 @@ fn full_read_of_every_stream() {
         ("stories", stories.len()),
         ("story_insights", stories.iter().filter(|s| !s.flags.any()).count()),
         ("user_insights", accounts.len() * data.insight_days().len()),
-        ("user_lifetime_insights", accounts.len() * 5 * 3),
+        ("user_insights_breakdowns", user_insights_breakdowns(data)),
+        ("user_lifetime_insights", accounts.len() * 5 * 3 * 2),
         (
             "media_comments",
             posts.iter().flat_map(|p| fake_graph::comments::comments_of(data, p)).map(|c| 1 + c.replies.len()).sum(),
@@ -47,8 +48,9 @@ fn full_read_of_every_stream() {
             assert!(key.iter().all(|k| k != "null"), "{stream} record without its key: {rec}");
             assert!(keys.insert(key.clone()), "{stream} duplicate primary key {key:?}");
             assert!(rec["business_account_id"].is_string() && rec["page_id"].is_string(), "{stream}: {rec}");
-            for ts in ["timestamp", "date"] {
-                if let Some(t) = rec[ts].as_str() {
+            for ts in ["timestamp", "date", "read_at"] {
+                // A snapshot's `date` is the day it was read (`YYYY-MM-DD`).
+                if let Some(t) = rec[ts].as_str().filter(|t| t.len() > 10) {
                     assert!(t.ends_with("+00:00"), "{stream}.{ts} is RFC 3339 with +00:00: {t}");
                 }
             }
@@ -105,6 +107,30 @@ fn full_read_of_every_stream() {
     }
 }
 
+/// The records `user_insights_breakdowns` holds for the whole dataset: one per account, day,
+/// metric and dimension value of its breakdowns.
+fn user_insights_breakdowns(data: &fake_graph::Dataset) -> usize {
+    let breakdowns: &[(&str, &[&str])] = &[
+        ("follower_type", &["views"]),
+        ("media_product_type", &["views", "total_interactions", "likes", "comments", "shares", "saves", "reposts"]),
+        ("follow_type", &["follows_and_unfollows"]),
+        ("contact_button_type", &["profile_links_taps"]),
+    ];
+    let mut n = 0;
+    for account in data.accounts() {
+        for day in data.insight_days() {
+            for (breakdown, metrics) in breakdowns {
+                for metric in *metrics {
+                    let total = fake_graph::insights::account_daily_value(data, account, metric, day).unwrap();
+                    n += fake_graph::insights::total_value_breakdown_results(data, account, metric, breakdown, total)
+                        .len();
+                }
+            }
+        }
+    }
+    n
+}
+
 /// Parents are fetched once and insights are batched: a full read of the small dataset
 /// needs only a handful of round trips, and no request ever returns an empty last page.
 #[test]
@@ -129,7 +155,7 @@ fn round_trips_are_few() {
     assert!(probes >= 24 * accounts, "every window is probed ({probes})");
     assert!((1..=2 * accounts).contains(&weekly), "other periods only for windows with data ({weekly})");
     let listing: Vec<String> = reqs.iter().map(|q| format!("{} {} ops={}", q.method, q.path, q.batch_ops)).collect();
-    // Plus, per account, one media page with the comments expanded and one page of tags.
+    // Plus, per account, one page of tags (the comments come with the media pages).
     assert!(reqs.len() <= 1 + accounts * 11, "{} requests: {listing:#?}", reqs.len());
 }
 

@@ -1,7 +1,6 @@
 //! `rate_limit_max_wait_minutes` bounds every wait of a read: the call budget, usage pacing,
 //! throttle pauses. A wait that would pass it ends the read at once with a `transient_error`
-//! (the records and checkpoints already written stand), with the call budget on or off. Usage
-//! held at 85 % by the app's other users spaces calls out and never stops them for an hour. An
+//! (the records and checkpoints already written stand), with the call budget on or off. An
 //! outage (every batch answered with an HTML 502) ends the read after the retries instead of
 //! waiting. The fake holds the app's usage figure as Meta reports it (app-wide), and at 100 %
 //! refuses every call with code 4, as Meta does.
@@ -9,7 +8,7 @@
 mod common;
 
 use common::*;
-use fake_graph::{DatasetSpec, FakeOptions, FaultPlan, UsageHeaders};
+use fake_graph::{DatasetSpec, FakeOptions, FaultPlan};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -46,40 +45,6 @@ fn app_usage_held_at_100_percent_ends_at_the_cap_with_the_budget_on_or_off() {
         );
         assert!(r.stdout.lines().any(|l| l.contains("\"INCOMPLETE\"")), "budget {budget}: streams end INCOMPLETE");
     }
-}
-
-/// Meta reports 85 % for the app on every answer (other users of the app): calls are spaced
-/// out, never paused for an hour, and the read has every record. At ×100 an hour is 36 s.
-#[test]
-fn app_usage_held_at_85_percent_spaces_calls_out_and_the_read_completes() {
-    let clean = {
-        let sb = Sandbox::start(DatasetSpec::bench());
-        sb.read(&sb.config(json!({})), &sb.catalog(STREAMS), None)
-    };
-    assert_eq!(clean.code, 0);
-    // Usage headers on every answer: the readings of the first plain requests, taken before
-    // any batch is sent, show that the batches' calls do not move the figure. (With headers
-    // only on later answers, and the first readings all from batches sent at once, the 85 %
-    // could as well be this read's own calls: the budget then keeps usage under the limit.)
-    let options = FakeOptions {
-        faults: FaultPlan::app_usage_held(85.0, 1),
-        usage_headers: UsageHeaders::both(),
-        ..FakeOptions::default()
-    };
-    let (r, took) = timed_read(DatasetSpec::bench(), options, json!({}), &[("SOURCE_INSTAGRAM_TIME_SCALE", "100")]);
-    assert_eq!(r.code, 0, "{}", r.stdout);
-    let sorted = |r: &Run| {
-        let mut v: Vec<String> =
-            r.all_records().into_iter().map(|m| without_emitted_at(m.clone()).to_string()).collect();
-        v.sort();
-        v
-    };
-    assert_eq!(sorted(&r), sorted(&clean), "the same records as without the load");
-    let logs = r.logs();
-    assert!(!logs.iter().any(|l| l.contains("pausing requests")), "no pause at 85 %: {logs:#?}");
-    // The call budget may hold a batch back briefly until a reading shows what calls cost, but
-    // never for the hour it took before: an hour is 36 s at this clock.
-    assert!(took < Duration::from_secs(15), "the read took {took:?}: an hour's wait is 36 s at this clock");
 }
 
 /// Every batch request answers an HTML 502 (plain requests still work): each batch is retried

@@ -9,8 +9,8 @@ import airbyte as ab
 
 from conftest import BIN
 
-STREAMS = {"users", "media", "media_insights", "stories", "story_insights", "user_insights", "user_lifetime_insights",
-           "media_comments", "tagged_media",
+STREAMS = {"users", "media", "media_insights", "stories", "story_insights", "user_insights", "user_insights_breakdowns",
+           "user_lifetime_insights", "media_comments", "tagged_media",
            "competitor_profiles", "competitor_media", "hashtag_media"}
 
 
@@ -77,10 +77,11 @@ def test_pyairbyte_incremental_reads_resume_from_the_cache_state(connector_env, 
     url, token, _ = connector_env
     source = ab.get_source("source-instagram", config={"access_token": token, "api_base_url": url},
                            local_executable=str(BIN))
-    source.select_streams(["users", "media", "user_insights"])
+    streams = ("users", "media", "user_insights", "user_insights_breakdowns")
+    source.select_streams(list(streams))
     cache = ab.DuckDBCache(db_path=str(tmp_path / "incremental.duckdb"), schema_name="instagram")
     first = source.read(cache=cache)
-    totals = {name: len(list(first[name])) for name in ("users", "media", "user_insights")}
+    totals = {name: len(list(first[name])) for name in streams}
     second = source.read(cache=cache)
     assert 0 < second.processed_records < first.processed_records
     assert {name: len(list(second[name])) for name in totals} == totals

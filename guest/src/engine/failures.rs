@@ -3,10 +3,11 @@
 //! Owns the rule Airbyte's CDK follows: a stream that fails is reported at once (TRACE ERROR
 //! with its descriptor, then STREAM_STATUS INCOMPLETE), keeps its last checkpoint (nothing of
 //! it is emitted afterwards, see `Cx`), and every other stream is read to the end; the read
-//! then ends with one error naming each stream that failed. A family's first selected stream
-//! is its edge (the walk the others are about): when the edge fails, the family's other
-//! streams stop with it and say why; when a child stream (e.g. `media_insights`) fails, the
-//! family goes on for the rest. A failure marked `whole_read` (the token was rejected, the API
+//! then ends with one error naming each stream that failed. A family's first declared stream
+//! is its edge (the walk the others are about): when the edge fails (a failure naming it, or
+//! no selected stream), every selected stream of the family stops (reported under the first
+//! selected, the others saying why), whether or not the edge itself is selected; when a child
+//! stream (e.g. `media_insights`) fails, the family goes on for the rest. A failure marked `whole_read` (the token was rejected, the API
 //! version is gone, the network cannot be reached as configured) ends the read at once.
 //!
 //! It must not judge errors (the stream modules and `graph` decide what is a failure and of
@@ -40,8 +41,8 @@ impl Failures {
         self.dead[family]
     }
 
-    /// A hook of `family`, which serves `streams` (its edge first), failed with `e`. Returns
-    /// the error only when it ends the whole read.
+    /// A hook of `family`, which serves `streams` (its edge first, selected or not), failed
+    /// with `e`. Returns the error only when it ends the whole read.
     pub fn fail(
         &mut self,
         family: usize,
@@ -60,7 +61,7 @@ impl Failures {
         };
         let named = e.stream.as_deref().and_then(|s| selected.iter().copied().find(|x| *x == s));
         match named {
-            Some(child) if child != edge => self.stop(child, e),
+            Some(child) if child != streams[0] => self.stop(child, e),
             _ => {
                 let cause = e.message.clone();
                 let failure = e.failure;
@@ -71,7 +72,8 @@ impl Failures {
                     let why = ConnectorError {
                         failure,
                         message: format!(
-                            "`{child}` stopped because `{edge}`, whose objects it reads, failed: {}",
+                            "`{child}` stopped because `{}`, whose objects it reads, failed: {}",
+                            streams[0],
                             excerpt(&cause)
                         ),
                         internal: None,
@@ -188,14 +190,23 @@ mod tests {
         assert!(g.outcome().is_ok());
     }
 
-    /// The edge is the family's first *selected* stream.
+    /// The edge is the family's first declared stream, selected or not: with `media` not
+    /// selected, a failure of `media_insights` stops only it and `media_comments` goes on; a
+    /// failure of the walk (naming `media`) stops both, reported under the first selected.
     #[test]
-    fn edge_is_first_selected() {
-        let sel = selection(&["media_insights"]);
+    fn edge_is_first_declared() {
+        let family = ["media", "media_insights", "media_comments"];
+        let sel = selection(&["media_insights", "media_comments"]);
         let mut f = Failures::new(1);
-        f.fail(0, &["media", "media_insights"], &sel, ConnectorError::system("walk").in_stream("media_insights"))
-            .unwrap();
-        assert!(f.is_dead(0));
-        assert_eq!(f.outcome().unwrap_err().failure, FailureType::System);
+        f.fail(0, &family, &sel, ConnectorError::system("op").in_stream("media_insights")).unwrap();
+        assert!(f.is_failed("media_insights") && !f.is_failed("media_comments") && !f.is_dead(0));
+        f.fail(0, &family, &sel, ConnectorError::system("walk").in_stream("media")).unwrap();
+        assert!(f.is_failed("media_comments") && f.is_dead(0));
+
+        let sel = selection(&["media_comments"]);
+        let mut g = Failures::new(1);
+        g.fail(0, &family, &sel, ConnectorError::system("walk").in_stream("media")).unwrap();
+        assert!(g.is_failed("media_comments") && g.is_dead(0));
+        assert_eq!(g.outcome().unwrap_err().failure, FailureType::System);
     }
 }

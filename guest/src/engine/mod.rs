@@ -46,13 +46,18 @@ use std::collections::BTreeMap;
 /// Send priority: edge pages (whose answers lead to more requests) before insights.
 pub const PRIORITY_EDGE: u8 = 0;
 pub const PRIORITY_INSIGHTS: u8 = 1;
+/// Walks off the read's longest chain (tags, public content: a few short walks whose answers
+/// lead to no batch): sent with the insights, in the slots the edge pages leave, without
+/// counting as an insights backlog; so at the start of a read they do not go before the
+/// first edge pages (the media walk, whose answers lead to most of the read).
+pub const PRIORITY_SIDE: u8 = 2;
 
 /// A stream family's hooks. A family serves one or more streams (a parent edge and the child
 /// streams it feeds) and keeps its own per-account progress.
 pub trait Family {
     /// The streams this family serves, the edge it walks first (the stream the others read
     /// the objects of); a failure of the edge stops the others too (see [`failures`]).
-    fn streams(&self) -> &'static [&'static str];
+    fn streams(&self) -> &[&'static str];
     /// Ask the first requests of every account.
     fn start(&mut self, cx: &mut Cx<'_>) -> Result<()>;
     /// One answer (a GET, or one operation of a batch) to a request tagged `tag`.
@@ -158,6 +163,34 @@ impl Cx<'_> {
         }
     }
 
+    /// A small edge page (an absolute URL, e.g. a `paging.next` of a post's comments) about an
+    /// object of account `a`: with the batch API, one edge operation packed with the other
+    /// operations of its step about that account, up to a full batch of such pages (unlike
+    /// [`Cx::page`], whose large pages go one per batch); else, or off the API's origin, a GET.
+    pub fn small_page_of(&mut self, a: usize, tag: u64, url: String) {
+        let relative = url.strip_prefix(&self.client.absolute("")).map(str::to_string);
+        match relative {
+            Some(rel) if self.client.batch_supported() => {
+                self.asked.push(Asked::Ops { ops: vec![(tag, rel)], priority: PRIORITY_EDGE, account: Some(a) })
+            }
+            _ => self.get(tag, url, PRIORITY_EDGE),
+        }
+    }
+
+    /// A request of a side walk (an absolute URL: tags, public content; see [`PRIORITY_SIDE`]):
+    /// with the batch API, an edge operation packed with the other operations of its step
+    /// (the account insights of the start, the side walks' other pages), so the side walks
+    /// cost few round trips of their own; else, or off the API's origin, a GET.
+    pub fn side(&mut self, tag: u64, url: String) {
+        let relative = url.strip_prefix(&self.client.absolute("")).map(str::to_string);
+        match relative {
+            Some(rel) if self.client.batch_supported() => {
+                self.asked.push(Asked::Ops { ops: vec![(tag, rel)], priority: PRIORITY_EDGE, account: None })
+            }
+            _ => self.get(tag, url, PRIORITY_SIDE),
+        }
+    }
+
     /// `ops`, all about objects of account `a` (media, stories): the host is told the account,
     /// so a throttle of one account does not hold back the others.
     pub fn ops_of(&mut self, a: usize, ops: Vec<(u64, String)>) {
@@ -244,9 +277,9 @@ fn run(
     emit::info(&format!("Reading {} Instagram account(s)", accounts.len()));
     let mut families = registry.families(selection, config, input, &accounts, now)?;
     *failures = failures::Failures::new(families.len());
-    let mut policy = MetricPolicy::default();
-    let mut counts = BTreeMap::new();
     let table = metrics::table_for(config.version_major());
+    let mut policy = MetricPolicy::new(table);
+    let mut counts = BTreeMap::new();
     let mut scheduler: Scheduler<Call, WasiHttp> = Scheduler::new(WasiHttp, config.num_workers);
     // What the hooks of one answer (or of the start) asked, submitted together afterwards.
     let mut asked: Vec<(usize, Asked)> = Vec::new();

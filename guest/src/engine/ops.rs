@@ -2,7 +2,8 @@
 //!
 //! Owns how an operation's error is judged: a metric Meta retired is dropped for its scope
 //! (logged once) and the operation asked again, one Meta refused for one object is left out of
-//! that operation only; an operation Meta did not run is asked again;
+//! that operation only (a bare code-100 refusal of an operation asking crossposted metrics
+//! counts as their refusal); an operation Meta did not run is asked again;
 //! known "no insights for this object" answers skip the record with a warning; anything else
 //! fails the stream. It must not send requests or emit records (the stream modules do).
 
@@ -37,7 +38,9 @@ pub enum OpFailure {
     Fail(ConnectorError),
 }
 
-/// Judge `err` for an operation asking `metrics` in `scope`, asked `rounds` times before;
+/// Judge `err` for an operation asking `metrics` in `scope`, asked `rounds` times before (a
+/// caller whose operation also goes round for other refusals passes the rounds Meta answered
+/// 100/33);
 /// `skip` names the answers that mean "no insights for this object". "Unsupported get request"
 /// (100/33) is asked again up to [`UNSUPPORTED_GET_ATTEMPTS`] times before `skip` judges it. A
 /// refused metric (`refusals::refused_metric`) is dropped
@@ -58,7 +61,9 @@ pub fn on_op_error(
         ));
         return OpFailure::Retry;
     }
-    let refusal = err.graph().and_then(|g| refusals::refused_metric(g, metrics));
+    let refusal = err
+        .graph()
+        .and_then(|g| refusals::refused_metric(g, metrics).or_else(|| crossposted_suspect(policy, g, metrics)));
     if let Some(Refusal { metric, reach }) = refusal {
         let message = err.graph().map(|g| g.message.as_str()).unwrap_or("");
         let metric = metrics.iter().copied().find(|m| *m == metric).expect("a requested metric");
@@ -73,9 +78,16 @@ pub fn on_op_error(
             }
             Reach::Object => {
                 if policy.note_object_refusal(scope, metric) {
-                    crate::emit::warn(&format!(
-                        "Meta refused the metric `{metric}` while {doing} ({message}); that object (and any other {scope} Meta refuses it for) is read without it, the others keep it"
-                    ));
+                    if policy.is_crossposted(metric) {
+                        // Expected: Meta serves it only for media shared to Facebook.
+                        crate::emit::info(&format!(
+                            "Meta refused the metric `{metric}` while {doing} ({message}): Meta serves it only for media shared to Facebook, so such media are read without the crossposted metrics, the others keep them"
+                        ));
+                    } else {
+                        crate::emit::warn(&format!(
+                            "Meta refused the metric `{metric}` while {doing} ({message}); that object (and any other {scope} Meta refuses it for) is read without it, the others keep it"
+                        ));
+                    }
                 }
                 OpFailure::RetryWithout(metric)
             }
@@ -88,6 +100,23 @@ pub fn on_op_error(
         return OpFailure::Retry;
     }
     OpFailure::Fail(err.into_connector(doing))
+}
+
+/// A bare code-100 refusal (no subcode, no metric named, e.g. "(#100) Invalid parameter") of an
+/// operation asking crossposted metrics. Meta refuses those for media not shared to Facebook and
+/// documents the refusal but not its wording, so they are taken as the refused metric: the
+/// group is left out of that object's operation, asked again (a second refusal without them
+/// is judged as any other error).
+fn crossposted_suspect(
+    policy: &MetricPolicy,
+    error: &crate::graph::GraphError,
+    metrics: &[&'static str],
+) -> Option<Refusal> {
+    if error.code != 100 || error.error_subcode.is_some_and(|s| s != 0) {
+        return None;
+    }
+    let metric = metrics.iter().find(|m| policy.is_crossposted(m))?;
+    Some(Refusal { metric: metric.to_string(), reach: Reach::Object })
 }
 
 /// Answers meaning "this media or story has no insights", with the reason shown to the user.

@@ -1,6 +1,8 @@
 //! Pieces that several stream modules share: the per-object insights operations of
-//! `media_insights` and `story_insights` (`object_insights`) and the story breakdowns merged
-//! into them (`story_navigation`), the media edge's time slices (`media_slices`), Meta's hashtag
+//! `media_insights` and `story_insights` (`object_insights`) and the metrics asked with a
+//! breakdown of their own merged into them (`object_breakdowns`), the media edge's time slices
+//! (`media_slices`), the streams that ride on the media walk (`media_riders`: `media_comments`),
+//! Meta's hashtag
 //! search budget (`hashtag_budget`) and when public content may be read (`public_content`).
 //!
 //! They sit between the two layers: stream modules (`streams`) use them, and they use the
@@ -8,7 +10,8 @@
 //! stream modules or their registry.
 
 pub mod hashtag_budget;
+pub mod media_riders;
 pub mod media_slices;
+pub mod object_breakdowns;
 pub mod object_insights;
 pub mod public_content;
-pub mod story_navigation;

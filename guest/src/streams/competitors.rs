@@ -12,7 +12,7 @@
 use super::StreamDef;
 use crate::emit;
 use crate::engine::walk::Walk;
-use crate::engine::{Cx, Family, PRIORITY_EDGE, bad_data, shape};
+use crate::engine::{Cx, Family, bad_data, shape};
 use crate::error::Result;
 use crate::graph::{ApiError, Page};
 use crate::state;
@@ -37,12 +37,7 @@ pub const COMPETITOR_MEDIA: StreamDef = StreamDef {
     fields: Some(MEDIA_FIELDS),
 };
 
-/// Profile fields business discovery serves.
-pub const PROFILE_FIELDS: &str =
-    "id,ig_id,username,name,biography,website,followers_count,follows_count,media_count,profile_picture_url";
-/// Post fields business discovery serves.
-pub const MEDIA_FIELDS: &str =
-    "id,caption,comments_count,like_count,media_type,media_product_type,media_url,permalink,timestamp,username";
+pub use crate::graph_fields::{COMPETITOR_MEDIA_FIELDS as MEDIA_FIELDS, COMPETITOR_PROFILE_FIELDS as PROFILE_FIELDS};
 /// Posts asked per discovery page.
 const MEDIA_PAGE: u32 = 50;
 
@@ -100,7 +95,7 @@ impl Competitors {
         }
         let fields = discovery_fields(&job.username, first && cx.wants(COMPETITOR_PROFILES.name), media);
         let url = cx.client.url(&cx.accounts[0].ig_id, &[("fields", fields.as_str())]);
-        cx.get(tag as u64, url.clone(), PRIORITY_EDGE);
+        cx.side(tag as u64, url.clone());
         Some(url)
     }
 }

@@ -1,10 +1,13 @@
 //! `user_lifetime_insights`: audience demographics of every account, one record per account,
-//! breakdown and metric, keeping every dimension.
+//! breakdown, metric, timeframe and day read, keeping every dimension.
 //!
-//! Owns the declaration, the operations (one per account and breakdown, all accounts in one
-//! group) and the record shape. A breakdown Meta does not serve for a metric (code 1 "An unknown
-//! error has occurred.") is asked again per metric, and the metric that is still refused is left
-//! out of that breakdown with one warning. It must not ask time series (see `user_insights`).
+//! Owns the declaration, the operations (one per account, breakdown and timeframe Meta keeps,
+//! `this_week` and `this_month`; all accounts in one group) and the record shape: each record
+//! carries the UTC day it was read (`date`), which with the timeframe is in its primary key,
+//! so append + dedup keeps one snapshot per day (the audience's history). A breakdown Meta does
+//! not serve for a metric (code 1 "An unknown error has occurred.") is asked again per metric,
+//! and the metric that is still refused is left out of that breakdown with one warning. It must
+//! not ask time series (see `user_insights`).
 
 use super::StreamDef;
 use crate::emit;
@@ -19,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 pub const USER_LIFETIME_INSIGHTS: StreamDef = StreamDef {
     name: "user_lifetime_insights",
-    primary_key: &["business_account_id", "breakdown", "metric"],
+    primary_key: &["business_account_id", "breakdown", "metric", "timeframe", "date"],
     cursor_field: None,
     schema: include_str!("../../../schemas/user_lifetime_insights.json"),
     parent: Some("users"),
@@ -32,23 +35,33 @@ const STREAM: &str = USER_LIFETIME_INSIGHTS.name;
 /// The family: operations in flight by tag.
 #[derive(Default)]
 pub struct Demographics {
-    asked: BTreeMap<u64, (usize, &'static str, Vec<&'static str>, u32)>,
+    asked: BTreeMap<u64, (Pending, Vec<&'static str>)>,
     retry: Vec<Pending>,
     /// (account, breakdown, metric) Meta refused for that account only.
     without: Vec<(usize, &'static str, &'static str)>,
     /// (metric, breakdown) Meta does not serve (code 1 on that metric alone).
     refused: BTreeSet<(&'static str, &'static str)>,
+    /// Accounts whose demographics Meta declined (one warning each).
+    declined: BTreeSet<usize>,
     next_tag: u64,
 }
 
-/// One operation to ask: account, breakdown, rounds so far, and the one metric it asks when
-/// Meta refused the breakdown for the metrics together.
-type Pending = (usize, &'static str, u32, Option<&'static str>);
+/// One operation to ask: account, breakdown, timeframe, rounds so far, and the one metric it
+/// asks when Meta refused the breakdown for the metrics together.
+#[derive(Clone, Copy)]
+struct Pending {
+    a: usize,
+    breakdown: &'static str,
+    timeframe: &'static str,
+    rounds: u32,
+    only: Option<&'static str>,
+}
 
 impl Demographics {
     fn ask(&mut self, cx: &mut Cx<'_>, pending: Vec<Pending>) {
         let mut group = Vec::new();
-        for (a, breakdown, rounds, only) in pending {
+        for op in pending {
+            let Pending { a, breakdown, timeframe, only, .. } = op;
             let mut metrics = cx.policy.active(SCOPE, cx.table.demographics);
             metrics.retain(|m| {
                 !self.without.contains(&(a, breakdown, *m))
@@ -66,11 +79,11 @@ impl Demographics {
                     ("period", "lifetime"),
                     ("metric_type", "total_value"),
                     ("breakdown", breakdown),
-                    ("timeframe", cx.table.demographics_timeframe),
+                    ("timeframe", timeframe),
                 ],
             );
             group.push((self.next_tag, url));
-            self.asked.insert(self.next_tag, (a, breakdown, metrics.clone(), rounds));
+            self.asked.insert(self.next_tag, (op, metrics.clone()));
             self.next_tag += 1;
         }
         cx.ops(group);
@@ -83,25 +96,33 @@ impl Family for Demographics {
     }
 
     fn start(&mut self, cx: &mut Cx<'_>) -> Result<()> {
-        let pending =
-            (0..cx.accounts.len()).flat_map(|a| cx.table.breakdowns.iter().map(move |b| (a, *b, 0, None))).collect();
+        let mut pending = Vec::new();
+        for a in 0..cx.accounts.len() {
+            for breakdown in cx.table.breakdowns {
+                for timeframe in cx.table.demographics_timeframes {
+                    pending.push(Pending { a, breakdown, timeframe, rounds: 0, only: None });
+                }
+            }
+        }
         self.ask(cx, pending);
         Ok(())
     }
 
     fn on_answer(&mut self, cx: &mut Cx<'_>, tag: u64, answer: std::result::Result<Value, ApiError>) -> Result<()> {
-        let (a, breakdown, metrics, rounds) = self
+        let (op, metrics) = self
             .asked
             .remove(&tag)
             .ok_or_else(|| ConnectorError::system("an answer for an unknown demographics operation"))?;
+        let Pending { a, breakdown, timeframe, rounds, .. } = op;
         let account = cx.accounts[a].ig_id.clone();
         match answer {
             Ok(body) => {
-                let what = format!("the audience demographics of {account} by `{breakdown}`");
+                let what = format!("the audience demographics of {account} by `{breakdown}` ({timeframe})");
                 let mut skipped = 0;
                 for item in shape::data_array(&body, STREAM, &format!("an answer for {what}"))? {
-                    match demographic_record(item, breakdown, cx.table.demographics_timeframe) {
+                    match demographic_record(item, breakdown, timeframe) {
                         Some(mut record) => {
+                            record.insert("date".into(), json!(cx.now.format("%Y-%m-%d").to_string()));
                             cx.enrich(&mut record, a);
                             cx.record(STREAM, record);
                         }
@@ -123,11 +144,11 @@ impl Family for Demographics {
                         ));
                     }
                 } else {
-                    self.retry.extend(metrics.iter().map(|m| (a, breakdown, rounds + 1, Some(*m))));
+                    self.retry.extend(metrics.iter().map(|m| Pending { rounds: rounds + 1, only: Some(*m), ..op }));
                 }
             }
             Err(err) => {
-                let doing = format!("reading audience demographics of {account} by {breakdown}");
+                let doing = format!("reading audience demographics of {account} by {breakdown} ({timeframe})");
                 let failure =
                     ops::on_op_error(cx.policy, err, SCOPE, &metrics, rounds, ops::no_insights_for_account, &doing);
                 match failure {
@@ -138,11 +159,15 @@ impl Family for Demographics {
                             self.without.push((a, breakdown, m));
                         }
                         let only = Some(metrics[0]).filter(|_| metrics.len() == 1);
-                        self.retry.push((a, breakdown, rounds + 1, only))
+                        self.retry.push(Pending { rounds: rounds + 1, only, ..op })
                     }
                     OpFailure::Retry | OpFailure::RetryWithout(_) => {}
                     OpFailure::Skip(reason) => {
-                        emit::warn(&format!("No audience demographics for account {account} by {breakdown}: {reason}"))
+                        if self.declined.insert(a) {
+                            emit::warn(&format!(
+                                "No audience demographics for account {account} by {breakdown} ({timeframe}), nor by any other breakdown or timeframe Meta declines the same way: {reason}"
+                            ))
+                        }
                     }
                     OpFailure::Fail(e) => return Err(e.in_stream(STREAM)),
                 }

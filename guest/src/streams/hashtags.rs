@@ -13,7 +13,7 @@ use crate::accounts::Account;
 use crate::config::Config;
 use crate::emit;
 use crate::engine::walk::Walk;
-use crate::engine::{Cx, Family, PRIORITY_EDGE, bad_data};
+use crate::engine::{Cx, Family, bad_data};
 use crate::error::{ConnectorError, Result};
 use crate::graph::{self, ApiError};
 use crate::parts::hashtag_budget::HashtagIds;
@@ -90,7 +90,7 @@ impl Hashtags {
                 walk,
                 url: url.clone(),
             });
-            cx.get(tag, url, PRIORITY_EDGE);
+            cx.side(tag, url);
         }
     }
 
@@ -152,7 +152,7 @@ impl Family for Hashtags {
                 let url = cx.client.url("ig_hashtag_search", &[("user_id", account.as_str()), ("q", name.as_str())]);
                 let tag = self.jobs.len() as u64;
                 self.jobs.push(Job::Search { name });
-                cx.get(tag, url, PRIORITY_EDGE);
+                cx.side(tag, url);
             }
         }
         // The ids known so far, also when nothing is searched (a first checkpoint).
@@ -200,7 +200,7 @@ impl Family for Hashtags {
                 if let Some(next) = walk.follow(page.next) {
                     let tag = self.jobs.len() as u64;
                     self.jobs.push(Job::Edge { name, hashtag_id, edge, walk, url: next.clone() });
-                    cx.get(tag, next, PRIORITY_EDGE);
+                    cx.side(tag, next);
                 }
                 Ok(())
             }

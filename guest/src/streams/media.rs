@@ -2,10 +2,15 @@
 //!
 //! Owns both declarations and the media-edge hooks: the first page of each account by cursor;
 //! for large accounts the older posts in parallel time slices (`media_slices`), falling back to
-//! cursor paging for a slice Meta refuses; the media record (children inlined); each page's
-//! posts handed to `media_insights` as one group of operations; and the per-account cursors,
-//! which move only once every walk of the account (and, for `media_insights`, every operation)
-//! is done and no walk was cut short by a paging cycle. It must not ask account insights.
+//! cursor paging for a slice Meta refuses; the media record (children and collaborators
+//! inlined); each page's posts handed to `media_insights` as one group of operations (with the
+//! breakdown operations of `object_breakdowns`, merged into the same record), and to the stream riding on
+//! the walk (`media_riders`, e.g. `media_comments`), whose fields every page asks too; and the
+//! per-account cursors, which move only once every walk of the account (and, for
+//! `media_insights`, every operation) is done and no walk was cut short by a paging cycle. The
+//! walk runs when any of these streams is selected, asking only the fields they need (the walks
+//! themselves and what a page yields are in `media/edge.rs`). It must not ask account insights
+//! nor know what a rider reads.
 
 use super::StreamDef;
 use crate::accounts::Account;
@@ -17,13 +22,17 @@ use crate::engine::{Cx, Family, PRIORITY_EDGE, bad_data};
 use crate::error::Result;
 use crate::graph::{self, ApiError, PAGE_LIMIT};
 use crate::metrics::MediaKind;
+use crate::parts::media_riders::{self, MediaRider};
 use crate::parts::media_slices::{self, Slice};
+use crate::parts::object_breakdowns::ObjectBreakdowns;
 use crate::parts::object_insights::{ObjectInsights, Target};
 use crate::state::AccountCursors;
 use crate::transform::{self, parse_timestamp};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
+
+mod edge;
 
 pub const MEDIA: StreamDef = StreamDef {
     name: "media",
@@ -43,8 +52,8 @@ pub const MEDIA_INSIGHTS: StreamDef = StreamDef {
     fields: None,
 };
 
-/// Fields of the media edge; carousel children come through field expansion.
-pub const MEDIA_FIELDS: &str = "caption,comments_count,id,ig_id,is_comment_enabled,like_count,media_type,media_product_type,media_url,owner,permalink,shortcode,thumbnail_url,timestamp,username,children{id,ig_id,media_type,media_url,owner,permalink,shortcode,thumbnail_url,timestamp,username}";
+/// Fields of the media edge (Facebook Login; `graph_fields` holds them per login).
+pub use crate::graph_fields::MEDIA_FIELDS;
 
 /// One account's progress.
 struct Progress {
@@ -60,6 +69,8 @@ struct Progress {
     first_next: Option<String>,
     media_done: bool,
     insights_done: bool,
+    /// The rider was told that every walk of the account is done.
+    rider_told: bool,
 }
 
 /// One walk down the edge: the first page's cursor walk, a slice, or a slice's fallback.
@@ -70,6 +81,8 @@ struct EdgeWalk {
     slice: Option<Slice>,
     first: bool,
     fallback: bool,
+    /// Asked without the rider's expansions (Meta refused them even at one post a page).
+    bare: bool,
 }
 
 /// The family; walk tags are below `object_insights::TAG_BASE`.
@@ -80,8 +93,21 @@ pub struct Media {
     walks: BTreeMap<u64, EdgeWalk>,
     next_walk: u64,
     insights: ObjectInsights,
+    breakdowns: ObjectBreakdowns,
     /// An account's `media_insights` partition completed since the last checkpoint.
     insights_moved: bool,
+    /// The stream riding on the walk, if selected; its tags are its own.
+    rider: Option<Box<dyn MediaRider>>,
+    /// `media`, `media_insights`, then the rider's stream.
+    streams: Vec<&'static str>,
+    /// `fields=` of every page of the walk.
+    fields: String,
+}
+
+/// `fields=` of the media edge: what `media` and `media_insights` need (when `own`), plus
+/// `extra` (a rider's fields).
+pub fn edge_fields(login: crate::config::Login, own: bool, extra: &[String]) -> String {
+    media_riders::merge_fields(if own { crate::graph_fields::media_fields(login) } else { "id,timestamp" }, extra)
 }
 
 impl Media {
@@ -91,6 +117,7 @@ impl Media {
         state: &BTreeMap<String, Value>,
         accounts: &[Account],
         now: DateTime<Utc>,
+        rider: Option<Box<dyn MediaRider>>,
     ) -> Result<Self> {
         let mut media_cursors = AccountCursors::parse(MEDIA.name, "timestamp", state.get(MEDIA.name))?;
         let mut insights_cursors =
@@ -102,20 +129,25 @@ impl Media {
             insights_cursors.drop_future(MEDIA_INSIGHTS.name, now);
         }
         let wants = |s: &str| selection.is_selected(s);
+        let rider = rider.filter(|r| wants(r.stream()));
         let progress = accounts
             .iter()
-            .map(|a| {
+            .enumerate()
+            .map(|(n, a)| {
                 let m = wants(MEDIA.name)
                     .then(|| super::post_cutoff(selection, config, MEDIA.name, &media_cursors, a))
                     .flatten();
                 let i = wants(MEDIA_INSIGHTS.name)
                     .then(|| super::post_cutoff(selection, config, MEDIA_INSIGHTS.name, &insights_cursors, a))
                     .flatten();
-                let needs_all = (wants(MEDIA.name) && m.is_none()) || (wants(MEDIA_INSIGHTS.name) && i.is_none());
+                let r = rider.as_ref().map(|r| r.cutoff(n));
+                let needs_all = (wants(MEDIA.name) && m.is_none())
+                    || (wants(MEDIA_INSIGHTS.name) && i.is_none())
+                    || r.is_some_and(|r| r.is_none());
                 Progress {
                     media_cutoff: m,
                     insights_cutoff: i,
-                    stop_before: if needs_all { None } else { [m, i].into_iter().flatten().min() },
+                    stop_before: if needs_all { None } else { [m, i, r.flatten()].into_iter().flatten().min() },
                     newest: None,
                     open_walks: 0,
                     truncated: false,
@@ -123,9 +155,14 @@ impl Media {
                     first_next: None,
                     media_done: !wants(MEDIA.name),
                     insights_done: !wants(MEDIA_INSIGHTS.name),
+                    rider_told: false,
                 }
             })
             .collect();
+        let own = wants(MEDIA.name) || wants(MEDIA_INSIGHTS.name);
+        let fields = edge_fields(config.login, own, rider.as_ref().map_or(&[][..], |r| r.fields()));
+        let mut streams = vec![MEDIA.name, MEDIA_INSIGHTS.name];
+        streams.extend(rider.as_ref().map(|r| r.stream()));
         Ok(Media {
             media_cursors,
             insights_cursors,
@@ -133,161 +170,12 @@ impl Media {
             walks: BTreeMap::new(),
             next_walk: 0,
             insights: ObjectInsights::new(MEDIA_INSIGHTS.name, false),
+            breakdowns: ObjectBreakdowns::new(MEDIA_INSIGHTS.name, false),
             insights_moved: false,
+            rider,
+            streams,
+            fields,
         })
-    }
-
-    fn open(
-        &mut self,
-        cx: &mut Cx<'_>,
-        account: usize,
-        url: String,
-        slice: Option<Slice>,
-        first: bool,
-        fallback: bool,
-    ) {
-        let what = match slice {
-            Some(_) => "a time slice of the media edge",
-            None => "the media edge",
-        };
-        let walk = Walk::new(format!("{what} of account {}", cx.accounts[account].ig_id), &url);
-        let tag = self.next_walk;
-        self.next_walk += 1;
-        self.progress[account].open_walks += 1;
-        // A first page (it starts the longest chain) and slices' pages (parallel walks whose
-        // answers must not wait in batches) go alone; see `go_on`.
-        cx.get(tag, url.clone(), PRIORITY_EDGE);
-        self.walks.insert(tag, EdgeWalk { account, walk, url, slice, first, fallback });
-    }
-
-    /// Go on with a walk after its page: the next page, or the end of the walk.
-    fn go_on(&mut self, cx: &mut Cx<'_>, mut w: EdgeWalk, next: Option<String>) {
-        match w.walk.follow(next) {
-            Some(url) => {
-                let tag = self.next_walk;
-                self.next_walk += 1;
-                // The next page of a cursor walk goes with the insights of the page before.
-                if w.slice.is_none() {
-                    cx.page(tag, url.clone(), Some(w.account));
-                } else {
-                    cx.get(tag, url.clone(), PRIORITY_EDGE);
-                }
-                w.url = url;
-                self.walks.insert(tag, w);
-            }
-            None => {
-                let p = &mut self.progress[w.account];
-                p.truncated |= w.walk.truncated;
-                p.open_walks -= 1;
-            }
-        }
-    }
-
-    fn on_page(
-        &mut self,
-        cx: &mut Cx<'_>,
-        mut w: EdgeWalk,
-        answer: std::result::Result<Value, ApiError>,
-    ) -> Result<()> {
-        let a = w.account;
-        let edge_stream = if cx.wants(MEDIA.name) { MEDIA.name } else { MEDIA_INSIGHTS.name };
-        let page = match answer.and_then(|v| graph::parse_page(v, &w.url)) {
-            Ok(page) => page,
-            Err(ApiError::Graph { error, .. }) if w.slice.is_some() && !w.fallback && !error.is_throttle() => {
-                // Meta refused time-based paging here: read this slice by cursor instead.
-                emit::info(&format!(
-                    "Meta refused a time slice of the media edge of account {} ({}); reading it by cursor",
-                    cx.accounts[a].ig_id, error.message
-                ));
-                self.progress[a].open_walks -= 1;
-                if let Some(url) = self.progress[a].first_next.clone() {
-                    self.open(cx, a, url, w.slice, false, true);
-                }
-                return Ok(());
-            }
-            Err(e) => {
-                return Err(e.into_connector("reading the media of the Instagram accounts").in_stream(edge_stream));
-            }
-        };
-        if !w.walk.accept(&page) {
-            self.go_on(cx, w, None);
-            return Ok(());
-        }
-        let mut targets = Vec::new();
-        let mut stamps = Vec::new();
-        let p = &self.progress[a];
-        let (media_cutoff, insights_cutoff, stop_before) = (p.media_cutoff, p.insights_cutoff, p.stop_before);
-        let keep =
-            |cut: Option<DateTime<Utc>>, ts: Option<DateTime<Utc>>| !matches!((cut, ts), (Some(c), Some(t)) if t < c);
-        for item in page.data {
-            let Value::Object(mut media) = item else {
-                return Err(bad_data(edge_stream, "a media item that is not an object", &item));
-            };
-            let Some(id) = media.get("id").and_then(Value::as_str).map(str::to_string) else {
-                return Err(bad_data(edge_stream, "a media item without `id`", &Value::Object(media)));
-            };
-            let ts = media.get("timestamp").and_then(Value::as_str).and_then(parse_timestamp);
-            if let Some(t) = ts {
-                stamps.push(t);
-            }
-            if let Some(slice) = w.slice
-                && (ts.is_some_and(|t| !slice.contains(t)) || self.progress[a].first_ids.contains(&id))
-            {
-                continue;
-            }
-            if w.first {
-                self.progress[a].first_ids.insert(id.clone());
-            }
-            if let Some(t) = ts {
-                let p = &mut self.progress[a];
-                p.newest = Some(p.newest.map_or(t, |n| n.max(t)));
-            }
-            transform::clean_object(&mut media);
-            transform::inline_children(&mut media);
-            cx.enrich(&mut media, a);
-            if cx.wants(MEDIA_INSIGHTS.name) && keep(insights_cutoff, ts) {
-                let kind = MediaKind::of(
-                    media.get("media_type").and_then(Value::as_str).unwrap_or(""),
-                    media.get("media_product_type").and_then(Value::as_str).unwrap_or(""),
-                );
-                let mut extra = Map::new();
-                for k in ["media_type", "media_product_type", "timestamp"] {
-                    if let Some(v) = media.get(k) {
-                        extra.insert(k.into(), v.clone());
-                    }
-                }
-                targets.push(Target { id, kind, account: a, extra });
-            }
-            if cx.wants(MEDIA.name) && keep(media_cutoff, ts) {
-                cx.record(MEDIA.name, media);
-            }
-        }
-        // The edge is newest first: once a page reaches past what is wanted, stop.
-        let oldest = stamps.iter().min().copied();
-        let floor = [stop_before, w.slice.and_then(|s| s.lo)].into_iter().flatten().max();
-        let past = matches!((floor, oldest), (Some(f), Some(o)) if o < f);
-        let next = page.next.filter(|_| !past);
-        if w.first && next.is_some() {
-            let plan = media_slices::plan(cx.accounts[a].media_count, &stamps, stop_before);
-            if let Some(slices) = plan {
-                self.progress[a].first_next = next.clone();
-                self.go_on(cx, w, None);
-                for slice in slices {
-                    let mut query: Vec<(&str, String)> =
-                        vec![("fields", MEDIA_FIELDS.to_string()), ("limit", PAGE_LIMIT.to_string())];
-                    query.extend(slice.query());
-                    let q: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
-                    let url = cx.client.url(&format!("{}/media", cx.accounts[a].ig_id), &q);
-                    self.open(cx, a, url, Some(slice), false, false);
-                }
-                self.insights.ask(cx, targets);
-                return Ok(());
-            }
-        }
-        w.first = false;
-        self.go_on(cx, w, next);
-        self.insights.ask(cx, targets);
-        Ok(())
     }
 
     /// Mark accounts whose partition is complete (every walk, and for `media_insights` every
@@ -298,7 +186,7 @@ impl Media {
                 continue;
             }
             p.media_done = true;
-            if !p.insights_done && self.insights.pending(a) == 0 {
+            if !p.insights_done && self.insights.pending(a) == 0 && self.breakdowns.pending(a) == 0 {
                 p.insights_done = true;
                 self.insights_moved = true;
             }
@@ -307,11 +195,12 @@ impl Media {
 }
 
 impl Family for Media {
-    fn streams(&self) -> &'static [&'static str] {
-        &[MEDIA.name, MEDIA_INSIGHTS.name]
+    fn streams(&self) -> &[&'static str] {
+        &self.streams
     }
 
     fn start(&mut self, cx: &mut Cx<'_>) -> Result<()> {
+        self.insights.hold = !cx.table.object_breakdowns.is_empty();
         // A full read of the media edge yields `media_count` posts per account.
         let counts: Option<u64> = cx.accounts.iter().map(|a| a.media_count).sum();
         for stream in [MEDIA.name, MEDIA_INSIGHTS.name] {
@@ -325,15 +214,18 @@ impl Family for Media {
         // (and moves its cursors) before its first page.
         let mut prefetched = Vec::new();
         for (a, account) in cx.accounts.iter().enumerate() {
-            let url =
-                cx.client.url(&format!("{}/media", account.ig_id), &[("fields", MEDIA_FIELDS), ("limit", PAGE_LIMIT)]);
+            let url = cx
+                .client
+                .url(&format!("{}/media", account.ig_id), &[("fields", self.fields.as_str()), ("limit", PAGE_LIMIT)]);
             match account.prefetched.take_media() {
                 // The account list brought the first page (`media.limit(…){MEDIA_FIELDS}`).
                 Some(page) => {
                     let walk = Walk::new(format!("the media edge of account {}", account.ig_id), &url);
                     self.progress[a].open_walks += 1;
-                    prefetched
-                        .push((EdgeWalk { account: a, walk, url, slice: None, first: true, fallback: false }, page));
+                    prefetched.push((
+                        EdgeWalk { account: a, walk, url, slice: None, first: true, fallback: false, bare: false },
+                        page,
+                    ));
                 }
                 None => self.open(cx, a, url, None, true, false),
             }
@@ -345,10 +237,17 @@ impl Family for Media {
         if any && cx.wants(MEDIA.name) {
             self.checkpoint(cx, MEDIA.name, true);
         }
+        self.after_rider(cx);
         Ok(())
     }
 
     fn on_answer(&mut self, cx: &mut Cx<'_>, tag: u64, answer: std::result::Result<Value, ApiError>) -> Result<()> {
+        if let Some(rider) = self.rider.as_mut().filter(|r| r.owns(tag)) {
+            return rider.on_answer(cx, tag, answer);
+        }
+        if ObjectBreakdowns::owns(tag) {
+            return self.breakdowns.on_answer(cx, tag, answer);
+        }
         if ObjectInsights::owns(tag) {
             self.insights.on_answer(cx, tag, answer)?;
             return Ok(());
@@ -363,16 +262,33 @@ impl Family for Media {
 
     fn after_answers(&mut self, cx: &mut Cx<'_>) -> Result<()> {
         self.insights.flush_retries(cx);
+        for (id, record) in std::mem::take(&mut self.insights.settled) {
+            self.breakdowns.main_settled(id, record);
+        }
+        self.breakdowns.flush(cx);
         self.settle();
         if cx.wants(MEDIA_INSIGHTS.name) && (self.insights_moved || cx.uncheckpointed(MEDIA_INSIGHTS.name) > 0) {
             self.insights_moved = false;
             self.checkpoint(cx, MEDIA_INSIGHTS.name, false);
         }
+        self.after_rider(cx);
         Ok(())
     }
 }
 
 impl Media {
+    /// Tell the rider which accounts' walks are done, and let it settle and checkpoint.
+    fn after_rider(&mut self, cx: &mut Cx<'_>) {
+        let Some(rider) = self.rider.as_mut() else { return };
+        for (a, p) in self.progress.iter_mut().enumerate() {
+            if p.open_walks == 0 && !p.rider_told {
+                p.rider_told = true;
+                rider.edge_done(a, p.truncated);
+            }
+        }
+        rider.after_answers(cx);
+    }
+
     /// Advance the cursors of done accounts (not of truncated ones) and emit the state.
     fn checkpoint(&mut self, cx: &mut Cx<'_>, stream: &'static str, media: bool) {
         self.settle();

@@ -15,6 +15,7 @@ pub mod media;
 pub mod stories;
 pub mod tagged;
 pub mod user_insights;
+pub mod user_insights_breakdowns;
 pub mod users;
 
 use crate::accounts::{Account, Prefetch};
@@ -35,6 +36,7 @@ pub const MEDIA_INSIGHTS: &str = media::MEDIA_INSIGHTS.name;
 pub const STORIES: &str = stories::STORIES.name;
 pub const STORY_INSIGHTS: &str = stories::STORY_INSIGHTS.name;
 pub const USER_INSIGHTS: &str = user_insights::USER_INSIGHTS.name;
+pub const USER_INSIGHTS_BREAKDOWNS: &str = user_insights_breakdowns::USER_INSIGHTS_BREAKDOWNS.name;
 pub const USER_LIFETIME_INSIGHTS: &str = demographics::USER_LIFETIME_INSIGHTS.name;
 pub const MEDIA_COMMENTS: &str = comments::MEDIA_COMMENTS.name;
 pub const TAGGED_MEDIA: &str = tagged::TAGGED_MEDIA.name;
@@ -47,6 +49,7 @@ pub const STREAMS: &[&StreamDef] = &[
     &stories::STORIES,
     &stories::STORY_INSIGHTS,
     &user_insights::USER_INSIGHTS,
+    &user_insights_breakdowns::USER_INSIGHTS_BREAKDOWNS,
     &demographics::USER_LIFETIME_INSIGHTS,
     &comments::MEDIA_COMMENTS,
     &tagged::TAGGED_MEDIA,
@@ -93,8 +96,14 @@ pub fn families(
     if wants(USERS) {
         out.push(Box::new(users::Users));
     }
-    if wants(MEDIA) || wants(MEDIA_INSIGHTS) {
-        out.push(Box::new(media::Media::new(selection, config, state, accounts, now)?));
+    if wants(MEDIA) || wants(MEDIA_INSIGHTS) || wants(MEDIA_COMMENTS) {
+        // `media_comments` rides on the media walk: its posts come with the media pages.
+        let rider: Option<Box<dyn crate::parts::media_riders::MediaRider>> = if wants(MEDIA_COMMENTS) {
+            Some(Box::new(comments::Comments::new(selection, config, state, accounts, now)?))
+        } else {
+            None
+        };
+        out.push(Box::new(media::Media::new(selection, config, state, accounts, now, rider)?));
     }
     if wants(STORIES) || wants(STORY_INSIGHTS) {
         out.push(Box::new(stories::Stories::new(accounts)));
@@ -102,13 +111,10 @@ pub fn families(
     if wants(USER_LIFETIME_INSIGHTS) {
         out.push(Box::new(demographics::Demographics::default()));
     }
-    if wants(MEDIA_COMMENTS) {
-        out.push(Box::new(comments::Comments::new(selection, config, state, accounts, now)?));
-    }
     if wants(TAGGED_MEDIA) {
         out.push(Box::new(tagged::Tagged::new(selection, config, state, accounts, now)?));
     }
-    if wants(USER_INSIGHTS) {
+    if wants(USER_INSIGHTS) || wants(USER_INSIGHTS_BREAKDOWNS) {
         out.push(Box::new(user_insights::UserInsights::new(selection, config, state, accounts, now)?));
     }
     let (competitors, hashtags) = crate::parts::public_content::gate(
@@ -126,12 +132,16 @@ pub fn families(
 }
 
 /// What the account list brings along for the selected streams (field expansion): the IG user
-/// node for `users`, the first media page for `media` and `media_insights`.
+/// node for `users`, the first media page for `media`, `media_insights` and `media_comments`
+/// (with the fields the media walk asks on every page).
 pub fn prefetch(selection: &Selection, config: &Config) -> Prefetch {
     let wants = |s: &str| selection.is_selected(s);
+    let own = wants(MEDIA) || wants(MEDIA_INSIGHTS);
+    let extra = if wants(MEDIA_COMMENTS) { comments::post_fields() } else { Vec::new() };
     Prefetch {
-        user_fields: wants(USERS).then(|| users::user_fields(config.login)),
-        media: (wants(MEDIA) || wants(MEDIA_INSIGHTS)).then_some((media::MEDIA_FIELDS, crate::graph::PAGE_LIMIT)),
+        user_fields: wants(USERS).then(|| crate::graph_fields::user_fields(config.login)),
+        media: (own || wants(MEDIA_COMMENTS))
+            .then(|| (media::edge_fields(config.login, own, &extra), crate::graph::PAGE_LIMIT)),
     }
 }
 
@@ -196,7 +206,7 @@ mod tests {
             assert!(props.contains_key("business_account_id"), "{}", s.name);
             assert!(props.contains_key("page_id"), "{}", s.name);
         }
-        assert_eq!(catalog_json()["streams"].as_array().unwrap().len(), 12);
+        assert_eq!(catalog_json()["streams"].as_array().unwrap().len(), 13);
         assert!(
             spec_json()["connectionSpecification"]["properties"]["access_token"]["airbyte_secret"].as_bool().unwrap()
         );

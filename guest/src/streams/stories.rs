@@ -2,8 +2,8 @@
 //!
 //! Owns both declarations and the stories-edge hooks: one walk per account (cycle-safe, see
 //! `engine::walk`), a record per story, and the page's stories handed to `story_insights` as
-//! one group of operations, plus the breakdown operations of `story_navigation` (merged into the
-//! same record) where the metric table has any. Both streams are full refresh (Meta lists a
+//! one group of operations, plus the breakdown operations of `object_breakdowns` (merged into
+//! the same record) where the metric table has any. Both streams are full refresh (Meta lists a
 //! story for 24 h). It must not ask media or account insights.
 
 use super::StreamDef;
@@ -13,8 +13,8 @@ use crate::engine::{Cx, Family, PRIORITY_EDGE, bad_data};
 use crate::error::Result;
 use crate::graph::{self, ApiError, PAGE_LIMIT};
 use crate::metrics::MediaKind;
+use crate::parts::object_breakdowns::ObjectBreakdowns;
 use crate::parts::object_insights::{ObjectInsights, Target};
-use crate::parts::story_navigation::StoryBreakdowns;
 use crate::state;
 use crate::transform;
 use serde_json::{Map, Value};
@@ -37,14 +37,13 @@ pub const STORY_INSIGHTS: StreamDef = StreamDef {
     fields: None,
 };
 
-/// Graph fields of the stories edge.
-pub const STORY_FIELDS: &str = "caption,id,ig_id,like_count,media_type,media_product_type,media_url,owner,permalink,shortcode,thumbnail_url,timestamp,username";
+pub use crate::graph_fields::STORY_FIELDS;
 
 /// The family; walk tags are account indexes.
 pub struct Stories {
     walks: Vec<Option<(Walk, String)>>,
     insights: ObjectInsights,
-    breakdowns: StoryBreakdowns,
+    breakdowns: ObjectBreakdowns,
 }
 
 impl Stories {
@@ -52,7 +51,7 @@ impl Stories {
         Stories {
             walks: accounts.iter().map(|_| None).collect(),
             insights: ObjectInsights::new(STORY_INSIGHTS.name, true),
-            breakdowns: StoryBreakdowns::new(STORY_INSIGHTS.name),
+            breakdowns: ObjectBreakdowns::new(STORY_INSIGHTS.name, true),
         }
     }
 }
@@ -63,7 +62,7 @@ impl Family for Stories {
     }
 
     fn start(&mut self, cx: &mut Cx<'_>) -> Result<()> {
-        self.insights.hold = !cx.table.story_breakdowns.is_empty();
+        self.insights.hold = !cx.table.object_breakdowns.is_empty();
         // The first pages are batch operations (asked together with the start's other
         // operations); later pages are GETs of Meta's `next` links.
         let mut ops = Vec::new();
@@ -82,7 +81,7 @@ impl Family for Stories {
     }
 
     fn on_answer(&mut self, cx: &mut Cx<'_>, tag: u64, answer: std::result::Result<Value, ApiError>) -> Result<()> {
-        if StoryBreakdowns::owns(tag) {
+        if ObjectBreakdowns::owns(tag) {
             return self.breakdowns.on_answer(cx, tag, answer);
         }
         if ObjectInsights::owns(tag) {
@@ -122,7 +121,7 @@ impl Family for Stories {
         }
         if cx.wants(STORY_INSIGHTS.name) {
             if self.insights.hold {
-                self.breakdowns.ask(cx, targets.iter().map(|t| (t.id.clone(), t.account)).collect());
+                self.breakdowns.ask(cx, targets.iter().map(|t| (t.id.clone(), t.account, t.kind)).collect());
             }
             self.insights.ask(cx, targets);
         }

@@ -27,7 +27,7 @@ use crate::accounts::Account;
 use crate::catalog::Selection;
 use crate::config::Config;
 use crate::engine::walk::{self, Walk};
-use crate::engine::{Cx, Family, PRIORITY_EDGE, bad_data};
+use crate::engine::{Cx, Family, bad_data};
 use crate::error::Result;
 use crate::graph::{self, ApiError, PAGE_LIMIT};
 use crate::state::{self, AccountCursors};
@@ -125,7 +125,7 @@ impl Family for Tagged {
                 cx.client.url(&format!("{}/tags", account.ig_id), &[("fields", TAGGED_FIELDS), ("limit", PAGE_LIMIT)]);
             let walk = Walk::new(format!("the tags edge of account {}", account.ig_id), &url);
             self.progress[a].walk = Some((walk, url.clone()));
-            cx.get(a as u64, url, PRIORITY_EDGE);
+            cx.side(a as u64, url);
         }
         Ok(())
     }
@@ -179,7 +179,7 @@ impl Family for Tagged {
         }
         match next {
             Some(url) => {
-                cx.get(a as u64, url.clone(), PRIORITY_EDGE);
+                cx.side(a as u64, url.clone());
                 self.progress[a].walk = Some((walk, url));
             }
             None if !walk.truncated => {

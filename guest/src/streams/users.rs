@@ -5,7 +5,6 @@
 //! insights.
 
 use super::StreamDef;
-use crate::config::Login;
 use crate::engine::{Cx, Family, bad_data};
 use crate::error::Result;
 use crate::graph::ApiError;
@@ -22,19 +21,7 @@ pub const USERS: StreamDef = StreamDef {
     fields: Some(USER_FIELDS),
 };
 
-/// Graph fields of the IG user node for `users` (Facebook Login).
-pub const USER_FIELDS: &str =
-    "id,ig_id,username,name,biography,website,followers_count,follows_count,media_count,profile_picture_url";
-/// The fields Instagram Login serves on graph.instagram.com.
-pub const INSTAGRAM_LOGIN_USER_FIELDS: &str =
-    "id,username,name,followers_count,follows_count,media_count,profile_picture_url";
-
-pub fn user_fields(login: Login) -> &'static str {
-    match login {
-        Login::Facebook => USER_FIELDS,
-        Login::Instagram => INSTAGRAM_LOGIN_USER_FIELDS,
-    }
-}
+pub use crate::graph_fields::{INSTAGRAM_LOGIN_USER_FIELDS, USER_FIELDS, user_fields};
 
 /// The family: stateless, the tag is the account index.
 pub struct Users;

@@ -52,17 +52,6 @@ struct Sent {
     answered_at: Option<Instant>,
 }
 
-/// A reading, as the cost of a call is learned from the difference between two.
-#[derive(Debug, Clone, Copy)]
-struct Reading {
-    sent_at: Instant,
-    answered_at: Instant,
-    floor: f64,
-}
-
-/// Recent readings kept to learn from differences.
-const READINGS_KEPT: usize = 16;
-
 /// A request the budget admitted. Hand it back to [`CallBudget::answered`].
 #[derive(Debug)]
 #[must_use]
@@ -94,12 +83,6 @@ pub struct CallBudget {
     active: bool,
     /// When the request behind the reading that set `others` was sent (newer readings win).
     reading_sent_at: Option<Instant>,
-    /// That reading's usage (percent).
-    latest: Option<f64>,
-    /// The latest readings, to learn from their differences.
-    readings: VecDeque<Reading>,
-    /// The newest answer time among calls that left the window.
-    newest_left: Option<Instant>,
     sent: VecDeque<Sent>,
     next_id: u64,
 }
@@ -113,9 +96,6 @@ impl CallBudget {
             others: 0.0,
             active: false,
             reading_sent_at: None,
-            latest: None,
-            readings: VecDeque::new(),
-            newest_left: None,
             sent: VecDeque::new(),
             next_id: 0,
         }
@@ -126,29 +106,7 @@ impl CallBudget {
     /// (a batch's operations run one after another), so this never frees room early.
     fn prune(&mut self, now: Instant) {
         let window = self.window;
-        let mut newest_left = self.newest_left;
-        self.sent.retain(|s| {
-            let keep = s.answered_at.is_none_or(|a| now.saturating_duration_since(a) < window);
-            if !keep {
-                newest_left = newest_left.max(s.answered_at);
-            }
-            keep
-        });
-        self.newest_left = newest_left;
-    }
-
-    /// Whether none of this process's calls may have left Meta's window between two readings,
-    /// the first of a request sent at `a`, the second answered at `b` (Meta takes a reading
-    /// between sending and answering, and a batch's operations run one after another, so a
-    /// reading may be taken as late as its answer). A call arrives between its sending and its
-    /// answer and leaves one window later; if none may have left in between, the difference
-    /// of the readings counts only calls that landed.
-    fn nothing_left_between(&self, a: Instant, b: Instant) -> bool {
-        let (Some(from), Some(to)) = (a.checked_sub(self.window), b.checked_sub(self.window)) else {
-            return true;
-        };
-        self.newest_left.is_none_or(|t| t <= from)
-            && !self.sent.iter().any(|s| s.at <= to && s.answered_at.unwrap_or(b) > from)
+        self.sent.retain(|s| s.answered_at.is_none_or(|a| now.saturating_duration_since(a) < window));
     }
 
     fn ours(&self) -> u32 {
@@ -164,13 +122,7 @@ impl CallBudget {
     /// Before any reading, it may when the calls in flight (with it) stay under the target at
     /// the prior's cost, or none are in flight. After one, it may when none of this process's
     /// calls are in the window (a request is never held back by others' usage alone: the usage
-    /// pacing handles that), or when the usage stays under the target. With none of this
-    /// process's calls in flight it may also go, one request at a time, when others' usage
-    /// leaves no room for it (a constant 85 % from other users of the app: the usage pacing
-    /// spaces the calls and Meta's throttles are waited out, rather than waiting an hour for
-    /// this process's few calls to leave the window), or when the latest reading says there is
-    /// room for it (its answer's reading covers every call answered before, and tightens the
-    /// learned cost: a burst's answers release the budget).
+    /// pacing handles that), or when the usage stays under the target.
     pub fn admit(&mut self, calls: u32, now: Instant) -> Admission {
         self.prune(now);
         if !self.active {
@@ -180,20 +132,7 @@ impl CallBudget {
             }
         }
         let ours = self.ours();
-        let idle = self.sent.iter().all(|s| s.answered_at.is_some());
-        let cost = self.per_call * calls as f64;
-        // Others' usage alone leaves no room for this request: waiting for this process's calls
-        // to leave the window cannot make room, so the usage pacing and Meta's throttles decide.
-        let no_room = TARGET_PERCENT - self.others < cost;
-        // it arrives); those sent after it are added at the learned cost.
-        let after: u32 =
-            self.sent.iter().filter(|s| self.reading_sent_at.is_some_and(|r| s.at > r)).map(|s| s.calls).sum();
-        let reading_has_room = self.latest.is_some_and(|l| l + cost + self.per_call * (after as f64) < TARGET_PERCENT);
-        if !self.active
-            || ours == 0
-            || self.usage_with(ours + calls) <= TARGET_PERCENT
-            || (idle && (no_room || reading_has_room))
-        {
+        if !self.active || ours == 0 || self.usage_with(ours + calls) <= TARGET_PERCENT {
             let id = self.next_id;
             self.next_id += 1;
             self.sent.push_back(Sent { id, at: now, calls, answered_at: None });
@@ -235,42 +174,12 @@ impl CallBudget {
                 .map(|s| s.calls)
                 .sum::<u32>();
         self.per_call = self.per_call.min((percent.floor() + 1.0) / counted as f64);
-        // The difference from the reading before: the calls that landed in between raised the
-        // usage by at most (its increase + 1), whatever others' share is (a constant 85 % from
-        // other users of the app shows that this process's calls cost little). Only while none
-        // of this process's calls can have left the window in between; others' calls leaving
-        // at the same time would make this low, and Meta's throttles stay the safety net.
-        let reading = Reading { sent_at, answered_at: now, floor: percent.floor() };
-        let own = self.sent[index].calls;
-        let bound = self
-            .readings
-            .iter()
-            .filter(|before| before.answered_at <= sent_at && self.nothing_left_between(before.sent_at, now))
-            .map(|before| {
-                // The calls that surely landed between the two readings: sent after the first
-                // was answered, answered before the second was sent, and the second's own.
-                let landed: u32 = own
-                    + self
-                        .sent
-                        .iter()
-                        .filter(|s| s.at >= before.answered_at && s.answered_at.is_some_and(|a| a <= sent_at))
-                        .map(|s| s.calls)
-                        .sum::<u32>();
-                ((reading.floor - before.floor).max(0.0) + 1.0) / landed as f64
-            })
-            .fold(f64::INFINITY, f64::min);
-        self.per_call = self.per_call.min(bound);
-        if self.readings.len() == READINGS_KEPT {
-            self.readings.pop_front();
-        }
-        self.readings.push_back(reading);
         // Others' usage: what the reading shows beyond every call of this process that Meta may
         // have counted by then (all sent before now). Taking only the surely-counted calls
         // would charge this process's own calls in flight to others, and hold every request
         // back until the whole window had passed.
         if self.reading_sent_at.is_none_or(|at| at <= sent_at) {
             self.reading_sent_at = Some(sent_at);
-            self.latest = Some(percent);
             let ours: u32 = self.sent.iter().map(|s| s.calls).sum();
             self.others = (percent - self.per_call * ours as f64).max(0.0);
         }
@@ -378,48 +287,6 @@ mod tests {
         assert_eq!(b.per_call, 0.5);
         assert!(b.others <= 1.0, "{}", b.others);
         assert!(matches!(b.admit(130, ms(21)), Admission::Wait(_)), "52 calls + 130 at 0.5 % pass 90 %");
-    }
-
-    /// Others' usage at a constant 85 %: the readings do not move as this process's calls land,
-    /// so its calls cost little (learned from the difference of two readings), and batches keep
-    /// going instead of waiting an hour for its own calls to leave the window.
-    #[test]
-    fn others_at_85_percent_do_not_stop_the_read() {
-        let t0 = Instant::now();
-        let ms = |n| t0 + Duration::from_millis(n);
-        let mut b = CallBudget::new(Duration::from_secs(3600));
-        let t = go(&mut b, 1, t0);
-        b.answered(t, Some(85.0), t0);
-        for i in 1..=20u64 {
-            let t = go(&mut b, 50, ms(2 * i));
-            b.answered(t, Some(85.0), ms(2 * i + 1));
-        }
-        assert!(b.per_call < 0.05, "{}", b.per_call);
-        let in_flight: Vec<Ticket> = (0..3).map(|_| go(&mut b, 50, ms(100))).collect();
-        assert_eq!(in_flight.len(), 3);
-    }
-
-    /// 180 one-call requests at once (a burst of many tenants on one token), each reading near
-    /// 0 % but surely covering only its own call: the budget thinks 90 % used. With none in
-    /// flight and the readings showing room, one request goes as a probe; its reading covers
-    /// the whole burst and releases the budget.
-    #[test]
-    fn a_bursts_answers_release_the_budget() {
-        let t0 = Instant::now();
-        let ms = |n| t0 + Duration::from_millis(n);
-        let mut b = CallBudget::new(Duration::from_secs(3600));
-        let burst: Vec<Ticket> = (0..180).map(|_| go(&mut b, 1, t0)).collect();
-        for t in burst {
-            b.answered(t, Some(1.0), ms(5));
-        }
-        assert!(b.per_call >= 0.5, "no reading covers more than its own call: {}", b.per_call);
-        let probe = go(&mut b, 1, ms(10));
-        assert!(matches!(b.admit(1, ms(10)), Admission::Wait(_)), "the probe goes alone");
-        b.answered(probe, Some(1.0), ms(15));
-        assert!(b.per_call < 0.02, "the burst is covered: {}", b.per_call);
-        for _ in 0..100 {
-            let _ = go(&mut b, 1, ms(20));
-        }
     }
 
     /// Another consumer's usage counts: with the app already at 60 %, fewer calls fit.

@@ -59,32 +59,13 @@ pub fn classify(status: u16, body: &[u8]) -> Verdict {
 }
 
 /// Classify one element of a batch response (`null` = Meta did not run it).
-/// For an operation asking `url` (its `relative_url`), see [`classify_for`].
-pub fn classify_item_for(url: &str, item: &Value) -> Verdict {
+pub fn classify_item(item: &Value) -> Verdict {
     if item.is_null() {
         return Verdict::Transient;
     }
     let code = item.get("code").and_then(Value::as_u64).unwrap_or(0) as u16;
     let body = item.get("body").and_then(Value::as_str).unwrap_or("");
-    classify_for(url, code, body.as_bytes())
-}
-
-/// [`classify`] for a request of `url`: Meta answers a breakdown it does not serve with code 1
-/// "An unknown error has occurred." (not code 100). Asked again it fails the same way, so such
-/// an answer to a request naming a `breakdown` goes to the component at once (it asks the
-/// plain metric instead) rather than being retried as transient.
-pub fn classify_for(url: &str, status: u16, body: &[u8]) -> Verdict {
-    let verdict = classify(status, body);
-    if verdict == Verdict::Transient && url.contains("breakdown=") {
-        let unknown = serde_json::from_slice::<Value>(body).ok().is_some_and(|v| {
-            v.pointer("/error/code").and_then(Value::as_i64) == Some(1)
-                && v.pointer("/error/message").and_then(Value::as_str).is_some_and(|m| m.contains("unknown error"))
-        });
-        if unknown {
-            return Verdict::Deliver;
-        }
-    }
-    verdict
+    classify(code, body.as_bytes())
 }
 
 /// `base × 2^attempt`, capped, with ±20 % jitter.
@@ -155,27 +136,13 @@ mod tests {
         assert_eq!(classify(503, b"<html>down</html>"), Verdict::Transient);
         assert_eq!(classify(400, &err(100, Some(true))), Verdict::Transient);
         assert_eq!(classify(400, &err(190, None)), Verdict::Deliver);
-        // Code 1 "unknown error" is transient, but not for a breakdown (Meta's answer to one it
-        // does not serve).
-        let unknown = serde_json::json!({"error": {"message": "An unknown error has occurred.", "code": 1}});
-        let unknown = unknown.to_string();
-        assert_eq!(classify_for("v27.0/1/insights?metric=reach", 500, unknown.as_bytes()), Verdict::Transient);
-        assert_eq!(
-            classify_for(
-                "v27.0/1/insights?metric=navigation&breakdown=story_navigation_action_type",
-                500,
-                unknown.as_bytes()
-            ),
-            Verdict::Deliver
-        );
-        assert_eq!(classify_for("v27.0/1/insights?breakdown=age", 503, b"<html>down</html>"), Verdict::Transient);
         assert_eq!(classify(400, &err(100, Some(false))), Verdict::Deliver);
-        assert_eq!(classify_item_for("", &Value::Null), Verdict::Transient);
+        assert_eq!(classify_item(&Value::Null), Verdict::Transient);
         assert_eq!(
-            classify_item_for("", &json!({"code": 400, "body": String::from_utf8(err(80002, None)).unwrap()})),
+            classify_item(&json!({"code": 400, "body": String::from_utf8(err(80002, None)).unwrap()})),
             Verdict::Throttled
         );
-        assert_eq!(classify_item_for("", &json!({"code": 200, "body": "{}"})), Verdict::Deliver);
+        assert_eq!(classify_item(&json!({"code": 200, "body": "{}"})), Verdict::Deliver);
     }
 
     /// Backoff doubles, is capped, and jitters within ±20 %.

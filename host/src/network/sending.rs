@@ -174,7 +174,7 @@ impl Limiter {
                             reading
                         }
                     };
-                    let verdict = classify_for(&call.uri.to_string(), response.status().as_u16(), response.body());
+                    let verdict = classify(response.status().as_u16(), response.body());
                     if verdict != Verdict::Throttled {
                         self.pauses.lock().unwrap().delivered();
                     }
@@ -285,8 +285,7 @@ impl Limiter {
             let mut throttled = false;
             let mut codes = Vec::new();
             for (index, item) in pending.iter().zip(items) {
-                let url = batch.ops[*index].get("relative_url").and_then(Value::as_str).unwrap_or("");
-                match classify_item_for(url, &item) {
+                match classify_item(&item) {
                     Verdict::Deliver => {}
                     Verdict::Throttled => {
                         throttled = true;

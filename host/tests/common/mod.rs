@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Once;
 
+pub mod checks;
 pub mod front;
 pub mod hostile;
 pub mod reverse_proxy;
@@ -294,6 +295,7 @@ pub const ALL_STREAMS: &[&str] = &[
     "stories",
     "story_insights",
     "user_insights",
+    "user_insights_breakdowns",
     "user_lifetime_insights",
     "media_comments",
     "tagged_media",
@@ -319,6 +321,7 @@ pub const INCREMENTAL: &[&str] = &[
     "stories",
     "story_insights",
     "user_insights:incremental",
+    "user_insights_breakdowns:incremental",
     "user_lifetime_insights",
 ];
 
@@ -332,7 +335,8 @@ pub fn schema(stream: &str) -> Value {
 pub fn primary_key(stream: &str) -> Vec<&'static str> {
     match stream {
         "user_insights" => vec!["business_account_id", "date"],
-        "user_lifetime_insights" => vec!["business_account_id", "breakdown", "metric"],
+        "user_lifetime_insights" => vec!["business_account_id", "breakdown", "metric", "timeframe", "date"],
+        "user_insights_breakdowns" => vec!["business_account_id", "date", "metric", "breakdown", "dimension_value"],
         "competitor_profiles" => vec!["business_account_id", "username", "date"],
         "hashtag_media" => vec!["hashtag_id", "edge", "id"],
         _ => vec!["id"],

@@ -55,6 +55,8 @@ pub(crate) struct ApiContext<'a> {
     pub expanded_media: &'a std::cell::Cell<usize>,
     /// Behaviours real captures show.
     pub quirks: &'a crate::quirks::QuirkState,
+    /// The login whose host the fake answers as (see `FakeOptions::login`).
+    pub login: crate::oauth::Login,
 }
 
 impl<'a> ApiContext<'a> {
@@ -80,21 +82,52 @@ const MEDIA_FIELDS: &[&str] = &[
     "copyright_check_information",
     "id",
     "ig_id",
+    "is_ai_generated",
     "is_comment_enabled",
     "is_shared_to_feed",
     "legacy_instagram_media_id",
     "like_count",
+    "media_audio_type",
     "media_product_type",
     "media_type",
     "media_url",
     "owner",
     "permalink",
+    "reposts_count",
+    "saved_count",
+    "shares_count",
     "shortcode",
     "thumbnail_url",
     "timestamp",
+    "total_comments_count",
+    "total_like_count",
+    "total_views_count",
     "username",
     "view_count",
 ];
+
+/// Media fields Meta serves with Facebook Login only (changelog 22 Apr and 1 Jun 2026; the
+/// `collaborators` edge is documented for Facebook Login): graph.instagram.com answers them
+/// as fields it does not know.
+pub(crate) const FACEBOOK_LOGIN_MEDIA_FIELDS: &[&str] = &[
+    "collaborators",
+    "media_audio_type",
+    "reposts_count",
+    "saved_count",
+    "shares_count",
+    "total_comments_count",
+    "total_like_count",
+    "total_views_count",
+];
+
+/// The fields of `universe` the host of `login` serves.
+pub(crate) fn served_fields<'u>(
+    universe: &[&'u str],
+    login: crate::oauth::Login,
+    facebook_only: &[&str],
+) -> Vec<&'u str> {
+    universe.iter().copied().filter(|f| login == crate::oauth::Login::Facebook || !facebook_only.contains(f)).collect()
+}
 
 const PAGE_FIELDS: &[&str] = &[
     "access_token",
@@ -122,11 +155,13 @@ const USER_FIELDS: &[&str] = &[
 ];
 
 /// Answers one authenticated, fault-free call; an answer holding more than
-/// `max_answer_objects` objects is refused as too much data, as Meta does.
+/// `max_answer_objects` objects is refused as too much data, as Meta does (an insights
+/// answer's `data` lists metrics of one object, not objects: it is not counted).
 pub(crate) fn answer(ctx: &ApiContext<'_>, call: &GraphCall) -> Result<Value, GraphError> {
     let value = answer_unchecked(ctx, call)?;
+    let insights = call.path.segments.last().is_some_and(|s| s == "insights");
     match ctx.max_answer_objects {
-        Some(max) if data_items(&value) > max => Err(GraphError::reduce_data()),
+        Some(max) if !insights && data_items(&value) > max => Err(GraphError::reduce_data()),
         _ => Ok(value),
     }
 }
@@ -273,9 +308,14 @@ fn answer_unchecked(ctx: &ApiContext<'_>, call: &GraphCall) -> Result<Value, Gra
             }
             match edge {
                 None => render_media(ctx, call, media, selection),
-                Some("insights") => {
-                    insights::media_insights(ds, media, &call.params, ctx.retired_metrics, &ctx.quirks.quirks)
-                }
+                Some("insights") => insights::media_insights(
+                    ds,
+                    media,
+                    &call.params,
+                    ctx.retired_metrics,
+                    &ctx.quirks.quirks,
+                    ctx.login,
+                ),
                 Some("comments") if matches!(object, ObjectRef::Post { .. }) => {
                     ctx.comments(call).edge(&comments::comments_of(ds, media), selection)
                 }
@@ -362,7 +402,10 @@ fn render_media(
     selection: Option<&[FieldSelection]>,
 ) -> Result<Value, GraphError> {
     let mut nested_error = None;
-    let rendered = render(selection, &["id"], MEDIA_FIELDS, "ShadowIGMedia", |field, sub| match field {
+    let universe = served_fields(MEDIA_FIELDS, ctx.login, FACEBOOK_LOGIN_MEDIA_FIELDS);
+    let node_type = if ctx.login == crate::oauth::Login::Facebook { "ShadowIGMedia" } else { "IGMedia" };
+    let insight = |metric: &str| crate::insights::media_metric_value(ctx.dataset, media, metric);
+    let rendered = render(selection, &["id"], &universe, node_type, |field, sub| match field {
         "id" => Some(json!(media.id)),
         "ig_id" => Some(json!(media.ig_id)),
         "caption" => media.caption.as_ref().map(|c| json!(c)),
@@ -370,6 +413,17 @@ fn render_media(
         "like_count" => media.like_count.map(|c| json!(c)),
         "is_comment_enabled" => media.is_comment_enabled.map(|c| json!(c)),
         "is_shared_to_feed" => (media.product_type == MediaProductType::Reels).then_some(Value::Bool(true)),
+        "is_ai_generated" => media.extras.is_ai_generated.map(Value::Bool),
+        "alt_text" => media.extras.alt_text.as_ref().map(|t| json!(t)),
+        "media_audio_type" => media.extras.media_audio_type.map(|t| json!(t)),
+        // The counts Meta added as fields are the media's insight values.
+        "saved_count" => insight("saved"),
+        "shares_count" => insight("shares"),
+        "reposts_count" => insight("reposts"),
+        "total_like_count" => insight("total_likes"),
+        "total_comments_count" => insight("total_comments"),
+        "total_views_count" => insight("total_views"),
+        "collaborators" => Some(render_collaborators(media, sub)),
         "media_type" => Some(json!(media.media_type.as_str())),
         "media_product_type" => Some(json!(media.product_type.as_str())),
         "media_url" => Some(json!(media.media_url_served(&volatile_token(call.serial, &media.id, 12)))),
@@ -440,6 +494,30 @@ fn render_media(
         Some(e) => Err(e),
         None => Ok(rendered),
     }
+}
+
+/// `collaborators{id,username,invite_status}`: the post's collaborators as Meta's edge lists
+/// them (`{"data": [...]}`, empty for a post without any, and for stories, which Meta does not
+/// support collaborators on).
+fn render_collaborators(media: &Media, sub: Option<&[FieldSelection]>) -> Value {
+    let wanted = |name: &str| sub.is_none_or(|s| s.iter().any(|f| f.name == name));
+    let data: Vec<Value> = media
+        .extras
+        .collaborators
+        .iter()
+        .map(|c| {
+            let mut o = Map::new();
+            o.insert("id".into(), json!(c.id));
+            if wanted("username") {
+                o.insert("username".into(), json!(c.username));
+            }
+            if wanted("invite_status") {
+                o.insert("invite_status".into(), json!(c.invite_status));
+            }
+            Value::Object(o)
+        })
+        .collect();
+    json!({ "data": data })
 }
 
 /// Meta serves at most the 10,000 newest posts of an account on the media edge.

@@ -220,6 +220,9 @@ pub struct Media {
     /// Carousel children (posts of type CAROUSEL_ALBUM only), in display order.
     pub children: Vec<Media>,
     pub flags: MediaFlags,
+    /// What Meta added in 2025–2026 (shared to Facebook, collaborators, AI label, alt text,
+    /// audio type).
+    pub extras: crate::media_extras::MediaExtras,
 }
 
 impl Media {
@@ -289,6 +292,12 @@ impl Account {
     /// `profile_picture_url` with `ccb=<volatile>` inserted as the 2nd query parameter.
     pub fn profile_picture_url_served(&self, volatile: &str) -> String {
         insert_query_param(&self.profile_picture_url, 1, "ccb", volatile)
+    }
+
+    /// `has_profile_pic`: the first, third, … account has one; the others show Meta's default
+    /// picture (`profile_picture_url` still answers).
+    pub fn has_profile_pic(&self) -> bool {
+        self.index.is_multiple_of(2)
     }
 
     pub fn carousel_children_count(&self) -> usize {
@@ -700,7 +709,7 @@ fn base_media(
             in_range(h("oe"), 0x6700_0000, 0x6FFF_FFFF),
         )
     });
-    Media {
+    let mut media = Media {
         id: id.to_string(),
         ig_id: format!("3{:018}", h("ig_id") % 1_000_000_000_000_000_000),
         owner_id: account.ig_user_id.clone(),
@@ -719,7 +728,10 @@ fn base_media(
         thumbnail_url,
         children: Vec::new(),
         flags,
-    }
+        extras: crate::media_extras::MediaExtras::default(),
+    };
+    media.extras = crate::media_extras::MediaExtras::generate(spec, id, media.kind());
+    media
 }
 
 /// Captions: varied, with unicode, hashtags and newlines; every 7th post has none.

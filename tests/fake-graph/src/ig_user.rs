@@ -31,6 +31,19 @@ const IG_USER_FIELDS: &[&str] = &[
     "website",
 ];
 
+/// IG user fields Meta serves with Facebook Login only (graph.instagram.com answers them as
+/// fields it does not know; the profile's `biography` and `website` are not among the fields
+/// its reference lists).
+const FACEBOOK_LOGIN_USER_FIELDS: &[&str] = &[
+    "biography",
+    "has_profile_pic",
+    "ig_id",
+    "is_published",
+    "legacy_instagram_user_id",
+    "shopping_product_tag_eligibility",
+    "website",
+];
+
 pub(crate) fn render_ig_user(
     ctx: &ApiContext<'_>,
     call: &GraphCall,
@@ -38,7 +51,9 @@ pub(crate) fn render_ig_user(
     selection: Option<&[FieldSelection]>,
 ) -> Result<Value, GraphError> {
     let mut nested_error = None;
-    let rendered = render(selection, &["id"], IG_USER_FIELDS, "ShadowIGUser", |field, _| match field {
+    let universe = crate::api::served_fields(IG_USER_FIELDS, ctx.login, FACEBOOK_LOGIN_USER_FIELDS);
+    let node_type = if ctx.login == crate::oauth::Login::Facebook { "ShadowIGUser" } else { "IGUser" };
+    let rendered = render(selection, &["id"], &universe, node_type, |field, _| match field {
         "id" => Some(json!(account.ig_user_id)),
         "ig_id" => Some(json!(account.ig_id)),
         "username" => Some(json!(account.username)),
@@ -48,7 +63,7 @@ pub(crate) fn render_ig_user(
         "followers_count" => Some(json!(account.followers_count)),
         "follows_count" => Some(json!(account.follows_count)),
         "media_count" => Some(json!(account.media.len())),
-        "has_profile_pic" => Some(json!(true)),
+        "has_profile_pic" => Some(json!(account.has_profile_pic())),
         "is_published" => Some(json!(true)),
         "profile_picture_url" => {
             let ccb = volatile_token(call.serial, &account.ig_user_id, 2);

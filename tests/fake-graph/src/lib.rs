@@ -18,7 +18,8 @@
 //! Modules:
 //! - [`dataset`]: the generated world and its id scheme;
 //! - [`comments`]: comments, replies and tagged posts;
-//! - [`insights`]: metric catalogues, insight values and insights responses;
+//! - [`insights`]: metric catalogues, insight values and insights responses (by topic);
+//! - [`media_extras`]: what Meta added to media in 2025–2026 (collaborators, AI label, …);
 //! - [`faults`]: fault plans and the usage/throttling model; [`huge_body`]: answers larger
 //!   than any page, streamed lazily;
 //! - [`public`]: competitors (business discovery) and hashtags, with Meta's budgets;
@@ -41,6 +42,7 @@ pub mod dataset;
 pub mod faults;
 pub mod huge_body;
 pub mod insights;
+pub mod media_extras;
 pub mod public;
 pub mod quirks;
 

@@ -49,6 +49,9 @@ pub struct PublicMedia {
     pub permalink: String,
     pub media_url: String,
     pub timestamp: DateTime<Utc>,
+    /// Reels only (`view_count` through business discovery, Jun 2025; Instagram and
+    /// Facebook views of a crossposted reel since Apr 2026); Meta omits it for other media.
+    pub view_count: Option<u64>,
 }
 
 /// A professional account other than the token's, seen through business discovery.
@@ -126,6 +129,7 @@ impl PublicWorld {
                 caption: format!("#{owner} post {} of {n}", k + 1),
                 comments_count: in_range(hash >> 8, 0, 400),
                 like_count: (k % 6 != 4).then(|| in_range(hash >> 20, 3, 90_000)),
+                view_count: (product_type == MediaProductType::Reels).then(|| in_range(hash >> 32, 100, 2_000_000)),
                 media_type,
                 product_type,
                 timestamp,
@@ -321,6 +325,7 @@ const PUBLIC_MEDIA_FIELDS: &[&str] = &[
     "permalink",
     "timestamp",
     "username",
+    "view_count",
 ];
 
 fn render_media(m: &PublicMedia, fields: &[FieldSelection], owner: Option<&str>) -> Result<Value, GraphError> {
@@ -344,6 +349,10 @@ fn render_media(m: &PublicMedia, fields: &[FieldSelection], owner: Option<&str>)
             "permalink" => json!(m.permalink),
             "timestamp" => json!(m.timestamp.format(GRAPH_TIME_FORMAT).to_string()),
             "username" if owner.is_some() => json!(owner),
+            "view_count" if owner.is_some() => match m.view_count {
+                Some(n) => json!(n),
+                None => continue,
+            },
             other if PUBLIC_MEDIA_FIELDS.contains(&other) => continue,
             other => return Err(GraphError::nonexisting_field(other, "IGMedia")),
         };

@@ -15,7 +15,9 @@
 //!   `dimension_keys: ["timeframe","country"]`, values `["LAST_90_DAYS","AR"]`), or only the
 //!   breakdown's keys as another capture shows ([`Quirks::demographics_timeframe_dimension`]);
 //! - story navigation actions in upper case (`TAP_FORWARD`) as some captures show, lower case
-//!   as the docs do ([`Quirks::navigation_case`]).
+//!   as the docs do ([`Quirks::navigation_case`]); profile activity actions in lower case
+//!   (`bio_link_clicked`, seen in live answers by a third party) or upper case as the docs
+//!   spell them ([`Quirks::profile_activity_case`]).
 //!
 //! Also the fake's default everywhere (not selectable): days end at Pacific midnight
 //! (`dataset::day_end_time`), `follower_count`/`online_followers` refused past 30 days,
@@ -30,7 +32,7 @@ use crate::graph_error::GraphError;
 use crate::request::GraphCall;
 use crate::stable_hash::{hash_parts, unit_interval};
 
-/// How story navigation actions are spelled in answers.
+/// How the actions of a breakdown (story navigation, profile activity) are spelled in answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NavigationCase {
     /// `tap_forward` (Meta's docs).
@@ -58,6 +60,12 @@ pub struct Quirks {
     /// Demographics carry `timeframe` as their first dimension (default, as Meta's example).
     pub demographics_timeframe_dimension: bool,
     pub navigation_case: NavigationCase,
+    /// `profile_activity` by `action_type` (`Upper` as the docs, `Lower` as a capture).
+    pub profile_activity_case: NavigationCase,
+    /// Refuse `facebook_views`/`crossposted_views` of media not shared to Facebook with Meta's
+    /// bare "(#100) Invalid parameter", naming no metric, instead of the default wording that
+    /// names the metric (Meta documents the refusal, not its wording).
+    pub crossposted_refusal_unnamed: bool,
 }
 
 impl Default for Quirks {
@@ -68,6 +76,8 @@ impl Default for Quirks {
             unsupported_breakdowns: Vec::new(),
             demographics_timeframe_dimension: true,
             navigation_case: NavigationCase::Mixed,
+            profile_activity_case: NavigationCase::Mixed,
+            crossposted_refusal_unnamed: false,
         }
     }
 }
@@ -81,6 +91,8 @@ impl Quirks {
             unsupported_breakdowns: Vec::new(),
             demographics_timeframe_dimension: false,
             navigation_case: NavigationCase::Lower,
+            profile_activity_case: NavigationCase::Upper,
+            crossposted_refusal_unnamed: false,
         }
     }
 

@@ -62,7 +62,8 @@ pub struct FakeOptions {
     pub max_expanded_media: Option<usize>,
     /// Most objects one answer may hold, counting every item of every `data` array at any
     /// depth (an edge page and what its items expand): past it the call fails with HTTP 500,
-    /// code 1 "Please reduce the amount of data…", as Meta answers a page too large to build.
+    /// code 1 "Please reduce the amount of data…", as Meta answers a page too large to build
+    /// (insights answers, whose `data` lists one object's metrics, are not counted).
     /// `None` (default): no limit.
     pub max_answer_objects: Option<usize>,
     /// Base of the absolute `paging.next`/`previous` links. Meta writes them on its public
@@ -83,6 +84,11 @@ pub struct FakeOptions {
     /// Which usage headers are sent, and from which call (default: Meta's, see
     /// [`crate::usage_headers`]).
     pub usage_headers: UsageHeaders,
+    /// Which login's host the fake answers as: `Facebook` (graph.facebook.com, the default) or
+    /// `Instagram` (graph.instagram.com), which refuses what Meta reserves for Facebook Login
+    /// as an unknown name: media and IG user fields ("nonexisting field") and media insight
+    /// metrics ("metric[i] must be one of"); see `api`, `ig_user` and `insights::media`.
+    pub login: crate::oauth::Login,
 }
 
 impl Default for FakeOptions {
@@ -104,6 +110,7 @@ impl Default for FakeOptions {
             platform_window: Duration::from_secs(3600),
             quirks: crate::quirks::Quirks::default(),
             usage_headers: UsageHeaders::default(),
+            login: crate::oauth::Login::Facebook,
         }
     }
 }
@@ -175,6 +182,7 @@ struct Shared {
     paging_base_url: Option<String>,
     faults: FaultState,
     quirks: crate::quirks::QuirkState,
+    login: crate::oauth::Login,
     public: crate::public::PublicState,
     log: Mutex<Vec<RecordedRequest>>,
     serial: AtomicU64,
@@ -240,6 +248,7 @@ impl FakeGraph {
             paging_base_url: options.paging_base_url.clone(),
             faults: FaultState::new(options.faults),
             quirks: crate::quirks::QuirkState::new(options.quirks.clone()),
+            login: options.login,
             public: crate::public::PublicState::new(options.platform_calls_per_hour, options.platform_window),
             log: Mutex::new(Vec::new()),
             serial: AtomicU64::new(0),
@@ -664,6 +673,7 @@ fn answer_call(shared: &Shared, call: &GraphCall, token: Option<&str>, proof: Op
                 refuse_time_paging: shared.faults.plan().refuse_time_paging,
                 public: &shared.public,
                 quirks: &shared.quirks,
+                login: shared.login,
             };
             match api::answer(&ctx, call) {
                 Ok(value) => (200, JSON_CONTENT_TYPE, value.to_string()),

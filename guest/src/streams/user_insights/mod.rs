@@ -1,12 +1,18 @@
 //! `user_insights`: daily account metrics, one record per account and day (incremental on
-//! `date`, per account).
+//! `date`, per account); the family also serves `user_insights_breakdowns`.
 //!
 //! Owns the declaration and the three phases of the read, each one group of operations over
 //! all accounts: time series in 30-day windows (on a first sync only daily reach probes each
 //! window), the other periods for windows that had data, then the `total_value` metrics per
-//! day; then the records and the cursor of each account. It must not ask demographics.
+//! day (and the breakdowns of `user_insights_breakdowns` for the days that stream reads, from
+//! the days the time series found); then the records and the cursor of each account. With
+//! only `user_insights_breakdowns` selected, the time series are the daily reach probes alone.
+//! It must not ask demographics.
+
+mod plan;
 
 use super::StreamDef;
+use super::user_insights_breakdowns::{AccountBreakdowns, USER_INSIGHTS_BREAKDOWNS};
 use crate::accounts::Account;
 use crate::catalog::Selection;
 use crate::config::Config;
@@ -28,60 +34,24 @@ pub const USER_INSIGHTS: StreamDef = StreamDef {
     name: "user_insights",
     primary_key: &["business_account_id", "date"],
     cursor_field: Some("date"),
-    schema: include_str!("../../../schemas/user_insights.json"),
+    schema: include_str!("../../../../schemas/user_insights.json"),
     parent: Some("users"),
     fields: None,
 };
 
+use plan::{Op, RECENT};
+
 const STREAM: &str = USER_INSIGHTS.name;
 const TOTALS: &str = "user_insights/total_value";
-/// One planned time-series request: window index, since, until, index in the table's
-/// `user_series`, metrics.
-type Planned = (usize, DateTime<Utc>, DateTime<Utc>, usize, Vec<&'static str>);
-
-/// The window index of the recent-only metrics' own window (see `series`).
-const RECENT: usize = usize::MAX;
-
-/// One operation: a time-series metric set for one period and window, or one day's totals.
-#[derive(Clone)]
-enum Op {
-    Series {
-        account: usize,
-        window: usize,
-        period: &'static str,
-        suffix: &'static str,
-        metrics: Vec<&'static str>,
-        since: i64,
-        until: i64,
-        /// A window of recent-only metrics that Meta's refusal already moved one day on.
-        moved: bool,
-    },
-    Totals {
-        account: usize,
-        /// The day's `end_time` (its record's `date`).
-        day: DateTime<Utc>,
-        /// Where the day starts: the `since` that makes the window hold this day alone.
-        since: DateTime<Utc>,
-        /// Metrics Meta refused for this day only.
-        without: Vec<&'static str>,
-    },
-}
-
-impl Op {
-    /// The same operation without `metric` (Meta refused it for this window only).
-    fn without(mut self, metric: &'static str) -> Op {
-        match &mut self {
-            Op::Series { metrics, .. } => metrics.retain(|m| *m != metric),
-            Op::Totals { without, .. } => without.push(metric),
-        }
-        self
-    }
-}
-
 /// The family.
 pub struct UserInsights {
     cursors: AccountCursors,
+    /// Per account: `user_insights` reads days after this.
     starts: Vec<DateTime<Utc>>,
+    /// Per account: the time series start here (the earlier of the two streams' starts).
+    series_starts: Vec<DateTime<Utc>>,
+    /// `user_insights_breakdowns`, when selected.
+    breakdowns: Option<AccountBreakdowns>,
     days: Vec<BTreeMap<DateTime<Utc>, Map<String, Value>>>,
     with_data: BTreeSet<(usize, usize)>,
     /// Where the range of recent-only metrics starts (see `days::recent_since`).
@@ -104,16 +74,28 @@ impl UserInsights {
         let mut cursors = AccountCursors::parse(STREAM, "date", state.get(STREAM))?;
         cursors.drop_future(STREAM, now);
         let earliest = config.insights_start(now);
-        let starts = accounts
-            .iter()
-            .map(|a| match (selection.is_incremental(STREAM), cursors.get(&a.ig_id)) {
-                (true, Some(cursor)) => (cursor - Duration::days(config.insights_lookback_days)).max(earliest),
-                _ => earliest,
+        let starts = cursors.starts(
+            accounts.iter().map(|a| a.ig_id.as_str()),
+            selection.is_incremental(STREAM),
+            Duration::days(config.insights_lookback_days),
+            earliest,
+        );
+        let breakdowns = selection
+            .is_selected(USER_INSIGHTS_BREAKDOWNS.name)
+            .then(|| AccountBreakdowns::new(selection, config, state, accounts, now))
+            .transpose()?;
+        let series_starts = (0..accounts.len())
+            .map(|a| {
+                let own = selection.is_selected(STREAM).then_some(starts[a]);
+                let theirs = breakdowns.as_ref().map(|b| b.starts[a]);
+                [own, theirs].into_iter().flatten().min().unwrap_or(starts[a])
             })
             .collect();
         Ok(UserInsights {
             cursors,
             starts,
+            series_starts,
+            breakdowns,
             days: vec![BTreeMap::new(); accounts.len()],
             with_data: BTreeSet::new(),
             recent_from: days::recent_since(now, RECENT_ONLY_DAYS),
@@ -128,39 +110,7 @@ impl UserInsights {
     fn ask(&mut self, cx: &mut Cx<'_>, ops: Vec<(Op, u32)>) {
         let mut group = Vec::new();
         for (op, rounds) in ops {
-            let (scope, wanted) = match &op {
-                Op::Series { period, metrics, .. } => (format!("user_insights/{period}"), metrics.clone()),
-                Op::Totals { without, .. } => (
-                    TOTALS.to_string(),
-                    cx.table.user_totals.iter().copied().filter(|m| !without.contains(m)).collect(),
-                ),
-            };
-            let metrics = cx.policy.active(&scope, &wanted);
-            if metrics.is_empty() {
-                continue;
-            }
-            let joined = metrics.join(",");
-            let url = match &op {
-                Op::Series { account, period, since, until, .. } => cx.client.relative_url(
-                    &format!("{}/insights", cx.accounts[*account].ig_id),
-                    &[
-                        ("metric", joined.as_str()),
-                        ("period", period),
-                        ("since", &since.to_string()),
-                        ("until", &until.to_string()),
-                    ],
-                ),
-                Op::Totals { account, day, since, .. } => cx.client.relative_url(
-                    &format!("{}/insights", cx.accounts[*account].ig_id),
-                    &[
-                        ("metric", joined.as_str()),
-                        ("metric_type", "total_value"),
-                        ("period", "day"),
-                        ("since", &since.timestamp().to_string()),
-                        ("until", &day.timestamp().to_string()),
-                    ],
-                ),
-            };
+            let Some((url, metrics)) = op.request(cx) else { continue };
             group.push((self.next_tag, url));
             self.asked.insert(self.next_tag, (op, metrics, rounds));
             self.next_tag += 1;
@@ -170,61 +120,28 @@ impl UserInsights {
         if self.phase < 2 { cx.edge_ops(group) } else { cx.ops(group) }
     }
 
-    /// Phase 1: every window's first request (with more than one window, a first sync, the
-    /// other periods wait until the window is known to have data). Metrics Meta serves only
-    /// for the last 30 days ask in the windows that start inside that range; where the
-    /// account's windows start before it, they get a window of their own over the range
-    /// ([`RECENT`]), so the other metrics keep their windows.
+    /// Phase 1: every window's first request; the other periods wait in `deferred` (see
+    /// `plan::plan_series`).
     fn series(&mut self, cx: &mut Cx<'_>) -> Vec<(Op, u32)> {
-        let recent_from = self.recent_from;
-        let recent_only = |m: &&'static str| cx.table.recent_only.contains(m);
-        let mut first = Vec::new();
-        for (account, start) in self.starts.iter().enumerate() {
-            let windows = days::windows(*start, cx.now, SERIES_WINDOW_DAYS);
-            let probe = windows.len() > 1;
-            let mut planned: Vec<Planned> = Vec::new();
-            for (window, (since, until)) in windows.into_iter().enumerate() {
-                for (i, req) in cx.table.user_series.iter().enumerate() {
-                    let metrics = req.metrics.iter().copied().filter(|m| since >= recent_from || !recent_only(m));
-                    planned.push((window, since, until, i, metrics.collect()));
-                }
-            }
-            if *start < recent_from {
-                let until = (recent_from + Duration::days(SERIES_WINDOW_DAYS)).min(cx.now);
-                for (i, req) in cx.table.user_series.iter().enumerate() {
-                    planned.push((
-                        RECENT,
-                        recent_from,
-                        until,
-                        i,
-                        req.metrics.iter().copied().filter(recent_only).collect(),
-                    ));
-                }
-            }
-            for (window, since, until, i, metrics) in planned.into_iter().filter(|p| !p.4.is_empty()) {
-                let req = &cx.table.user_series[i];
-                let op = Op::Series {
-                    account,
-                    window,
-                    period: req.period,
-                    suffix: req.column_suffix,
-                    metrics,
-                    since: since.timestamp(),
-                    until: until.timestamp(),
-                    moved: false,
-                };
-                if probe && i > 0 { self.deferred.push(op) } else { first.push((op, 0)) }
-            }
-        }
-        first
+        let (first, deferred) = plan::plan_series(cx, &self.series_starts, self.recent_from, cx.wants(STREAM));
+        self.deferred = deferred;
+        first.into_iter().map(|op| (op, 0)).collect()
     }
 
-    /// All phases are done: one record per account and day with data, then the cursor.
+    /// All phases are done: one record per account and day with data, then the cursor (and
+    /// the same for `user_insights_breakdowns`).
     fn emit_records(&mut self, cx: &mut Cx<'_>) {
-        for (a, account_days) in std::mem::take(&mut self.days).into_iter().enumerate() {
+        let days = std::mem::take(&mut self.days);
+        if let Some(b) = self.breakdowns.as_mut() {
+            b.emit(cx);
+        }
+        if !cx.wants(STREAM) {
+            return;
+        }
+        for (a, account_days) in days.into_iter().enumerate() {
             let mut emitted = 0u64;
             for (date, mut record) in account_days {
-                if record.is_empty() || date > cx.now {
+                if record.is_empty() || date > cx.now || date <= self.starts[a] {
                     continue;
                 }
                 record.insert("date".into(), Value::String(format_timestamp(date)));
@@ -247,7 +164,7 @@ impl UserInsights {
 
 impl Family for UserInsights {
     fn streams(&self) -> &'static [&'static str] {
-        &[USER_INSIGHTS.name]
+        &[USER_INSIGHTS.name, USER_INSIGHTS_BREAKDOWNS.name]
     }
 
     fn start(&mut self, cx: &mut Cx<'_>) -> Result<()> {
@@ -257,6 +174,12 @@ impl Family for UserInsights {
     }
 
     fn on_answer(&mut self, cx: &mut Cx<'_>, tag: u64, answer: std::result::Result<Value, ApiError>) -> Result<()> {
+        if AccountBreakdowns::owns(tag) {
+            return match self.breakdowns.as_mut() {
+                Some(b) => b.on_answer(cx, tag, answer),
+                None => Err(ConnectorError::system("an answer for an unknown user_insights operation")),
+            };
+        }
         let (op, metrics, rounds) = self
             .asked
             .remove(&tag)
@@ -358,7 +281,10 @@ impl Family for UserInsights {
     fn after_answers(&mut self, cx: &mut Cx<'_>) -> Result<()> {
         let retry = std::mem::take(&mut self.retry);
         self.ask(cx, retry);
-        while self.asked.is_empty() && self.phase < 3 {
+        if let Some(b) = self.breakdowns.as_mut() {
+            b.flush_retries(cx);
+        }
+        while self.asked.is_empty() && self.breakdowns.as_ref().is_none_or(AccountBreakdowns::idle) && self.phase < 3 {
             self.phase += 1;
             match self.phase {
                 1 => {
@@ -372,18 +298,24 @@ impl Family for UserInsights {
                 }
                 2 => {
                     let now = cx.now;
+                    let full = cx.wants(STREAM);
                     let mut totals: Vec<(Op, u32)> = Vec::new();
+                    let mut days = Vec::new();
                     for (account, d) in self.days.iter().enumerate() {
                         let mut previous = None;
                         for day in d.keys().copied().filter(|day| *day <= now) {
-                            totals.push((
-                                Op::Totals { account, day, since: day_start(day, previous), without: Vec::new() },
-                                0,
-                            ));
+                            let since = day_start(day, previous);
+                            if full && day > self.starts[account] {
+                                totals.push((Op::Totals { account, day, since, without: Vec::new() }, 0));
+                            }
+                            days.push((account, day, since));
                             previous = Some(day);
                         }
                     }
                     self.ask(cx, totals);
+                    if let Some(b) = self.breakdowns.as_mut() {
+                        b.ask_days(cx, &days);
+                    }
                 }
                 _ => self.emit_records(cx),
             }
