@@ -8,7 +8,7 @@
 mod common;
 
 use common::*;
-use fake_graph::{DatasetSpec, FakeOptions, FaultPlan};
+use fake_graph::{DatasetSpec, FakeOptions, FaultPlan, UsageHeaders};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -61,4 +61,36 @@ fn an_outage_on_every_batch_ends_the_read_after_the_retries() {
     assert!(r.stdout.contains("in a row after all their retries"), "the outage is named: {}", r.stdout);
     assert!(took < Duration::from_secs(30), "the read took {took:?}");
     assert!(!r.records("users").is_empty(), "what plain requests read stands");
+}
+
+/// Meta reports 85 % for the app on every answer: the app's other users hold it there (the
+/// figure is app-wide), and this read's calls barely move it. The budget learns from the
+/// readings' differences that its calls cost little, so the usage pacing spaces calls out
+/// and nothing waits for room: the read ends with every record, where it used to wait for its
+/// own calls to leave Meta's hour (a minute at ×60).
+#[test]
+fn app_usage_held_at_85_percent_spaces_calls_instead_of_holding_the_read() {
+    let spec = DatasetSpec { media_per_account: 120, ..DatasetSpec::small() };
+    let clean = {
+        let sb = Sandbox::start(spec.clone());
+        sb.read(&sb.config(json!({})), &sb.catalog(STREAMS), None)
+    };
+    assert_eq!(clean.code, 0, "{}", clean.stdout);
+    let options = FakeOptions {
+        faults: FaultPlan::app_usage_held(85.0, 1),
+        usage_headers: UsageHeaders::both(),
+        ..FakeOptions::default()
+    };
+    let (r, took) = timed_read(spec, options, json!({}), &[("SOURCE_INSTAGRAM_TIME_SCALE", "60")]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let sorted = |r: &Run| {
+        let mut v: Vec<Value> = r.all_records().into_iter().map(|m| without_emitted_at(m.clone())).collect();
+        v.sort_by_key(|m| m.to_string());
+        v
+    };
+    assert_eq!(sorted(&r), sorted(&clean), "the same records as a read far from any limit");
+    let logs = r.logs();
+    assert!(!logs.iter().any(|l| l.contains("wait for room")), "nothing waits for room: {logs:#?}");
+    assert!(took < Duration::from_secs(40), "the read took {took:?}; an hour is a minute at this clock");
+    eprintln!("app usage held at 85 %: {} records in {took:?}", r.all_records().len());
 }

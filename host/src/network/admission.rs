@@ -55,7 +55,7 @@ impl Limiter {
             ctx.budget.spend(nominal, "the app's rate limit has no room for more calls yet", ctx.output)?;
             if first && nominal >= ctx.limits.heartbeat && noted.is_none_or(|at| at.elapsed() >= wait) {
                 if noted.is_none() {
-                    let (ours, usage) = budget.lock().unwrap().estimate();
+                    let (ours, usage) = budget.lock().unwrap().estimate(std::time::Instant::now());
                     ctx.output.log(
                         "INFO",
                         &format!(

@@ -9,20 +9,44 @@
 //! calls fill the budget, the next request waits until the oldest of them leave the window.
 //!
 //! How the inputs are known:
-//! - What one call costs is learned from the readings. Meta's percentages are whole numbers
-//!   (floors), so every reading gives an upper bound, (percent + 1) / calls counted. The tightest
-//!   bound seen so far is used. Before any reading, the bound is Meta's smallest allowance:
-//!   200 calls per hour, 0.5 % a call.
-//! - The usage not explained by this process comes from the latest reading: the reading, minus
-//!   every call of this process Meta may have counted by then. That is a low estimate when
-//!   others share the app, and their calls then still meet Meta's throttles and the usage
-//!   pacing.
+//! - What one call costs is bounded from above by the readings, in two ways, and the lower
+//!   bound wins:
+//!   - Absolute: Meta's percentages are whole numbers (floors), so a reading gives
+//!     (percent + 1) / calls it surely counted. The tightest seen so far is kept. Before any
+//!     reading, the bound is Meta's smallest allowance: 200 calls per hour, 0.5 % a call.
+//!   - Difference: between two readings, the calls that surely landed in between raised the
+//!     usage by less than (increase + 1), less the calls that may have left the window in
+//!     between. This holds while others' usage does not fall meanwhile, and it is what tells a
+//!     constant 85 % from the app's other users apart from this process's own cost. It is
+//!     taken from the newest reading only (never kept as a minimum), so a later reading that
+//!     shows a call costs more replaces it; Meta's throttles and the usage pacing stay the
+//!     safety net should others' usage fall.
+//! - The usage not explained by this process comes from the newest reading: the reading, minus
+//!   the calls of this process it surely counted (those answered before it was asked for, and
+//!   its own). Calls it may have counted as well are then charged twice until a newer reading
+//!   covers them, which errs on the safe side; charging them to this process instead would
+//!   let its calls in flight go uncounted while others hold the app high.
 //! - Meta sends `X-App-Usage` only once enough calls have been made (and not at all to some
 //!   tokens). Until a response has carried it, the budget keeps only the calls *in flight*
 //!   within the prior's allowance (180 calls, 3.6 batches of 50), so a read's first burst cannot
 //!   pass the smallest app limit before any reading could tell; each answer frees its calls'
 //!   room, so a server that never reports usage is held back no further. From the first
 //!   reading on, every call of the window counts.
+//! - When a request does not fit and calls are in flight, it waits for the next answer (its
+//!   reading may show room), not for the window; with none in flight it waits for this
+//!   process's oldest calls to leave the window, except in two cases where one request goes
+//!   alone, the others waiting for its answer:
+//!   - A probe. A burst (many tenants on one token) is answered before any of its readings
+//!     could count it, so its readings prove little and the estimate fills up while Meta
+//!     reports room. When calls were answered since the newest reading was asked for and that
+//!     reading plus every call it may not have counted, the request's included, stays under
+//!     [`PROBE_PERCENT`], the request goes: its reading counts every call answered before it,
+//!     and a low one frees the budget at once.
+//!   - Others' usage alone. When the request would not fit even with none of this process's
+//!     calls in the window (by the lowest estimate of others' usage) while Meta reads under
+//!     the target, waiting for those calls to leave cannot make room: it goes, its reading
+//!     teaches the cost of a call, and others' usage is the usage pacing's and Meta's
+//!     throttles' to handle (a batch larger than the room others leave is throttled by Meta).
 //!
 //! Why not a token bucket such as `governor`: a GCRA bucket knows only its own consumption and
 //! a fixed rate, and it cannot be re-synchronised to a level the server reports. Here the level
@@ -40,16 +64,28 @@ pub const PRIOR_PERCENT_PER_CALL: f64 = 0.5;
 /// The usage that the calls in flight may lead to. The rest leaves room for Meta's rounding and
 /// for calls this process does not see.
 pub const TARGET_PERCENT: f64 = 90.0;
+/// The usage a probe may lead to at most (one at a time; under 100 % even at the bound's worst).
+pub const PROBE_PERCENT: f64 = 99.0;
 /// The window of Meta's app-level limit (nominal time).
 pub const APP_WINDOW: Duration = Duration::from_secs(3600);
+/// Readings kept as baselines for the difference bound (thinned to span the window).
+const BASELINES: usize = 32;
 
-/// Calls this process sent within the window.
+/// Calls this process sent (kept two windows after their answer, for the difference bound).
 #[derive(Debug)]
 struct Sent {
     id: u64,
     at: Instant,
     calls: u32,
     answered_at: Option<Instant>,
+}
+
+/// A reading kept as a baseline for the difference bound.
+#[derive(Debug, Clone, Copy)]
+struct Reading {
+    sent_at: Instant,
+    answered_at: Instant,
+    floor: f64,
 }
 
 /// A request the budget admitted. Hand it back to [`CallBudget::answered`].
@@ -65,8 +101,8 @@ pub enum Admission {
     Go(Ticket),
     /// Ask again after this long at most (or sooner, when an answer arrives).
     Wait(Duration),
-    /// No reading yet and the calls in flight fill the prior's allowance: ask again when an
-    /// answer arrives (one is outstanding).
+    /// Ask again when an answer arrives (one is outstanding): its reading (or a probe it makes
+    /// worth sending, see the module docs) may show room.
     Hold,
 }
 
@@ -75,14 +111,24 @@ pub enum Admission {
 pub struct CallBudget {
     /// The rolling window in real time.
     window: Duration,
-    /// Upper bound on the percentage one call costs.
+    /// Upper bound on the percentage one call costs, from absolute readings (the tightest).
     per_call: f64,
-    /// Usage the latest reading showed beyond this process's calls.
+    /// Upper bound from the difference between the newest reading and an earlier one.
+    per_call_difference: Option<f64>,
+    /// Usage the latest reading showed beyond this process's calls: at most (the reading less
+    /// the calls it surely counted) and at least (the reading less every call of this process
+    /// it may have counted).
     others: f64,
+    others_at_least: f64,
     /// A reading has been seen; until then only the calls in flight count.
     active: bool,
-    /// When the request behind the reading that set `others` was sent (newer readings win).
-    reading_sent_at: Option<Instant>,
+    /// The request behind the reading that set `others` (newer readings win): id, when sent,
+    /// and the percentage it read.
+    reading: Option<(u64, Instant, f64)>,
+    /// Earlier readings, as baselines for the difference bound.
+    baselines: VecDeque<Reading>,
+    /// The probe in flight, if any.
+    probe: Option<u64>,
     sent: VecDeque<Sent>,
     next_id: u64,
 }
@@ -93,28 +139,68 @@ impl CallBudget {
         CallBudget {
             window,
             per_call: PRIOR_PERCENT_PER_CALL,
+            per_call_difference: None,
             others: 0.0,
+            others_at_least: 0.0,
             active: false,
-            reading_sent_at: None,
+            reading: None,
+            baselines: VecDeque::new(),
+            probe: None,
             sent: VecDeque::new(),
             next_id: 0,
         }
     }
 
-    /// Forget calls that have left the window. A call leaves it a window after its answer
-    /// came back: Meta counted it at some moment before that, perhaps well after it was sent
-    /// (a batch's operations run one after another), so this never frees room early.
+    /// Forget calls no difference can involve any more (two windows after their answer).
     fn prune(&mut self, now: Instant) {
-        let window = self.window;
-        self.sent.retain(|s| s.answered_at.is_none_or(|a| now.saturating_duration_since(a) < window));
+        let keep = self.window * 2;
+        self.sent.retain(|s| s.answered_at.is_none_or(|a| now.saturating_duration_since(a) < keep));
     }
 
-    fn ours(&self) -> u32 {
-        self.sent.iter().map(|s| s.calls).sum()
+    /// Whether a call may still be in Meta's window. A call leaves it a window after its answer
+    /// came back: Meta counted it at some moment before that, perhaps well after it was sent
+    /// (a batch's operations run one after another), so this never frees room early.
+    fn in_window(&self, s: &Sent, now: Instant) -> bool {
+        s.answered_at.is_none_or(|a| now.saturating_duration_since(a) < self.window)
+    }
+
+    fn ours(&self, now: Instant) -> u32 {
+        self.sent.iter().filter(|s| self.in_window(s, now)).map(|s| s.calls).sum()
+    }
+
+    fn per_call(&self) -> f64 {
+        self.per_call_difference.map_or(self.per_call, |d| d.min(self.per_call))
     }
 
     fn usage_with(&self, calls: u32) -> f64 {
-        self.others + self.per_call * calls as f64
+        self.others + self.per_call() * calls as f64
+    }
+
+    fn push(&mut self, calls: u32, now: Instant) -> Ticket {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.sent.push_back(Sent { id, at: now, calls, answered_at: None });
+        Ticket { id }
+    }
+
+    /// The most the usage can be with `calls` more, should others' usage not rise: the newest
+    /// reading (a floor, so + 1) and every call of this process it did not surely count (those
+    /// not answered before it was asked for), at the bound's cost.
+    fn bound_with(&self, calls: u32, now: Instant) -> f64 {
+        let Some((id, sent_at, percent)) = self.reading else { return f64::INFINITY };
+        let uncovered: u32 = self
+            .sent
+            .iter()
+            .filter(|s| s.id != id && self.in_window(s, now) && s.answered_at.is_none_or(|a| a >= sent_at))
+            .map(|s| s.calls)
+            .sum();
+        percent.floor() + 1.0 + self.per_call() * (uncovered + calls) as f64
+    }
+
+    /// Calls were answered since the newest reading was asked for: a fresh one would count them.
+    fn stale(&self) -> bool {
+        let Some((id, sent_at, _)) = self.reading else { return false };
+        self.sent.iter().any(|s| s.id != id && s.answered_at.is_some_and(|a| a > sent_at))
     }
 
     /// May a request of `calls` Graph calls be sent now?
@@ -122,7 +208,7 @@ impl CallBudget {
     /// Before any reading, it may when the calls in flight (with it) stay under the target at
     /// the prior's cost, or none are in flight. After one, it may when none of this process's
     /// calls are in the window (a request is never held back by others' usage alone: the usage
-    /// pacing handles that), or when the usage stays under the target.
+    /// pacing handles that), or when the usage stays under the target, or as the probe.
     pub fn admit(&mut self, calls: u32, now: Instant) -> Admission {
         self.prune(now);
         if !self.active {
@@ -130,18 +216,38 @@ impl CallBudget {
             if in_flight > 0 && self.per_call * (in_flight + calls) as f64 > TARGET_PERCENT {
                 return Admission::Hold;
             }
+            return Admission::Go(self.push(calls, now));
         }
-        let ours = self.ours();
-        if !self.active || ours == 0 || self.usage_with(ours + calls) <= TARGET_PERCENT {
-            let id = self.next_id;
-            self.next_id += 1;
-            self.sent.push_back(Sent { id, at: now, calls, answered_at: None });
-            return Admission::Go(Ticket { id });
+        let ours = self.ours(now);
+        if ours == 0 || self.usage_with(ours + calls) <= TARGET_PERCENT {
+            return Admission::Go(self.push(calls, now));
+        }
+        let in_flight = self.sent.iter().any(|s| s.answered_at.is_none());
+        // A probe, or a request that would not fit even with none of this process's calls in the
+        // window: waiting for them to leave cannot make room, others' usage is the usage
+        // pacing's (and Meta's throttles') to handle, and its reading teaches the cost of a
+        // call. Alone, so a burst never rides on it.
+        let others_alone = self.others_at_least + self.per_call() * calls as f64 > TARGET_PERCENT
+            && self.reading.is_some_and(|(_, _, percent)| percent < TARGET_PERCENT)
+            && !in_flight;
+        if self.probe.is_none() && (others_alone || self.stale() && self.bound_with(calls, now) <= PROBE_PERCENT) {
+            let ticket = self.push(calls, now);
+            self.probe = Some(ticket.id);
+            return Admission::Go(ticket);
+        }
+        // Answers to come carry readings that may show room (or make a probe worth its call):
+        // wait for the next one. Only with nothing in flight is the wait for the window.
+        if in_flight {
+            return Admission::Hold;
         }
         // The earliest moment enough of this process's calls have left the window (calls still
         // in flight leave only after their answer; the caller also asks again on each answer).
-        let mut leaving: Vec<(Instant, u32)> =
-            self.sent.iter().filter_map(|s| Some((s.answered_at? + self.window, s.calls))).collect();
+        let mut leaving: Vec<(Instant, u32)> = self
+            .sent
+            .iter()
+            .filter(|s| self.in_window(s, now))
+            .filter_map(|s| Some((s.answered_at? + self.window, s.calls)))
+            .collect();
         leaving.sort();
         let mut left = ours;
         for (at, n) in leaving {
@@ -157,6 +263,9 @@ impl CallBudget {
     /// no reading, e.g. a network failure or a call counted on another limit).
     pub fn answered(&mut self, ticket: Ticket, percent: Option<f64>, now: Instant) {
         self.prune(now);
+        if self.probe == Some(ticket.id) {
+            self.probe = None;
+        }
         let Some(index) = self.sent.iter().position(|s| s.id == ticket.id) else { return };
         self.sent[index].answered_at = Some(now);
         let Some(percent) = percent.filter(|p| p.is_finite() && *p >= 0.0) else { return };
@@ -174,132 +283,87 @@ impl CallBudget {
                 .map(|s| s.calls)
                 .sum::<u32>();
         self.per_call = self.per_call.min((percent.floor() + 1.0) / counted as f64);
+        let reading = Reading { sent_at, answered_at: now, floor: percent.floor() };
+        let newest = self.reading.is_none_or(|(_, at, _)| at <= sent_at);
+        // The difference bound matters only once the estimate is well on its way to the target.
+        if newest
+            && self.usage_with(self.ours(now)) >= TARGET_PERCENT / 4.0
+            && let Some(bound) = self.difference_bound(&reading, ticket.id)
+        {
+            self.per_call_difference = Some(bound);
+        }
+        self.keep_baseline(reading);
         // Others' usage: what the reading shows beyond every call of this process that Meta may
         // have counted by then (all sent before now). Taking only the surely-counted calls
         // would charge this process's own calls in flight to others, and hold every request
         // back until the whole window had passed.
-        if self.reading_sent_at.is_none_or(|at| at <= sent_at) {
-            self.reading_sent_at = Some(sent_at);
-            let ours: u32 = self.sent.iter().map(|s| s.calls).sum();
-            self.others = (percent - self.per_call * ours as f64).max(0.0);
+        if newest {
+            self.reading = Some((ticket.id, sent_at, percent));
+            let c = self.per_call();
+            self.others = (percent - c * counted as f64).max(0.0);
+            self.others_at_least = (percent.floor() - c * self.ours(now) as f64).max(0.0);
+        }
+    }
+
+    /// The tightest bound on a call's cost from `latest` and an earlier reading: the calls that
+    /// surely landed in between (sent after the earlier one was answered, answered before the
+    /// latest was sent or its own, and too recent to have left by its answer) raised the usage
+    /// by less than (increase + 1), with the calls that may have left in between (perhaps in
+    /// the window at the earlier reading, perhaps out by the latest) taken off the landed ones.
+    /// Readings whose usage fell say nothing (calls left, or others' usage fell).
+    fn difference_bound(&self, latest: &Reading, own: u64) -> Option<f64> {
+        // A little shorter than the window: a call counts as possibly gone a little early and
+        // as surely still there a little less long (clocks and rounding).
+        let short = self.window.mul_f64(0.98);
+        let (s2, a2) = (latest.sent_at, latest.answered_at);
+        self.baselines
+            .iter()
+            .filter(|b| b.answered_at < s2 && b.floor <= latest.floor && b.sent_at + self.window > a2)
+            .filter_map(|b| {
+                let (mut landed, mut left) = (0u32, 0u32);
+                for s in &self.sent {
+                    let answered_before = s.id == own || s.answered_at.is_some_and(|a| a < s2);
+                    if s.at > b.answered_at && answered_before && s.at + short > a2 {
+                        landed += s.calls;
+                    } else if s.at <= b.answered_at
+                        && s.answered_at.is_none_or(|a| a + self.window > b.sent_at)
+                        && s.at + short <= a2
+                    {
+                        left += s.calls;
+                    }
+                }
+                (landed > left).then(|| (latest.floor - b.floor + 1.0) / (landed - left) as f64)
+            })
+            .min_by(f64::total_cmp)
+    }
+
+    /// Keep a reading as a baseline: those older than a window go, and the kept ones stay
+    /// about a 1/[`BASELINES`] of the window apart (the newest replaces a too-close last one).
+    fn keep_baseline(&mut self, reading: Reading) {
+        let span = self.window / BASELINES as u32;
+        while self
+            .baselines
+            .front()
+            .is_some_and(|b| reading.answered_at.saturating_duration_since(b.sent_at) >= self.window)
+        {
+            self.baselines.pop_front();
+        }
+        let n = self.baselines.len();
+        if n >= 2 && reading.answered_at.saturating_duration_since(self.baselines[n - 2].answered_at) < span {
+            self.baselines.pop_back();
+        }
+        self.baselines.push_back(reading);
+        while self.baselines.len() > BASELINES + 1 {
+            self.baselines.pop_front();
         }
     }
 
     /// The calls of this process within the window and the usage they are estimated at (for logs).
-    pub fn estimate(&self) -> (u32, f64) {
-        let ours = self.ours();
+    pub fn estimate(&self, now: Instant) -> (u32, f64) {
+        let ours = self.ours(now);
         (ours, self.usage_with(ours))
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn go(b: &mut CallBudget, calls: u32, now: Instant) -> Ticket {
-        match b.admit(calls, now) {
-            Admission::Go(t) => t,
-            other => panic!("held back: {other:?}"),
-        }
-    }
-
-    /// Before the first reading (Meta sends none for a server's first calls, or never), only
-    /// the calls in flight count: up to the prior's 180 go at once, and every answer frees its
-    /// room, so a server that never reports usage is held back no further.
-    #[test]
-    fn before_any_reading_only_calls_in_flight_count() {
-        let t0 = Instant::now();
-        let mut b = CallBudget::new(Duration::from_secs(10));
-        let first: Vec<Ticket> = (0..3).map(|_| go(&mut b, 50, t0)).collect();
-        assert!(matches!(b.admit(50, t0), Admission::Hold), "a fourth batch of 50 would pass 90 % at 0.5 % a call");
-        let small = go(&mut b, 29, t0);
-        for t in first {
-            b.answered(t, None, t0);
-        }
-        b.answered(small, None, t0);
-        for _ in 0..20 {
-            let batch: Vec<Ticket> = (0..3).map(|_| go(&mut b, 50, t0)).collect();
-            batch.into_iter().for_each(|t| b.answered(t, None, t0));
-        }
-        assert_eq!(b.estimate().0, 3179, "every call is remembered for when readings come");
-        // The first reading: from then on, the window counts.
-        let t = go(&mut b, 1, t0);
-        b.answered(t, Some(12.0), t0);
-        assert!(b.active);
-    }
-
-    /// A server allowing 200 calls a window (0.5 % a call): the budget keeps the calls in flight
-    /// under 90 %, waits for its oldest calls to leave the window, and never holds back a
-    /// server that reports no usage.
-    #[test]
-    fn calls_in_flight_stay_under_the_target() {
-        let window = Duration::from_secs(10);
-        let t0 = Instant::now();
-        let mut b = CallBudget::new(window);
-        // No reading yet: everything goes.
-        let first = go(&mut b, 1, t0);
-        b.answered(first, Some(0.0), t0);
-        // 0.5 % a call (the prior): 179 more calls fit under 90 %.
-        let batches: Vec<Ticket> = (0..3).map(|_| go(&mut b, 50, t0)).collect();
-        assert!(matches!(b.admit(50, t0), Admission::Wait(_)), "a fourth batch would reach 100 %");
-        let small = go(&mut b, 29, t0);
-        // The answers report the usage the server counted.
-        for (i, t) in batches.into_iter().enumerate() {
-            b.answered(t, Some(0.5 * (1 + 50 * (i as u32 + 1)) as f64), t0);
-        }
-        b.answered(small, Some(90.0), t0);
-        match b.admit(50, t0 + Duration::from_secs(1)) {
-            Admission::Wait(d) => {
-                assert!(d <= window && d >= Duration::from_secs(8), "waits for the first calls to leave: {d:?}")
-            }
-            other => panic!("the window is full: {other:?}"),
-        }
-        // Once the window has passed, all of it is free again.
-        let later = t0 + window + Duration::from_millis(1);
-        let t = go(&mut b, 50, later);
-        b.answered(t, Some(25.0), later);
-        assert!(b.per_call <= 0.52, "the cost of a call is learned: {}", b.per_call);
-
-        // A server whose usage stays at 0 % never slows the client down.
-        let mut b = CallBudget::new(window);
-        let t = go(&mut b, 1, t0);
-        b.answered(t, Some(0.0), t0);
-        let t = go(&mut b, 50, t0);
-        b.answered(t, Some(0.0), t0);
-        for _ in 0..80 {
-            let _ = go(&mut b, 50, t0);
-        }
-    }
-
-    /// A slow answer carries the reading Meta took when the request arrived. It neither lowers
-    /// the cost of a call nor replaces a newer reading.
-    #[test]
-    fn a_late_answer_carries_an_old_reading() {
-        let t0 = Instant::now();
-        let ms = |n| t0 + Duration::from_millis(n);
-        let mut b = CallBudget::new(Duration::from_secs(10));
-        let first = go(&mut b, 1, t0);
-        b.answered(first, Some(0.0), ms(1));
-        let slow = go(&mut b, 1, ms(2));
-        let batch = go(&mut b, 50, ms(3));
-        b.answered(batch, Some(25.0), ms(10));
-        b.answered(slow, Some(0.0), ms(20));
-        assert_eq!(b.per_call, 0.5);
-        assert!(b.others <= 1.0, "{}", b.others);
-        assert!(matches!(b.admit(130, ms(21)), Admission::Wait(_)), "52 calls + 130 at 0.5 % pass 90 %");
-    }
-
-    /// Another consumer's usage counts: with the app already at 60 %, fewer calls fit.
-    #[test]
-    fn others_usage_counts() {
-        let t0 = Instant::now();
-        let mut b = CallBudget::new(Duration::from_secs(10));
-        let t = go(&mut b, 1, t0);
-        b.answered(t, Some(60.0), t0);
-        let _a = go(&mut b, 50, t0);
-        assert!(matches!(b.admit(20, t0), Admission::Wait(_)), "60 % + 0.5 × 71 calls passes 90 %");
-        let (ours, usage) = b.estimate();
-        assert_eq!(ours, 51);
-        assert!(usage > 80.0, "{usage}");
-    }
-}
+mod tests;
