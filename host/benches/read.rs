@@ -6,12 +6,15 @@
 //! rate-limit-counted calls per stream, records per second, and `spec` start-up. The baseline
 //! in the same run is the same connector limited to one request in flight (`num_workers: 1`).
 //! A read of every stream against the seven original ones, in the same run, is in `every`.
+//! Many tenants on shared and distinct tokens are in `many`.
 //! Run: `cargo bench -p source-instagram --bench read` (results: BENCHMARKS.md).
 
 #[path = "common/mod.rs"]
 mod common;
 #[path = "read/every.rs"]
 mod every;
+#[path = "read/many.rs"]
+mod many;
 
 use fake_graph::{Dataset, DatasetSpec, FakeGraph, FakeOptions, RecordedRequest};
 use serde_json::{Value, json};
@@ -121,6 +124,9 @@ fn main() {
     let cache = dir.path().join("cache");
     let cache_s = cache.to_string_lossy().to_string();
     let env_base = [("SOURCE_INSTAGRAM_CACHE_DIR", cache_s.as_str())];
+    if std::env::var("SOURCE_INSTAGRAM_BENCH_ONLY").is_ok_and(|v| v == "many-tenants") {
+        return many::many_tenants(dir.path(), &env_base);
+    }
 
     // spec start-up: first run compiles and caches, the rest load the cached artifact.
     let cold = measure(&["spec"], &env_base);
@@ -196,6 +202,7 @@ fn main() {
     large_account(dir.path(), &env_base);
     every::every_stream(dir.path(), &env_base);
     tenants(dir.path(), &env_base);
+    many::many_tenants(dir.path(), &env_base);
 }
 
 /// Full read of `streams` of `spec` at `latency` with `workers` in flight (`extra`: more config

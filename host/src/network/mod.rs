@@ -155,7 +155,7 @@ pub struct Limiter {
     limits: RetryLimits,
     clock: Clock,
     stats: Arc<NetStats>,
-    transport: Transport,
+    transport: Arc<Transport>,
     /// Graph calls in flight against the app's rate limit (`None`: turned off).
     calls: Option<Mutex<budget::CallBudget>>,
     /// Told whenever an answer may have freed room in `calls`.
@@ -171,12 +171,27 @@ fn roots() -> &'static (rustls::RootCertStore, transport::TrustSources, Vec<Stri
     ROOTS.get_or_init(transport::root_store)
 }
 
+/// One transport (HTTP clients and their connection pools) per process and set of time limits:
+/// every limiter (one per token and origin) shares it, so a thousand `run-many` tenants on
+/// their own tokens hold a thousand budgets, not a thousand pools of idle connections.
+fn shared_transport(timeouts: &Timeouts, keep_alive: bool) -> Result<Arc<Transport>, String> {
+    static SHARED: Mutex<Vec<(String, Arc<Transport>)>> = Mutex::new(Vec::new());
+    let key = format!("{timeouts:?}|{keep_alive}");
+    let mut shared = SHARED.lock().unwrap();
+    if let Some((_, transport)) = shared.iter().find(|(k, _)| *k == key) {
+        return Ok(transport.clone());
+    }
+    let transport = Arc::new(Transport::new(|| roots().0.clone(), timeouts, keep_alive)?);
+    shared.push((key, transport.clone()));
+    Ok(transport)
+}
+
 impl Limiter {
     pub fn new(pacing: Pacing, limits: RetryLimits, clock: Clock) -> Result<Arc<Limiter>, String> {
         // Reused connections by default; `SOURCE_INSTAGRAM_KEEPALIVE=0` opens one per request
         // (the benchmark's baseline, and a way out should a middlebox mishandle reuse).
         let keep_alive = std::env::var("SOURCE_INSTAGRAM_KEEPALIVE").map_or(true, |v| v != "0");
-        let transport = Transport::new(|| roots().0.clone(), &limits.timeouts, keep_alive)?;
+        let transport = shared_transport(&limits.timeouts, keep_alive)?;
         // On by default; `SOURCE_INSTAGRAM_CALL_BUDGET=0` turns it off (the benchmark's baseline).
         let calls = std::env::var("SOURCE_INSTAGRAM_CALL_BUDGET")
             .map_or(true, |v| v != "0")

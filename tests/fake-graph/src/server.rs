@@ -324,6 +324,13 @@ impl FakeGraph {
         self.shared.tokens.issue(&self.shared.dataset, "test", prefix, true)
     }
 
+    /// `n` more long-lived tokens for the dataset's accounts, each working like the dataset's
+    /// own (as an agency's clients would each hold one).
+    pub fn issue_tokens(&self, n: usize) -> Vec<String> {
+        let ds = &self.shared.dataset;
+        (0..n).map(|i| self.shared.tokens.issue(ds, &format!("client-{i}"), "fake-token-", false)).collect()
+    }
+
     /// Every token a renewal endpoint issued so far, oldest first.
     pub fn renewed_tokens(&self) -> Vec<String> {
         self.shared.tokens.renewed()
