@@ -23,7 +23,9 @@ const STREAMS: &[&str] =
 /// A full read of the bench dataset against `fake`: wall time and whether it succeeded.
 fn read(dir: &std::path::Path, spec: &DatasetSpec, fake: &FakeGraph, env: &[(&str, &str)]) -> (Duration, bool) {
     let cfg = dir.join("config.json");
-    let config = json!({"access_token": spec.token, "api_base_url": fake.base_url(), "num_workers": 4});
+    // The limited read waits several (scaled) hours: a day's cap keeps
+    // `rate_limit_max_wait_minutes` out of the way, as in host/tests/call_budget.rs.
+    let config = json!({"access_token": spec.token, "api_base_url": fake.base_url(), "num_workers": 4, "rate_limit_max_wait_minutes": 1440});
     std::fs::write(&cfg, config.to_string()).unwrap();
     let catalog: Vec<Value> = STREAMS
         .iter()
