@@ -171,6 +171,31 @@ def test_composed_command_rides_out_faults_with_the_policy_component(artifacts, 
     assert any("failed transiently; retry" in l or l.startswith("Transient failure of") for l in logs), logs
 
 
+def test_composed_command_paces_on_the_usage_headers(artifacts, files, tmp_path):
+    """With `X-App-Usage` held at 96 % by the app's other users, the policy component pauses
+    before requests as the host does (2 min a pause, Meta giving no regain time; 6000 times
+    shorter here) and the read still gives the records of a clean native read."""
+    jco = node_tools()
+    expected = native(files)
+    proc, info = start_fake_graph("--app-usage-held", "96")
+    try:
+        token = info["FAKE_GRAPH_TOKEN"]
+        config = {"access_token": token, "api_base_url": info["FAKE_GRAPH_URL"], "rate_limit_max_wait_minutes": 1440}
+        (tmp_path / "held.json").write_text(json.dumps(config))
+        env = {**os.environ, "SOURCE_INSTAGRAM_TIME_SCALE": "6000"}
+        out = subprocess.run(jco_run(jco, artifacts[1], tmp_path, "read", "--config", "held.json",
+                                     "--catalog", "catalog.json"),
+                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    messages = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert records(messages) == expected
+    logs = [m["log"]["message"] for m in messages if m["type"] == "LOG"]
+    assert any(l == "Meta reports 96% of the rate limit used; pausing requests for 2 min" for l in logs), logs
+
+
 def test_composed_command_refuses_other_origins_inside_the_component(artifacts, tmp_path):
     """A `paging.next` link on another origin (not Meta's, so the connector follows it as it
     is) is refused inside the policy component with HTTP-request-denied, as the native host
