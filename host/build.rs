@@ -1,4 +1,4 @@
-//! Builds the guest component (`wasm32-wasip2`, plus the hostile test component and the two
+//! Builds the guest component (`wasm32-wasip2`, plus the hostile test component and the three
 //! pieces of the composed command, `command/`) so the host can embed them: `cargo build`,
 //! `cargo run` and `cargo test` need no separate step and the binary needs no extra file.
 //!
@@ -10,7 +10,16 @@ use std::process::Command;
 fn main() {
     let host_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = host_dir.parent().unwrap().to_path_buf();
-    for watched in ["guest/src", "guest/Cargo.toml", "tests/hostile-guest", "command", "wit", "schemas", "Cargo.lock"] {
+    for watched in [
+        "guest/src",
+        "guest/Cargo.toml",
+        "tests/hostile-guest",
+        "command",
+        "wit",
+        "schemas",
+        "Cargo.lock",
+        "host/src/network",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
     println!("cargo:rerun-if-env-changed=SOURCE_INSTAGRAM_GUEST_WASM");
@@ -18,7 +27,7 @@ fn main() {
     // A prebuilt component may be supplied instead (e.g. by a packaging pipeline); the pieces
     // of the composed command are still built here.
     let prebuilt = std::env::var("SOURCE_INSTAGRAM_GUEST_WASM").ok();
-    let mut packages = vec!["stdout-emitter", "command-runner"];
+    let mut packages = vec!["stdout-emitter", "command-runner", "http-policy"];
     if prebuilt.is_none() {
         packages.extend(["source-instagram-guest", "hostile-guest"]);
     }
@@ -54,6 +63,7 @@ fn main() {
     let out = target_dir.join("wasm32-wasip2").join("guest");
     println!("cargo:rustc-env=STDOUT_EMITTER_WASM={}", out.join("stdout_emitter.wasm").display());
     println!("cargo:rustc-env=COMMAND_RUNNER_WASM={}", out.join("command-runner.wasm").display());
+    println!("cargo:rustc-env=HTTP_POLICY_WASM={}", out.join("http_policy.wasm").display());
     if let Some(prebuilt) = prebuilt {
         println!("cargo:rustc-env=GUEST_WASM={prebuilt}");
         digest_env(Path::new(&prebuilt));

@@ -103,7 +103,8 @@ enum Command {
     Component {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
-        /// Compose the connector with a stdout emitter and an argument runner.
+        /// Compose the connector with a stdout emitter, the network policy (retries, pacing,
+        /// allow-list; `command/http-policy`) and an argument runner.
         #[arg(long)]
         command: bool,
     },

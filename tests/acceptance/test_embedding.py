@@ -4,15 +4,17 @@ command under `jco run`, each against the fake Graph API. Their records must equ
 host's read of the same dataset, and the token, passed in the config (the portable token
 contract), must authenticate every request and never appear in any output."""
 
+import http.server
 import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
 
 import pytest
 
-from conftest import BIN, ROOT
+from conftest import BIN, ROOT, start_fake_graph
 
 STREAMS = ["media", "media_insights", "stories", "story_insights", "user_insights", "user_lifetime_insights", "users"]
 JS = ROOT / "examples/js"
@@ -136,3 +138,101 @@ def test_composed_command_under_jco_run_reads_what_the_native_host_reads(artifac
 
     code, messages, _ = run(jco_run(jco, artifacts[1], cwd, "read", "--config", "config.json"), cwd, token)
     assert code != 0 and messages[-1]["trace"]["error"]["failure_type"] == "config_error"
+
+
+def test_composed_command_rides_out_faults_with_the_policy_component(artifacts, files, tmp_path):
+    """The network policy composed into the command (command/http-policy): against a fake that
+    throttles and fails a share of the calls transiently (each on its first attempt only), the
+    read under `jco run` waits the throttles out (Meta's regain time, else backoff), retries the
+    transient failures and re-sends only the failed operations of batches, and gives the records
+    of a clean native read. SOURCE_INSTAGRAM_TIME_SCALE makes its waits 600 times shorter, as
+    for the host."""
+    jco = node_tools()
+    expected = native(files)
+    proc, info = start_fake_graph("--throttle", "0.1", "--transient", "0.3", "--seed", "7")
+    try:
+        token = info["FAKE_GRAPH_TOKEN"]
+        config = {"access_token": token, "api_base_url": info["FAKE_GRAPH_URL"], "rate_limit_max_wait_minutes": 1440}
+        (tmp_path / "faulty.json").write_text(json.dumps(config))
+        env = {**os.environ, "SOURCE_INSTAGRAM_TIME_SCALE": "600"}
+        out = subprocess.run(jco_run(jco, artifacts[1], tmp_path, "read", "--config", "faulty.json",
+                                     "--catalog", "catalog.json"),
+                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert token not in out.stdout and token not in out.stderr, "the token leaked into the output"
+    messages = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert records(messages) == expected
+    # The policy's own logs (the host's words): throttles waited out, transient failures retried.
+    logs = [m["log"]["message"] for m in messages if m["type"] == "LOG"]
+    assert any(l.startswith("Meta throttled") and "pausing requests for" in l for l in logs), logs
+    assert any("failed transiently; retry" in l or l.startswith("Transient failure of") for l in logs), logs
+
+
+def test_composed_command_paces_on_the_usage_headers(artifacts, files, tmp_path):
+    """With `X-App-Usage` held at 96 % by the app's other users, the policy component pauses
+    before requests as the host does (2 min a pause, Meta giving no regain time; 6000 times
+    shorter here) and the read still gives the records of a clean native read."""
+    jco = node_tools()
+    expected = native(files)
+    proc, info = start_fake_graph("--app-usage-held", "96")
+    try:
+        token = info["FAKE_GRAPH_TOKEN"]
+        config = {"access_token": token, "api_base_url": info["FAKE_GRAPH_URL"], "rate_limit_max_wait_minutes": 1440}
+        (tmp_path / "held.json").write_text(json.dumps(config))
+        env = {**os.environ, "SOURCE_INSTAGRAM_TIME_SCALE": "6000"}
+        out = subprocess.run(jco_run(jco, artifacts[1], tmp_path, "read", "--config", "held.json",
+                                     "--catalog", "catalog.json"),
+                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    messages = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert records(messages) == expected
+    logs = [m["log"]["message"] for m in messages if m["type"] == "LOG"]
+    assert any(l == "Meta reports 96% of the rate limit used; pausing requests for 2 min" for l in logs), logs
+
+
+def test_composed_command_refuses_other_origins_inside_the_component(artifacts, tmp_path):
+    """A `paging.next` link on another origin (not Meta's, so the connector follows it as it
+    is) is refused inside the policy component with HTTP-request-denied, as the native host
+    refuses it (host/tests/network.rs): the other server receives nothing, so never the token,
+    and the read fails with the connector's clear error."""
+    jco = node_tools()
+    hits = []
+
+    class Recorder(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    elsewhere = f"127.0.0.1:{server.server_address[1]}"
+    proc, info = start_fake_graph("--page-size", "4", "--paging-base-url", f"http://{elsewhere}")
+    try:
+        token = info["FAKE_GRAPH_TOKEN"]
+        (tmp_path / "config.json").write_text(json.dumps({"access_token": token, "api_base_url": info["FAKE_GRAPH_URL"]}))
+        catalog = {"streams": [{"stream": {"name": "media", "json_schema": {}, "supported_sync_modes": ["full_refresh"]},
+                                "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}]}
+        (tmp_path / "catalog.json").write_text(json.dumps(catalog))
+        code, messages, err = run(jco_run(jco, artifacts[1], tmp_path, "read", "--config", "config.json",
+                                          "--catalog", "catalog.json"), tmp_path, token)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        server.shutdown()
+    assert hits == [], "the other origin was reached"
+    assert code != 0, err
+    error = messages[-1]["trace"]["error"]
+    assert error["failure_type"] == "system_error" and "network policy" in error["message"], error
+    logs = [m["log"]["message"] for m in messages if m["type"] == "LOG"]
+    assert any(f"Network policy refused a request from the connector to http://{elsewhere}" in l for l in logs), logs

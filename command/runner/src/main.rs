@@ -4,8 +4,9 @@
 //! `check --config F`, `discover --config F`, `read --config F --catalog F [--state F]`. It
 //! reads the files through WASI (the runtime must grant their directory), calls the connector's
 //! `source` export and prints SPEC / CONNECTION_STATUS / CATALOG / TRACE ERROR the way
-//! `source-instagram` does; records and the rest come from the stdout emitter. It must not
-//! interpret configs, catalogs or states (the connector owns those) nor touch the network.
+//! `source-instagram` does; records and the rest come from the stdout emitter. It hands the
+//! config to the network policy (`command/http-policy`) before the connector sees it. It must
+//! not interpret configs, catalogs or states (the connector owns those) nor touch the network.
 
 mod bindings {
     wit_bindgen::generate!({
@@ -14,8 +15,8 @@ mod bindings {
     });
 }
 
-use bindings::airbyte::connector::source;
 use bindings::airbyte::connector::types::{ConnectorError, FailureType};
+use bindings::airbyte::connector::{network_policy, source};
 use serde_json::{Value, json};
 use std::process::ExitCode;
 
@@ -56,6 +57,13 @@ fn required(opts: &[(String, String)], name: &str) -> Result<String, String> {
     json_file(opts, name)?.ok_or_else(|| format!("--{name} FILE is required"))
 }
 
+/// The config file, told to the network policy first (it allows only the config's API origin).
+fn config(opts: &[(String, String)]) -> Result<String, String> {
+    let config = required(opts, "config")?;
+    network_policy::configure(&config);
+    Ok(config)
+}
+
 fn trace_error(message: &str, failure_type: &str, internal: Option<&str>, stream: Option<&str>) {
     let mut error = json!({"message": message, "failure_type": failure_type});
     if let Some(internal) = internal {
@@ -88,7 +96,7 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         "check" => {
-            let config = required(&options(rest, &["config"])?, "config")?;
+            let config = config(&options(rest, &["config"])?)?;
             let status = match source::check(&config) {
                 Ok(()) => json!({"status": "SUCCEEDED"}),
                 // Like Airbyte's CDK: a config problem is a FAILED status, anything else an error.
@@ -101,7 +109,7 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         "discover" => {
-            let config = required(&options(rest, &["config"])?, "config")?;
+            let config = config(&options(rest, &["config"])?)?;
             match source::discover(&config) {
                 Ok(catalog) => {
                     let catalog: Value = serde_json::from_str(&catalog)
@@ -114,7 +122,7 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
         }
         "read" => {
             let opts = options(rest, &["config", "catalog", "state"])?;
-            let (config, catalog) = (required(&opts, "config")?, required(&opts, "catalog")?);
+            let (config, catalog) = (config(&opts)?, required(&opts, "catalog")?);
             match source::read(&config, &catalog, json_file(&opts, "state")?.as_deref()) {
                 Ok(()) => Ok(ExitCode::SUCCESS),
                 Err(e) => Ok(report(&e)),

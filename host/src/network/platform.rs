@@ -49,6 +49,30 @@ pub fn limit_of(method: &http::Method, uri: &http::Uri, body: &Bytes) -> Limit {
     if platform { Limit::Platform } else { Limit::BusinessUseCase }
 }
 
+/// The Graph objects a request is about: the account the guest named (`account`), else the
+/// first path segment after the version, for the request itself or for each operation of a
+/// batch (`me` and the root are about no account).
+pub fn subjects(method: &http::Method, uri: &http::Uri, account: Option<&str>, body: &[u8]) -> Vec<String> {
+    if let Some(account) = account {
+        return vec![account.to_string()];
+    }
+    fn first_id(path: &str) -> Option<String> {
+        let mut parts = path.trim_start_matches('/').split(['/', '?']).filter(|p| !p.is_empty());
+        let mut first = parts.next()?;
+        if first.starts_with('v') && first.contains('.') {
+            first = parts.next()?;
+        }
+        (first != "me").then(|| first.to_string())
+    }
+    let mut ids: Vec<String> = match BatchBody::parse(body).filter(|_| method == http::Method::POST) {
+        Some(batch) => batch.ops.iter().filter_map(|op| op.get("relative_url")?.as_str().and_then(first_id)).collect(),
+        None => first_id(uri.path()).into_iter().collect(),
+    };
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
 /// The scope a throttle of a platform-counted request pauses: Meta's platform limit codes
 /// (4, 17) hold back only the platform-counted calls; other codes keep their usual scope.
 pub fn throttle_scope(limit: Limit, codes: &[i64]) -> Option<Vec<Scope>> {

@@ -336,27 +336,9 @@ impl Limiter {
     }
 }
 
-/// The Graph objects a request is about: the first path segment after the version, for the
-/// request itself or for each operation of a batch (`me` and the root are about no account).
+/// The Graph objects a request is about (see [`platform::subjects`]).
 fn subjects(call: &Call, body: &Bytes) -> Vec<String> {
-    if let Some(account) = &call.account {
-        return vec![account.clone()];
-    }
-    fn first_id(path: &str) -> Option<String> {
-        let mut parts = path.trim_start_matches('/').split(['/', '?']).filter(|p| !p.is_empty());
-        let mut first = parts.next()?;
-        if first.starts_with('v') && first.contains('.') {
-            first = parts.next()?;
-        }
-        (first != "me").then(|| first.to_string())
-    }
-    let mut ids: Vec<String> = match BatchBody::parse(body).filter(|_| call.method == http::Method::POST) {
-        Some(batch) => batch.ops.iter().filter_map(|op| op.get("relative_url")?.as_str().and_then(first_id)).collect(),
-        None => first_id(call.uri.path()).into_iter().collect(),
-    };
-    ids.sort();
-    ids.dedup();
-    ids
+    platform::subjects(&call.method, &call.uri, call.account.as_deref(), body)
 }
 
 #[cfg(test)]

@@ -3,11 +3,14 @@
 //! ```text
 //! fake-graph [--dataset small|demo|bench] [--port N] [--latency-ms N]
 //!            [--throttle FRACTION] [--transient FRACTION] [--seed N]
-//!            [--accounts N] [--posts N] [--page-size N] [--require-appsecret-proof]
+//!            [--accounts N] [--posts N] [--page-size N] [--paging-base-url URL]
+//!            [--app-usage-held PERCENT] [--require-appsecret-proof]
 //! fake-graph --replay FILE [--write-inputs DIR] [--port N] [--latency-ms N]
 //! ```
 //! `--accounts` and `--posts` resize the dataset (e.g. one account with 10,000 posts);
-//! `--page-size` caps every edge's pages (small pages make paging show in a recording).
+//! `--page-size` caps every edge's pages (small pages make paging show in a recording);
+//! `--paging-base-url` writes the paging links on another origin (a misdirected or hostile link);
+//! `--app-usage-held` reports `X-App-Usage` at that figure whatever is sent (the app's other users).
 //! Prints the base URL, the token, the dataset's "now" and the app's id and secret (for the
 //! OAuth endpoints), then serves until killed.
 //! `--replay` answers from a recording (`source-instagram read --record FILE`) instead of a
@@ -21,7 +24,7 @@ use std::time::Duration;
 use fake_graph::replay::Replay;
 use fake_graph::{Dataset, DatasetSpec, FakeGraph, FakeOptions, FaultPlan};
 
-const USAGE: &str = "usage: fake-graph [--dataset small|demo|bench] [--port N] [--latency-ms N] [--throttle FRACTION] [--transient FRACTION] [--seed N] [--accounts N] [--posts N] [--page-size N] [--require-appsecret-proof]\n       fake-graph --replay FILE [--write-inputs DIR] [--port N] [--latency-ms N]";
+const USAGE: &str = "usage: fake-graph [--dataset small|demo|bench] [--port N] [--latency-ms N] [--throttle FRACTION] [--transient FRACTION] [--seed N] [--accounts N] [--posts N] [--page-size N] [--paging-base-url URL] [--app-usage-held PERCENT] [--require-appsecret-proof]\n       fake-graph --replay FILE [--write-inputs DIR] [--port N] [--latency-ms N]";
 
 fn main() -> ExitCode {
     match run() {
@@ -38,6 +41,7 @@ fn run() -> Result<(), String> {
     let mut options = FakeOptions::default();
     let mut throttle = None;
     let mut transient = None;
+    let mut held = None;
     let mut seed = 0u64;
     let mut replay = None;
     let mut inputs = None;
@@ -64,6 +68,8 @@ fn run() -> Result<(), String> {
             "--accounts" => spec.accounts = value.parse().map_err(|_| bad("not a number"))?,
             "--posts" => spec.media_per_account = value.parse().map_err(|_| bad("not a number"))?,
             "--page-size" => options.page_size_cap = value.parse().map_err(|_| bad("not a number"))?,
+            "--paging-base-url" => options.paging_base_url = Some(value),
+            "--app-usage-held" => held = Some(value.parse::<f64>().map_err(|_| bad("not a percentage"))?),
             "--replay" => replay = Some(value),
             "--write-inputs" => inputs = Some(value),
             _ => return Err(format!("unknown option {flag}")),
@@ -77,6 +83,9 @@ fn run() -> Result<(), String> {
     }
     if let Some(fraction) = transient {
         options.faults = options.faults.combine(FaultPlan::transient(fraction, seed));
+    }
+    if let Some(percent) = held {
+        options.faults = options.faults.combine(FaultPlan::app_usage_held(percent, 1));
     }
     let dataset = Dataset::generate(&spec);
     let counts = dataset.counts();
