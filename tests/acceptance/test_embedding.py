@@ -140,6 +140,24 @@ def test_composed_command_under_jco_run_reads_what_the_native_host_reads(artifac
     assert code != 0 and messages[-1]["trace"]["error"]["failure_type"] == "config_error"
 
 
+def composed_read_against(jco, command, tmp_path, scale, *fake_args):
+    """A read of the composed command under `jco run` against a fake started with `fake_args`,
+    its waits `scale` times shorter. Returns (the completed process, the token)."""
+    proc, info = start_fake_graph(*fake_args)
+    try:
+        token = info["FAKE_GRAPH_TOKEN"]
+        config = {"access_token": token, "api_base_url": info["FAKE_GRAPH_URL"], "rate_limit_max_wait_minutes": 1440}
+        (tmp_path / "policy.json").write_text(json.dumps(config))
+        env = {**os.environ, "SOURCE_INSTAGRAM_TIME_SCALE": str(scale)}
+        out = subprocess.run(jco_run(jco, command, tmp_path, "read", "--config", "policy.json",
+                                     "--catalog", "catalog.json"),
+                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    return out, token
+
+
 def test_composed_command_rides_out_faults_with_the_policy_component(artifacts, files, tmp_path):
     """The network policy composed into the command (command/http-policy): against a fake that
     throttles and fails a share of the calls transiently (each on its first attempt only), the
@@ -149,18 +167,8 @@ def test_composed_command_rides_out_faults_with_the_policy_component(artifacts, 
     for the host."""
     jco = node_tools()
     expected = native(files)
-    proc, info = start_fake_graph("--throttle", "0.1", "--transient", "0.3", "--seed", "7")
-    try:
-        token = info["FAKE_GRAPH_TOKEN"]
-        config = {"access_token": token, "api_base_url": info["FAKE_GRAPH_URL"], "rate_limit_max_wait_minutes": 1440}
-        (tmp_path / "faulty.json").write_text(json.dumps(config))
-        env = {**os.environ, "SOURCE_INSTAGRAM_TIME_SCALE": "600"}
-        out = subprocess.run(jco_run(jco, artifacts[1], tmp_path, "read", "--config", "faulty.json",
-                                     "--catalog", "catalog.json"),
-                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    out, token = composed_read_against(jco, artifacts[1], tmp_path, 600,
+                                       "--throttle", "0.1", "--transient", "0.3", "--seed", "7")
     assert token not in out.stdout and token not in out.stderr, "the token leaked into the output"
     messages = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
@@ -177,18 +185,7 @@ def test_composed_command_paces_on_the_usage_headers(artifacts, files, tmp_path)
     shorter here) and the read still gives the records of a clean native read."""
     jco = node_tools()
     expected = native(files)
-    proc, info = start_fake_graph("--app-usage-held", "96")
-    try:
-        token = info["FAKE_GRAPH_TOKEN"]
-        config = {"access_token": token, "api_base_url": info["FAKE_GRAPH_URL"], "rate_limit_max_wait_minutes": 1440}
-        (tmp_path / "held.json").write_text(json.dumps(config))
-        env = {**os.environ, "SOURCE_INSTAGRAM_TIME_SCALE": "6000"}
-        out = subprocess.run(jco_run(jco, artifacts[1], tmp_path, "read", "--config", "held.json",
-                                     "--catalog", "catalog.json"),
-                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    out, _ = composed_read_against(jco, artifacts[1], tmp_path, 6000, "--app-usage-held", "96")
     messages = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert records(messages) == expected

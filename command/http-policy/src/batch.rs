@@ -1,35 +1,16 @@
 //! Re-sending only the failed operations of a Graph batch (`batch=[…]` form body) and merging
 //! their answers back in place, as the host does (`host/src/network/sending.rs`): throttled
 //! operations wait for their scope's pause, transiently failed ones back off, within the same
-//! limits. It must not send a request but through `send::settle_one`.
+//! limits (one round's merge is the host's `retry::merge_round`). It must not send a request
+//! but through `send::settle_one`.
 
 use crate::bindings::wasi::http::types as host;
-use crate::network::retry::{BatchBody, Verdict, backoff};
+use crate::network::retry::{BatchBody, backoff, merge_round};
+use crate::network::usage::parse_usage;
 use crate::network::{describe_scopes, human};
-use crate::network::{pauses, usage::parse_usage};
 use crate::send::{Answer, Call, header_map, log, on_throttle, settle_one, sleep, wait_rate_limit};
 use serde_json::Value;
 use std::time::{Duration, Instant};
-
-/// Merge one round of batch answers (`items`, for the operations at `pending`) into `answers`:
-/// the operations to send again, and whether any was throttled (with its Graph error codes).
-pub fn merge_round(answers: &mut [Value], pending: &[usize], items: Vec<Value>) -> (Vec<usize>, Vec<i64>, bool) {
-    let (mut retry, mut codes, mut throttled) = (Vec::new(), Vec::new(), false);
-    for (index, item) in pending.iter().zip(items) {
-        match crate::network::retry::classify_item(&item) {
-            Verdict::Deliver => {}
-            Verdict::Throttled => {
-                throttled = true;
-                retry.push(*index);
-                let body = item.get("body").and_then(Value::as_str).unwrap_or("");
-                codes.extend(pauses::error_code(body.as_bytes()));
-            }
-            Verdict::Transient => retry.push(*index),
-        }
-        answers[*index] = item;
-    }
-    (retry, codes, throttled)
-}
 
 /// A batch whose first round answered `first`: its failed operations sent again, alone, until
 /// each has a final answer (or the retry limits end it), merged in place.
@@ -90,25 +71,4 @@ pub fn settle(call: &Call, batch: BatchBody, first: Answer) -> Result<Answer, ho
     }
     headers.retain(|(k, _)| !k.eq_ignore_ascii_case("content-length"));
     Ok(Answer { status: 200, headers, body: Value::Array(answers).to_string().into_bytes() })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    /// Only throttled and transient operations go again; every answer lands in its place.
-    #[test]
-    fn batch_rounds_merge_in_place() {
-        let ok = |x: &str| json!({"code": 200, "body": format!("{{\"id\":\"{x}\"}}")});
-        let throttled = json!({"code": 400, "body": "{\"error\":{\"code\":80002,\"message\":\"m\"}}"});
-        let transient = json!({"code": 500, "body": "{\"error\":{\"code\":2,\"message\":\"m\"}}"});
-        let mut answers = vec![Value::Null; 4];
-        let (retry, codes, was_throttled) =
-            merge_round(&mut answers, &[0, 1, 2, 3], vec![ok("a"), throttled, Value::Null, transient]);
-        assert_eq!((retry.clone(), codes, was_throttled), (vec![1, 2, 3], vec![80002], true));
-        let (retry, codes, was_throttled) = merge_round(&mut answers, &retry, vec![ok("b"), ok("c"), ok("d")]);
-        assert!(retry.is_empty() && codes.is_empty() && !was_throttled);
-        assert_eq!(answers, vec![ok("a"), ok("b"), ok("c"), ok("d")]);
-    }
 }

@@ -37,7 +37,7 @@ use http_body_util::{BodyExt, Full};
 pub use limits::{RetryLimits, Timeouts};
 pub use origin::Origin;
 pub use proxy::proxy_variable_problem;
-use retry::{BatchBody, Verdict, backoff, classify, classify_item};
+use retry::{BatchBody, Verdict, backoff, classify};
 pub use sending::ACCOUNT_HINT;
 use sending::Call;
 use serde_json::Value;

@@ -68,6 +68,27 @@ pub fn classify_item(item: &Value) -> Verdict {
     classify(code, body.as_bytes())
 }
 
+/// One round of a batch's answers (`items`, for the operations at `pending`) merged into
+/// `answers` in place: the operations to send again, the Graph error codes of the throttled
+/// ones, and whether any was throttled.
+pub fn merge_round(answers: &mut [Value], pending: &[usize], items: Vec<Value>) -> (Vec<usize>, Vec<i64>, bool) {
+    let (mut retry, mut codes, mut throttled) = (Vec::new(), Vec::new(), false);
+    for (index, item) in pending.iter().zip(items) {
+        match classify_item(&item) {
+            Verdict::Deliver => {}
+            Verdict::Throttled => {
+                throttled = true;
+                retry.push(*index);
+                let body = item.get("body").and_then(Value::as_str).unwrap_or("");
+                codes.extend(super::pauses::error_code(body.as_bytes()));
+            }
+            Verdict::Transient => retry.push(*index),
+        }
+        answers[*index] = item;
+    }
+    (retry, codes, throttled)
+}
+
 /// `base × 2^attempt`, capped, with ±20 % jitter.
 pub fn backoff(base: Duration, attempt: u32, cap: Duration) -> Duration {
     let exp = base.saturating_mul(1u32 << attempt.min(16));
@@ -115,6 +136,23 @@ impl BatchBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Only throttled and transient operations of a batch go again; every answer lands in its
+    /// place (the host's and the policy component's batch rounds).
+    #[test]
+    fn batch_rounds_merge_in_place() {
+        use serde_json::json;
+        let ok = |x: &str| json!({"code": 200, "body": format!("{{\"id\":\"{x}\"}}")});
+        let throttled = json!({"code": 400, "body": "{\"error\":{\"code\":80002,\"message\":\"m\"}}"});
+        let transient = json!({"code": 500, "body": "{\"error\":{\"code\":2,\"message\":\"m\"}}"});
+        let mut answers = vec![Value::Null; 4];
+        let (retry, codes, was_throttled) =
+            merge_round(&mut answers, &[0, 1, 2, 3], vec![ok("a"), throttled, Value::Null, transient]);
+        assert_eq!((retry.clone(), codes, was_throttled), (vec![1, 2, 3], vec![80002], true));
+        let (retry, codes, was_throttled) = merge_round(&mut answers, &retry, vec![ok("b"), ok("c"), ok("d")]);
+        assert!(retry.is_empty() && codes.is_empty() && !was_throttled);
+        assert_eq!(answers, vec![ok("a"), ok("b"), ok("c"), ok("d")]);
+    }
     use serde_json::json;
 
     fn err(code: i64, transient: Option<bool>) -> Vec<u8> {

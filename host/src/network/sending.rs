@@ -281,22 +281,7 @@ impl Limiter {
             };
             let reading = parse_usage(&parts.headers);
             last_parts = Some(parts);
-            let mut retry = Vec::new();
-            let mut throttled = false;
-            let mut codes = Vec::new();
-            for (index, item) in pending.iter().zip(items) {
-                match classify_item(&item) {
-                    Verdict::Deliver => {}
-                    Verdict::Throttled => {
-                        throttled = true;
-                        retry.push(*index);
-                        let body = item.get("body").and_then(Value::as_str).unwrap_or("");
-                        codes.extend(pauses::error_code(body.as_bytes()));
-                    }
-                    Verdict::Transient => retry.push(*index),
-                }
-                answers[*index] = item;
-            }
+            let (retry, codes, throttled) = retry::merge_round(&mut answers, &pending, items);
             if retry.is_empty() {
                 break;
             }
