@@ -297,7 +297,7 @@ impl Limiter {
                 throttles += 1;
             } else {
                 let wait = backoff(limits.transient_base, transient, limits.transient_cap);
-                if transient >= limits.max_transient_retries || spent + wait > limits.transient_budget {
+                if !limits.may_retry(transient, spent, Duration::ZERO, wait) {
                     break;
                 }
                 spent += wait;
