@@ -2,8 +2,8 @@
 //!
 //! Owns the wait: asking the budget again on every answer (or when the oldest calls leave the
 //! window), and telling a long wait once, then heartbeating it like any rate-limit wait (a
-//! hold for calls in flight before any usage reading is brief and not told). It does
-//! not decide what fits (the budget does) nor send.
+//! hold until the next answer of a call in flight is brief and not told). It does not decide
+//! what fits (the budget does) nor send.
 
 use super::*;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -43,7 +43,7 @@ impl Limiter {
             let wait = match admission {
                 budget::Admission::Go(ticket) => return Ok(Some(ticket)),
                 budget::Admission::Wait(wait) => wait.min(self.clock.real(ctx.limits.heartbeat)),
-                // Calls in flight before any usage reading: the next answer frees room (brief;
+                // Until the next answer of a call in flight, whose reading may free room (brief;
                 // not a rate-limit wait, so neither told nor heartbeated).
                 budget::Admission::Hold => {
                     changed.await;
