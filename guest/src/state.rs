@@ -158,6 +158,28 @@ impl AccountCursors {
             .collect()
     }
 
+    /// An account-insights stream's cursors (key `date`, those after `now` dropped) and where
+    /// each of `accounts` starts: on an incremental read `insights_lookback_days` before its
+    /// cursor, else (and never before) the config's insights start.
+    pub fn account_insights(
+        stream: &str,
+        state: Option<&Value>,
+        selection: &crate::catalog::Selection,
+        config: &crate::config::Config,
+        accounts: &[crate::accounts::Account],
+        now: DateTime<Utc>,
+    ) -> Result<(AccountCursors, Vec<DateTime<Utc>>)> {
+        let mut cursors = AccountCursors::parse(stream, "date", state)?;
+        cursors.drop_future(stream, now);
+        let starts = cursors.starts(
+            accounts.iter().map(|a| a.ig_id.as_str()),
+            selection.is_incremental(stream),
+            chrono::Duration::days(config.insights_lookback_days),
+            config.insights_start(now),
+        );
+        Ok((cursors, starts))
+    }
+
     /// Cursors after `now` cannot come from a real read (a clock or state mix-up): each is
     /// reported with a WARN naming the stream and account, and dropped, so that account is
     /// read as on a first sync (from `start_date` or the default history).

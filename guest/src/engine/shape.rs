@@ -27,6 +27,16 @@ pub fn warn_skipped(stream: &str, what: &str, skipped: usize, lacking: &str) {
     }
 }
 
+/// An insights result's `dimension_values` (or any such list) as strings: strings as they
+/// are, other values as JSON.
+pub fn strings(list: Option<&Value>) -> Vec<String> {
+    list.and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|d| d.as_str().map(str::to_string).unwrap_or_else(|| d.to_string()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -195,19 +195,13 @@ impl Family for Demographics {
 pub fn demographic_record(item: &Value, breakdown: &str, timeframe: &str) -> Option<Map<String, Value>> {
     let metric = item.get("name")?.as_str()?;
     let first = item.pointer("/total_value/breakdowns/0")?;
-    let mut keys: Vec<String> = match first.get("dimension_keys").and_then(Value::as_array) {
-        Some(k) => k.iter().map(|d| d.as_str().map(str::to_string).unwrap_or_else(|| d.to_string())).collect(),
-        None => breakdown.split(',').map(str::to_string).collect(),
+    let mut keys: Vec<String> = match first.get("dimension_keys") {
+        Some(k) if k.is_array() => shape::strings(Some(k)),
+        _ => breakdown.split(',').map(str::to_string).collect(),
     };
     let mut rows: Vec<(Vec<String>, Value)> = Vec::new();
     for r in first.get("results").and_then(Value::as_array).into_iter().flatten() {
-        let dims: Vec<String> = r
-            .get("dimension_values")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .map(|d| d.as_str().map(str::to_string).unwrap_or_else(|| d.to_string()))
-            .collect();
+        let dims = shape::strings(r.get("dimension_values"));
         rows.push((dims, r.get("value").cloned().unwrap_or(Value::Null)));
     }
     let mut timeframe = timeframe.to_string();

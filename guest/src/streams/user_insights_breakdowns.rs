@@ -24,7 +24,7 @@ use crate::graph::ApiError;
 use crate::refusals;
 use crate::state::AccountCursors;
 use crate::transform::format_timestamp;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -80,15 +80,8 @@ impl AccountBreakdowns {
         accounts: &[Account],
         now: DateTime<Utc>,
     ) -> Result<Self> {
-        let mut cursors = AccountCursors::parse(STREAM, "date", state.get(STREAM))?;
-        cursors.drop_future(STREAM, now);
-        let earliest = config.insights_start(now);
-        let starts = cursors.starts(
-            accounts.iter().map(|a| a.ig_id.as_str()),
-            selection.is_incremental(STREAM),
-            Duration::days(config.insights_lookback_days),
-            earliest,
-        );
+        let (cursors, starts) =
+            AccountCursors::account_insights(STREAM, state.get(STREAM), selection, config, accounts, now)?;
         Ok(AccountBreakdowns {
             cursors,
             starts,
@@ -292,13 +285,7 @@ pub fn breakdown_records(item: &Value) -> Option<Vec<(String, String, Value)>> {
     let mut rows = Vec::new();
     for b in item.pointer("/total_value/breakdowns").and_then(Value::as_array).into_iter().flatten() {
         for r in b.get("results").and_then(Value::as_array).into_iter().flatten() {
-            let dims: Vec<String> = r
-                .get("dimension_values")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .map(|d| d.as_str().map(str::to_string).unwrap_or_else(|| d.to_string()))
-                .collect();
+            let dims = shape::strings(r.get("dimension_values"));
             rows.push((metric.clone(), dims.join(","), r.get("value").cloned().unwrap_or(Value::Null)));
         }
     }

@@ -71,15 +71,8 @@ impl UserInsights {
         accounts: &[Account],
         now: DateTime<Utc>,
     ) -> Result<Self> {
-        let mut cursors = AccountCursors::parse(STREAM, "date", state.get(STREAM))?;
-        cursors.drop_future(STREAM, now);
-        let earliest = config.insights_start(now);
-        let starts = cursors.starts(
-            accounts.iter().map(|a| a.ig_id.as_str()),
-            selection.is_incremental(STREAM),
-            Duration::days(config.insights_lookback_days),
-            earliest,
-        );
+        let (cursors, starts) =
+            AccountCursors::account_insights(STREAM, state.get(STREAM), selection, config, accounts, now)?;
         let breakdowns = selection
             .is_selected(USER_INSIGHTS_BREAKDOWNS.name)
             .then(|| AccountBreakdowns::new(selection, config, state, accounts, now))
