@@ -5,10 +5,11 @@
 //! asked with a breakdown of their own, the account insight requests and breakdowns, and the
 //! demographic breakdowns and timeframes (Meta's refusal wordings are the sibling table in
 //! `refusals`; the Graph fields asked of each node, `graph_fields`). It also
-//! owns the run-time policy that drops a metric the API refuses for one media kind (or, for a
+//! owns (in `policy`) the run-time policy that drops a metric the API refuses for one media kind (or, for a
 //! refusal of one object, says so once), so a retired metric never fails a stream.
 
-use std::collections::BTreeSet;
+mod policy;
+pub use policy::MetricPolicy;
 
 /// The Graph API version used when the config names none (v27.0, released 2026-11-04).
 ///
@@ -335,103 +336,5 @@ impl MetricTable {
     }
 }
 
-/// Metrics the API rejected during this read, per scope (e.g. a media kind), so later
-/// requests leave them out. Each drop is reported once by the caller.
-#[derive(Debug, Default)]
-pub struct MetricPolicy {
-    dropped: BTreeSet<(String, String)>,
-    refused_for_objects: BTreeSet<(String, String)>,
-    /// The table's crossposted metrics: their refusal for an object is expected.
-    crossposted: &'static [&'static str],
-}
-
-impl MetricPolicy {
-    /// The policy of a read with `table`.
-    pub fn new(table: &'static MetricTable) -> Self {
-        MetricPolicy { crossposted: table.crossposted, ..MetricPolicy::default() }
-    }
-
-    /// Whether Meta refuses `metric` for objects not shared to Facebook (an expected refusal,
-    /// reported as information, once per read whatever the scope).
-    pub fn is_crossposted(&self, metric: &str) -> bool {
-        self.crossposted.contains(&metric)
-    }
-
-    /// `metrics` minus the ones dropped for `scope`.
-    pub fn active<'a>(&self, scope: &str, metrics: &[&'a str]) -> Vec<&'a str> {
-        metrics.iter().copied().filter(|m| !self.dropped.contains(&(scope.to_string(), m.to_string()))).collect()
-    }
-
-    /// Record that `metric` is rejected for `scope`; true the first time.
-    pub fn drop_metric(&mut self, scope: &str, metric: &str) -> bool {
-        self.dropped.insert((scope.to_string(), metric.to_string()))
-    }
-
-    /// Record that `metric` was refused for an object of `scope` (only that object loses it);
-    /// true the first time, so it is reported once.
-    pub fn note_object_refusal(&mut self, scope: &str, metric: &str) -> bool {
-        let scope = if self.is_crossposted(metric) { "" } else { scope };
-        self.refused_for_objects.insert((scope.to_string(), metric.to_string()))
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The first matching rule decides the kind.
-    #[test]
-    fn media_kinds() {
-        assert_eq!(MediaKind::of("VIDEO", "REELS"), MediaKind::Reel);
-        assert_eq!(MediaKind::of("VIDEO", "FEED"), MediaKind::FeedVideo);
-        assert_eq!(MediaKind::of("VIDEO", "IGTV"), MediaKind::Video);
-        assert_eq!(MediaKind::of("CAROUSEL_ALBUM", "FEED"), MediaKind::Carousel);
-        assert_eq!(MediaKind::of("IMAGE", "FEED"), MediaKind::Image);
-        assert_eq!(MediaKind::of("IMAGE", "STORY"), MediaKind::Story);
-    }
-
-    /// Versions pick the newest table they reach.
-    #[test]
-    fn tables_by_version() {
-        assert_eq!(table_for(27).since_major, 22);
-        assert_eq!(table_for(25).since_major, 22);
-        assert_eq!(table_for(22).since_major, 22);
-        assert_eq!(table_for(21).since_major, 21);
-        assert!(!table_for(25).media_metrics(MediaKind::Image, true).contains(&"impressions"));
-    }
-
-    /// Instagram Login leaves out what Meta serves to Facebook Login only; a breakdown metric
-    /// is known per kind; a crossposted metric's refusal takes its group along.
-    #[test]
-    fn logins_breakdowns_and_groups() {
-        let t = table_for(27);
-        let story_fb = t.media_metrics(MediaKind::Story, true);
-        let story_ig = t.media_metrics(MediaKind::Story, false);
-        assert!(story_fb.contains(&"link_clicks") && story_fb.contains(&"total_views"));
-        assert!(!story_ig.contains(&"link_clicks") && !story_ig.contains(&"total_views"));
-        assert!(story_ig.contains(&"reposts") && story_ig.contains(&"facebook_views"));
-        assert!(t.breaks_down(MediaKind::Story, "navigation") && t.breaks_down(MediaKind::Image, "profile_activity"));
-        assert!(!t.breaks_down(MediaKind::Reel, "profile_activity"));
-        assert!(!t.media_metrics(MediaKind::Reel, true).contains(&"profile_activity"));
-        assert_eq!(t.refused_with("crossposted_views"), vec!["facebook_views", "crossposted_views"]);
-        assert_eq!(t.refused_with("views"), vec!["views"]);
-        // Every object breakdown's metric is in the sets of the kinds it is asked for.
-        for b in t.object_breakdowns {
-            assert!(b.kinds.iter().all(|k| t.media_metrics(*k, true).contains(&b.metric)), "{}", b.metric);
-        }
-        let mut p = MetricPolicy::new(t);
-        assert!(p.note_object_refusal("REELS", "facebook_views"));
-        assert!(!p.note_object_refusal("IMAGE", "facebook_views"), "one note per read");
-        assert!(p.note_object_refusal("REELS", "views") && p.note_object_refusal("IMAGE", "views"));
-    }
-
-    /// A dropped metric disappears only for its own scope.
-    #[test]
-    fn policy_drops_per_scope() {
-        let mut p = MetricPolicy::default();
-        assert!(p.drop_metric("REELS", "views"));
-        assert!(!p.drop_metric("REELS", "views"));
-        assert_eq!(p.active("REELS", &["reach", "views"]), vec!["reach"]);
-        assert_eq!(p.active("IMAGE", &["reach", "views"]), vec!["reach", "views"]);
-    }
-}
+mod tests;
